@@ -127,9 +127,6 @@ LABELS: dict[str, str] = {
     "AID_XINJIANG": "对口援疆",
     "EAST_WEST": "东西部协作",
     "COOPERATION": "对口合作",
-    "ADMIN": "市级管理员",
-    "COUNTY": "县(市、区)工作人员",
-    "PARTNER": "合作地区工作人员",
     "OPEN": "待响应",
     "RESPONDING": "处理中",
     "RESOLVED": "已解决",
@@ -137,12 +134,13 @@ LABELS: dict[str, str] = {
     "BEFORE": "通办前",
     "DURING": "通办中",
     "AFTER": "通办后",
-    "PUBLIC": "公众",
-    "STAFF": "工作人员",
-    "PARTNER_CHANNEL": "合作地区",
     "PUBLISHED": "已发布",
     "ARCHIVED": "已归档",
 }
+
+
+ROLE_LABELS: dict[str, str] = {"ADMIN": "市级管理员", "COUNTY": "县(市、区)工作人员", "PARTNER": "合作地区工作人员"}
+CHANNEL_LABELS: dict[str, str] = {"PUBLIC": "公众", "STAFF": "工作人员", "PARTNER": "合作地区"}
 
 
 def label(value: object) -> str:
