@@ -1,0 +1,176 @@
+"""Cross-province agreements (跨省通办协议): parse, permit, write, audit, queue.
+
+The checks here are the policy's: the partner lies outside the home city and the local signatory
+inside it; an agreement cannot expire before it takes effect; a county's staff register only their
+own county's agreements; and the registration date is kept for the 3-day rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from api.enums import AgreementStatus
+from api.models import Agreement
+from api.rules import local_county_of
+from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit, queue
+from api.services.fields import Reader
+from api.services.halls import matters_by_code
+from api.services.permissions import require_local
+from api.services.snapshots import agreement_snapshot
+
+
+@dataclass(frozen=True)
+class AgreementData:
+    key: str | None
+    values: dict[str, Any]
+    matter_codes: list[str] | None
+    registered_given: bool
+
+
+def default_title(ctx: ServiceContext, partner_code: str, local_code: str) -> str:
+    return f"{ctx.tree.full_name(partner_code)}与{ctx.tree.full_name(local_code)}跨省通办合作协议"
+
+
+def parse_agreement(
+    raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None
+) -> tuple[AgreementData | None, list[FieldError]]:
+    reader = Reader(raw, section, row)
+    key = reader.text("key", max_len=80)
+    partner = reader.text("partnerCode", required=True, max_len=12)
+    local = reader.text("localCode", required=True, max_len=12)
+    tree, home = ctx.tree, ctx.home_city
+    if partner is not None:
+        if partner not in tree:
+            reader.fail("partnerCode", f"未知行政区划代码 {partner}")
+        elif tree.contains(home, partner) or tree.contains(partner, home):
+            reader.fail("partnerCode", f"合作地区应在{tree.name(home)}以外, {tree.full_name(partner)}不是外地")
+    if local is not None:
+        if local not in tree:
+            reader.fail("localCode", f"未知行政区划代码 {local}")
+        elif local != home and local_county_of(tree, home, local) is None:
+            reader.fail("localCode", f"本地签约方应在{tree.name(home)}范围内, {tree.full_name(local)}不是")
+    signed = reader.date("signedOn", required=True)
+    effective = reader.date("effectiveFrom") or signed
+    expires = reader.date("expiresOn")
+    registered = reader.date("registeredOn")
+    if effective is not None and expires is not None and expires < effective:
+        reader.fail("expiresOn", f"到期日 {expires} 早于生效日 {effective}")
+    if signed is not None and registered is not None and registered < signed:
+        reader.fail("registeredOn", f"登记日 {registered} 早于签约日 {signed}")
+    values = {
+        "title": reader.text("title", max_len=300),
+        "partner_code": partner,
+        "local_code": local,
+        "signed_on": signed,
+        "effective_from": effective,
+        "expires_on": expires,
+        "status": reader.enum("status", AgreementStatus, default=AgreementStatus.ACTIVE),
+        "citywide_shared": reader.boolean("citywideShared", True),
+        "document_ref": reader.text("documentRef", max_len=200),
+        "registered_on": registered,
+        "items_count": reader.integer("itemsCount", minimum=0, maximum=100000),
+        "note": reader.text("note", max_len=5000),
+        "source": reader.text("source", max_len=5000),
+        "source_url": reader.text("sourceUrl", max_len=2000),
+        "is_sample": reader.boolean("sample", False),
+    }
+    matter_codes = reader.optional_list("matterCodes")
+    if reader.errors:
+        return None, reader.errors
+    if not values["title"]:
+        values["title"] = default_title(ctx, partner, local)  # type: ignore[arg-type]
+    registered_given = isinstance(raw, dict) and "registeredOn" in raw
+    return AgreementData(key=key, values=values, matter_codes=matter_codes, registered_given=registered_given), []
+
+
+async def load_agreement(
+    session: AsyncSession, *, key: str | None = None, agreement_id: int | None = None
+) -> Agreement | None:
+    query = select(Agreement).options(selectinload(Agreement.matters))
+    query = query.where(Agreement.key == key) if key is not None else query.where(Agreement.id == agreement_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def save_agreement(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    data: AgreementData,
+    *,
+    agreement_id: int | None = None,
+    version: int | None = None,
+    register_today: bool = True,
+) -> Agreement:
+    """Create, or update an existing agreement (by id with a version check, or by key for imports).
+
+    `register_today`: a new agreement entered through a form or the API is registered today (the
+    3-day rule is measured against that); an import keeps the date the file gives.
+    """
+    require_local(ctx, data.values["local_code"], "通办协议")
+    agreement = None
+    if agreement_id is not None:
+        agreement = await load_agreement(session, agreement_id=agreement_id)
+        if agreement is None:
+            raise NotFound(f"没有编号为 {agreement_id} 的协议")
+    elif data.key is not None:
+        agreement = await load_agreement(session, key=data.key)
+    matters = await matters_by_code(session, data.matter_codes or [], "matterCodes")
+    values = dict(data.values)
+    if agreement is None:
+        if register_today and not data.registered_given:
+            values["registered_on"] = ctx.today
+        agreement = Agreement(
+            key=data.key, version=1, covers_all_matters=data.matter_codes is None, matters=matters, **values
+        )
+        session.add(agreement)
+        before = None
+    else:
+        require_local(ctx, agreement.local_code, "通办协议")
+        before = agreement_snapshot(agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters])
+        if version is not None and version != agreement.version:
+            raise Conflict(f"该协议已被他人修改(当前版本 {agreement.version}, 提交版本 {version})", before)
+        if not data.registered_given:
+            values["registered_on"] = agreement.registered_on
+        for field, value in values.items():
+            setattr(agreement, field, value)
+        if data.key is not None:
+            agreement.key = data.key
+        agreement.covers_all_matters = data.matter_codes is None
+        agreement.matters = matters
+    after = agreement_snapshot(agreement, None if data.matter_codes is None else [m.code for m in matters])
+    if before == after:
+        return agreement
+    if before is not None:
+        agreement.version += 1
+    await session.flush()
+    entity_key = agreement.key or str(agreement.id)
+    await audit(session, ctx.actor, "agreement", entity_key, "create" if before is None else "update", before, after)
+    queue(session, "agreement", str(agreement.id))
+    return agreement
+
+
+async def create_agreement(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Agreement:
+    data, errors = parse_agreement(raw, ctx)
+    if data is None:
+        raise BadInput("协议数据有误", errors)
+    if data.key is not None and await load_agreement(session, key=data.key) is not None:
+        raise BadInput("协议标识已存在", [FieldError("key", f"已有协议使用标识 {data.key}, 请改用 updateAgreement")])
+    return await save_agreement(session, ctx, data)
+
+
+async def update_agreement(
+    session: AsyncSession, ctx: ServiceContext, agreement_id: int, version: int, raw: dict[str, Any]
+) -> Agreement:
+    data, errors = parse_agreement(raw, ctx)
+    if data is None:
+        raise BadInput("协议数据有误", errors)
+    if data.key is not None:
+        other = await load_agreement(session, key=data.key)
+        if other is not None and other.id != agreement_id:
+            raise BadInput("协议标识已存在", [FieldError("key", f"标识 {data.key} 已被另一份协议使用")])
+    return await save_agreement(session, ctx, data, agreement_id=agreement_id, version=version)
+

@@ -1,0 +1,169 @@
+"""What every write shares: who acts, the coded errors, the audit entry and the outbox row.
+
+Adapters (GraphQL, staff forms, CLI import) build an `Actor` and a `ServiceContext` and call a
+service function; the service validates, checks permission, writes, audits and queues the
+derived-data update, in that order, inside the caller's one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.enums import Role
+from api.models import ChangeLog, OutboxEvent
+from api.rules import RegionTree
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> dt.date:
+    """Calendar dates are dates in Asia/Shanghai (CONTRACT.md §5)."""
+    return dt.datetime.now(SHANGHAI).date()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting and through which door (`via`: cli, import, graphql, form, public)."""
+
+    name: str
+    role: Role
+    region_code: str | None
+    via: str
+    user_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+SYSTEM = Actor(name="system", role=Role.ADMIN, region_code=None, via="cli")
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """Everything a service needs besides the session: the actor, the region tree and the home city."""
+
+    actor: Actor
+    tree: RegionTree
+    home_city: str
+    today: dt.date = field(default_factory=today)
+
+    @property
+    def local_counties(self) -> tuple[str, ...]:
+        return tuple(self.tree.local_counties(self.home_city))
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong with one field; `section`/`row`/`key` locate it inside an import file."""
+
+    field: str
+    message: str
+    section: str | None = None
+    row: int | None = None
+    key: str | None = None
+
+    def describe(self) -> str:
+        where = []
+        if self.section:
+            where.append(self.section)
+        if self.row is not None:
+            where.append(f"第{self.row}条")
+        if self.key:
+            where.append(f"({self.key})")
+        prefix = " ".join(where)
+        return f"{prefix} 字段 {self.field}: {self.message}" if prefix else f"字段 {self.field}: {self.message}"
+
+
+class ServiceError(Exception):
+    """An expected failure with a stable code (it becomes GraphQL `extensions.code`)."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, fields: Iterable[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = list(fields)
+
+    def describe(self) -> str:
+        if not self.fields:
+            return self.message
+        return self.message + "\n" + "\n".join("  - " + f.describe() for f in self.fields)
+
+
+class BadInput(ServiceError):
+    code = "BAD_INPUT"
+
+
+class UnknownRegion(ServiceError):
+    code = "UNKNOWN_REGION"
+
+
+class NotFound(ServiceError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(ServiceError):
+    code = "FORBIDDEN"
+
+
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+
+
+class Conflict(ServiceError):
+    """A stale version: somebody saved first. `current` is their state, so nothing is lost."""
+
+    code = "CONFLICT"
+
+    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return getattr(value, "value", value)
+
+
+async def audit(
+    session: AsyncSession,
+    actor: Actor,
+    entity: str,
+    key: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """One change-log entry per change: who, when, through which door, before and after."""
+    session.add(
+        ChangeLog(
+            actor_name=actor.name,
+            via=actor.via,
+            entity=entity,
+            entity_key=key,
+            action=action,
+            before=_jsonable(before) if before is not None else None,
+            after=_jsonable(after) if after is not None else None,
+        )
+    )
+
+
+def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> None:
+    """An outbox row in the same transaction as the change: the search index and caches follow it."""
+    session.add(OutboxEvent(entity=entity, entity_key=key, op=op))

@@ -1,0 +1,356 @@
+"""The read model behind coverage: one immutable snapshot of what the rules need, shared by every request.
+
+Why a snapshot: `coverage` and `whereToHandle` look at every agreement, every hall and the whole
+region tree. Loading those per request would cost a dozen queries and thousands of rows each time;
+they change a few times a day. So each process keeps one `Catalog` (plain frozen data, safe to share
+between concurrent requests) and replaces it only when the database changed.
+
+How "changed" is detected: every write service adds a row to `index_outbox` in the same transaction
+as the change (partner indices included, entity "region"), so `SELECT max(id) FROM index_outbox` is
+a cheap, exact change mark. Two instances on one database each follow the same mark and stay
+consistent. The region tree itself is static (bundled data) and is loaded once per cache; partner
+indices are reloaded with everything else.
+
+No rule lives here: `Catalog` only turns rows into the facts of `api.rules` and calls its functions,
+so GraphQL, the public pages and the CLI give the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import rules
+from api.db import Database
+from api.models import (
+    Agreement,
+    AppSetting,
+    Hall,
+    Matter,
+    OutboxEvent,
+    Region,
+    agreement_matters,
+    hall_matters,
+)
+from api.rules import AgreementFacts, CoverageResult, HallFacts, HallOption, MatterFacts, RegionTree
+from api.services.base import Actor, BadInput, NotFound, ServiceContext, UnknownRegion, today
+from api.services.regions import load_tree
+
+TIER_THRESHOLDS_KEY = "tier_thresholds"
+DEFAULT_THRESHOLD = 60.0
+
+
+def _value(member: Any) -> Any:
+    return getattr(member, "value", member)
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerIndices:
+    """The two indices of a partner region (0–100), either possibly unknown."""
+
+    population: float | None
+    cooperation: float | None
+    sample: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """An immutable snapshot of the facts the coverage rules read, as of outbox mark `mark`."""
+
+    tree: RegionTree
+    home_city: str
+    agreements: tuple[AgreementFacts, ...]
+    matters: Mapping[str, MatterFacts]
+    halls: tuple[HallFacts, ...]
+    indices: Mapping[str, PartnerIndices]
+    thresholds: tuple[float, float] = (DEFAULT_THRESHOLD, DEFAULT_THRESHOLD)
+    mark: int = 0
+    _agreements_by_id: Mapping[int | str, AgreementFacts] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._agreements_by_id:
+            object.__setattr__(
+                self, "_agreements_by_id", MappingProxyType({a.id: a for a in self.agreements})
+            )
+
+    # ---------------------------------------------------------------- regions
+
+    def region(self, code: str) -> rules.Place:
+        """The place with this code; raises the coded `UnknownRegion` (UNKNOWN_REGION)."""
+        place = self.tree.get(code)
+        if place is None:
+            raise UnknownRegion(f"未知行政区划代码 {code}")
+        return place
+
+    @property
+    def local_counties(self) -> tuple[str, ...]:
+        """The home city's county-level children (§5.1)."""
+        return self.tree.local_counties(self.home_city)
+
+    def is_local(self, code: str) -> bool:
+        """True for the home city itself and everything inside it."""
+        return self.tree.contains(self.home_city, code)
+
+    def descendants(self, code: str) -> tuple[str, ...]:
+        """The region and every region inside it (for "halls in this county, towns included")."""
+        self.region(code)
+        found: list[str] = []
+        stack = [code]
+        while stack:
+            current = stack.pop()
+            found.append(current)
+            stack.extend(self.tree.children(current))
+        return tuple(found)
+
+    def partner_indices(self, code: str) -> PartnerIndices | None:
+        return self.indices.get(code)
+
+    def tier(self, region_code: str) -> str | None:
+        """§5.8: the partner tier from the region's indices and the admin-set thresholds."""
+        indices = self.indices.get(region_code)
+        if indices is None:
+            return None
+        population, cooperation = self.thresholds
+        return rules.partner_tier(indices.population, indices.cooperation, population, cooperation)
+
+    # ---------------------------------------------------------------- agreements
+
+    def agreement(self, agreement_id: int) -> AgreementFacts | None:
+        return self._agreements_by_id.get(agreement_id)
+
+    def local_reach(self, agreement: AgreementFacts) -> tuple[str, ...]:
+        """§5.4: the local counties where the agreement takes effect."""
+        return rules.local_reach(self.tree, self.home_city, agreement)
+
+    # ---------------------------------------------------------------- matters
+
+    def matter(self, code: str) -> MatterFacts:
+        """The matter with this code; raises the coded `NotFound`."""
+        matter = self.matters.get(code)
+        if matter is None:
+            raise NotFound(f"没有编码为 {code} 的事项")
+        return matter
+
+    # ---------------------------------------------------------------- §5.6, §5.7
+
+    def coverage(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> CoverageResult:
+        """§5.6: can someone from `home_code` handle the matter (or any cross-province matter) here on `day`?"""
+        self.region(home_code)
+        self.region(self.home_city)
+        matter = self.matter(matter_code) if matter_code is not None else None
+        try:
+            return rules.coverage_for(
+                self.tree,
+                self.home_city,
+                home_code,
+                matter,
+                self.agreements,
+                day or today(),
+                self.matters.values(),
+            )
+        except rules.UnknownRegion as exc:
+            raise UnknownRegion(f"未知行政区划代码 {exc.code}") from exc
+
+    def where_to_handle(
+        self,
+        home_code: str,
+        matter_code: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        day: dt.date | None = None,
+        first: int | None = None,
+    ) -> list[HallOption]:
+        """§5.7: the halls that can handle the matter for someone from `home_code`, nearest first."""
+        if (lat is None) != (lon is None):
+            raise BadInput("纬度和经度应同时提供或同时省略")
+        if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise BadInput(f"坐标超出范围: {lat}, {lon}")
+        if first is not None and first < 0:
+            raise BadInput("first 不能为负数")
+        coverage = self.coverage(home_code, matter_code, day)
+        try:
+            return rules.hall_options(
+                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls, lat, lon, first
+            )
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+
+    def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
+        """What a write service needs besides its session, built from this snapshot's tree."""
+        return ServiceContext(actor=actor, tree=self.tree, home_city=self.home_city, today=day or today())
+
+
+# -------------------------------------------------------------------- loading
+
+
+async def current_mark(session: AsyncSession) -> int:
+    """The change mark: the newest outbox row's id (0 for an empty outbox)."""
+    value = (await session.execute(select(func.max(OutboxEvent.id)))).scalar_one_or_none()
+    return int(value or 0)
+
+
+async def _codes_by_owner(session: AsyncSession, table: Any, owner_column: str) -> dict[int, set[str]]:
+    owner = table.c[owner_column]
+    rows = await session.execute(
+        select(owner, Matter.code).select_from(table.join(Matter, Matter.id == table.c.matter_id))
+    )
+    result: dict[int, set[str]] = defaultdict(set)
+    for owner_id, code in rows:
+        result[owner_id].add(code)
+    return result
+
+
+def _agreement_facts(row: Any, codes: Iterable[str] | None) -> AgreementFacts:
+    return AgreementFacts(
+        id=row.id,
+        key=row.key,
+        title=row.title,
+        partner_code=row.partner_code,
+        local_code=row.local_code,
+        signed_on=row.signed_on,
+        effective_from=row.effective_from,
+        expires_on=row.expires_on,
+        stored_status=_value(row.status),
+        citywide_shared=bool(row.citywide_shared),
+        matter_codes=None if codes is None else frozenset(codes),
+        registered_on=row.registered_on,
+    )
+
+
+async def _thresholds(session: AsyncSession) -> tuple[float, float]:
+    value = (
+        await session.execute(select(AppSetting.value).where(AppSetting.key == TIER_THRESHOLDS_KEY))
+    ).scalar_one_or_none()
+    population = cooperation = DEFAULT_THRESHOLD
+    if isinstance(value, dict):
+        try:
+            population = float(value.get("population", DEFAULT_THRESHOLD))
+            cooperation = float(value.get("cooperation", DEFAULT_THRESHOLD))
+        except (TypeError, ValueError):
+            population = cooperation = DEFAULT_THRESHOLD
+    return population, cooperation
+
+
+async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree | None = None) -> Catalog:
+    """Read one snapshot. The mark is read first: a change landing during the load only makes the
+    next `get()` reload again, never hides a change."""
+    mark = await current_mark(session)
+    if tree is None:
+        tree = await load_tree(session)
+
+    index_rows = await session.execute(
+        select(Region.code, Region.population_index, Region.cooperation_index, Region.indices_sample).where(
+            (Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None))
+        )
+    )
+    indices = {
+        code: PartnerIndices(population, cooperation, bool(sample))
+        for code, population, cooperation, sample in index_rows
+    }
+
+    matter_rows = await session.execute(
+        select(Matter.code, Matter.name, Matter.scope).where(Matter.published.is_(True)).order_by(Matter.code)
+    )
+    matters = {code: MatterFacts(code, name, _value(scope)) for code, name, scope in matter_rows}
+
+    agreement_codes = await _codes_by_owner(session, agreement_matters, "agreement_id")
+    agreement_rows = await session.execute(select(Agreement.__table__).order_by(Agreement.id))
+    agreements = tuple(
+        _agreement_facts(row, None if row.covers_all_matters else agreement_codes.get(row.id, set()))
+        for row in agreement_rows
+    )
+
+    hall_codes = await _codes_by_owner(session, hall_matters, "hall_id")
+    hall_rows = await session.execute(
+        select(
+            Hall.id,
+            Hall.key,
+            Hall.name,
+            Hall.region_code,
+            Hall.latitude,
+            Hall.longitude,
+            Hall.has_cross_region_window,
+        ).order_by(Hall.id)
+    )
+    halls = tuple(
+        HallFacts(
+            id=row.id,
+            key=row.key,
+            name=row.name,
+            region_code=row.region_code,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            has_cross_region_window=bool(row.has_cross_region_window),
+            matter_codes=frozenset(hall_codes.get(row.id, ())),
+        )
+        for row in hall_rows
+    )
+
+    return Catalog(
+        tree=tree,
+        home_city=home_city,
+        agreements=agreements,
+        matters=MappingProxyType(matters),
+        halls=halls,
+        indices=MappingProxyType(indices),
+        thresholds=await _thresholds(session),
+        mark=mark,
+    )
+
+
+class CatalogCache:
+    """One process's current `Catalog`, reloaded only when the outbox mark moved.
+
+    `get()` costs one small query when nothing changed. Concurrent callers that find the snapshot
+    stale wait on one lock, and only the first reloads.
+    """
+
+    def __init__(self, db: Database, home_city: str) -> None:
+        self.db = db
+        self.home_city = home_city
+        self._catalog: Catalog | None = None
+        self._tree: RegionTree | None = None
+        self._lock = asyncio.Lock()
+        self.loads = 0
+
+    async def get(self) -> Catalog:
+        async with self.db.read() as session:
+            mark = await current_mark(session)
+        cached = self._catalog
+        if cached is not None and cached.mark == mark and len(cached.tree):
+            return cached
+        async with self._lock:
+            cached = self._catalog
+            if cached is not None and cached.mark >= mark and len(cached.tree):
+                return cached
+            async with self.db.read() as session:
+                catalog = await load_catalog(session, self.home_city, self._tree)
+            if len(catalog.tree) > 0:
+                self._tree = catalog.tree
+            self._catalog = catalog
+            self.loads += 1
+            return catalog
+
+    def invalidate(self) -> None:
+        """Forget the snapshot (not the static region tree): the next `get()` reloads."""
+        self._catalog = None
+
+    def forget_regions(self) -> None:
+        """Forget the region tree too (after `tongban init` loaded regions into a running process)."""
+        self._catalog = None
+        self._tree = None
+
+
+async def build_service_context(db: Database, actor: Actor, home_city: str) -> ServiceContext:
+    """A `ServiceContext` for adapters without a running `CatalogCache` (CLI, scripts)."""
+    async with db.read() as session:
+        tree = await load_tree(session)
+    return ServiceContext(actor=actor, tree=tree, home_city=home_city)

@@ -1,0 +1,143 @@
+"""The liaison directory (通办通讯录, 一录), liaison groups (一群) and pairing relations
+(对口援疆 / 东西部协作 / 对口合作): parse, permit, write, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.enums import RelationKind
+from api.models import Contact, LiaisonGroup, RegionRelation
+from api.rules import local_county_of
+from api.services.base import BadInput, FieldError, ServiceContext, audit
+from api.services.fields import Reader
+from api.services.permissions import require_admin, require_local
+from api.services.snapshots import contact_snapshot, relation_snapshot
+
+
+@dataclass(frozen=True)
+class RelationData:
+    key: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ContactData:
+    key: str | None
+    values: dict[str, Any]
+    group_name: str | None
+
+
+def parse_relation(raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None) -> tuple[RelationData | None, list[FieldError]]:
+    reader = Reader(raw, section, row)
+    key = reader.text("key", required=True, max_len=80)
+    local = reader.text("localCode", required=True, max_len=12)
+    partner = reader.text("partnerCode", required=True, max_len=12)
+    for field, code in (("localCode", local), ("partnerCode", partner)):
+        if code is not None and code not in ctx.tree:
+            reader.fail(field, f"未知行政区划代码 {code}")
+    if local in ctx.tree and local != ctx.home_city and local_county_of(ctx.tree, ctx.home_city, local) is None:
+        reader.fail("localCode", f"本地一方应在{ctx.tree.name(ctx.home_city)}范围内")
+    values = {
+        "kind": reader.enum("kind", RelationKind, required=True),
+        "local_code": local,
+        "partner_code": partner,
+        "since": reader.text("since", max_len=80),
+        "note": reader.text("note", max_len=5000),
+        "source": reader.text("source", max_len=5000),
+        "source_url": reader.text("sourceUrl", max_len=2000),
+        "is_sample": reader.boolean("sample", False),
+    }
+    if reader.errors or key is None:
+        return None, reader.errors
+    return RelationData(key, values), []
+
+
+async def save_relation(session: AsyncSession, ctx: ServiceContext, data: RelationData) -> RegionRelation:
+    require_admin(ctx, "结对关系")
+    relation = (await session.execute(select(RegionRelation).where(RegionRelation.key == data.key))).scalar_one_or_none()
+    before = relation_snapshot(relation) if relation is not None else None
+    if relation is None:
+        relation = RegionRelation(key=data.key, **data.values)
+        session.add(relation)
+    else:
+        for field, value in data.values.items():
+            setattr(relation, field, value)
+    after = relation_snapshot(relation)
+    if before != after or relation.is_sample != data.values["is_sample"]:
+        await session.flush()
+        await audit(session, ctx.actor, "relation", data.key, "create" if before is None else "update", before, after)
+    return relation
+
+
+def parse_contact(raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None) -> tuple[ContactData | None, list[FieldError]]:
+    reader = Reader(raw, section, row)
+    key = reader.text("key", max_len=80)
+    region = reader.text("regionCode", required=True, max_len=12)
+    if region is not None and region not in ctx.tree:
+        reader.fail("regionCode", f"未知行政区划代码 {region}")
+    values = {
+        "name": reader.text("name", required=True, max_len=80),
+        "region_code": region,
+        "organisation": reader.text("organisation", max_len=200),
+        "role": reader.text("role", max_len=120),
+        "phone": reader.text("phone", max_len=80),
+        "email": reader.text("email", max_len=200),
+        "is_sample": reader.boolean("sample", False),
+    }
+    group = reader.text("liaisonGroup", max_len=200)
+    if reader.errors:
+        return None, reader.errors
+    return ContactData(key, values, group), []
+
+
+async def _group_id(session: AsyncSession, name: str | None) -> int | None:
+    if not name:
+        return None
+    group = (await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))).scalar_one_or_none()
+    if group is None:
+        group = LiaisonGroup(name=name)
+        session.add(group)
+        await session.flush()
+    return group.id
+
+
+async def save_contact(session: AsyncSession, ctx: ServiceContext, data: ContactData) -> Contact:
+    """Home-city contacts belong to their county; partner-region contacts to the city's admins."""
+    region = data.values["region_code"]
+    if local_county_of(ctx.tree, ctx.home_city, region) is not None:
+        require_local(ctx, region, "联络人")
+    else:
+        require_admin(ctx, "合作地区联络人")
+    contact = None
+    if data.key is not None:
+        contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
+    group_id = await _group_id(session, data.group_name)
+    group_name = data.group_name
+    if contact is None:
+        contact = Contact(key=data.key, group_id=group_id, version=1, **data.values)
+        session.add(contact)
+        before = None
+    else:
+        old_group = await session.get(LiaisonGroup, contact.group_id) if contact.group_id else None
+        before = contact_snapshot(contact, old_group.name if old_group else None)
+        for field, value in data.values.items():
+            setattr(contact, field, value)
+        contact.group_id = group_id
+    after = contact_snapshot(contact, group_name)
+    if before != after:
+        if before is not None:
+            contact.version += 1
+        await session.flush()
+        await audit(session, ctx.actor, "contact", contact.key or str(contact.id), "create" if before is None else "update", before, after)
+    return contact
+
+
+async def upsert_contact(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Contact:
+    data, errors = parse_contact(raw, ctx)
+    if data is None:
+        raise BadInput("联络人数据有误", errors)
+    return await save_contact(session, ctx, data)

@@ -1,0 +1,161 @@
+"""Matters (事项) and their unified guides: parse, permit, write, audit, queue.
+
+A matter is citywide (one list, one guide for all nine counties), so only the city's admins change
+it. A changed guide becomes a new published version; the old one is archived, never overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from api.enums import GuideStatus, HandlingMode, MatterScope
+from api.models import Guide, Matter
+from api.services.base import BadInput, FieldError, ServiceContext, audit, now, queue
+from api.services.fields import Reader
+from api.services.permissions import require_admin
+from api.services.snapshots import guide_snapshot, matter_snapshot, published_guide
+
+CODE_MAX = 40
+
+
+@dataclass(frozen=True)
+class MatterData:
+    code: str
+    values: dict[str, Any]
+    guide: dict[str, Any] | None
+    guide_given: bool
+
+
+def _parse_materials(reader: Reader, raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        reader.fail("guide.materials", "应为列表")
+        return []
+    materials: list[dict[str, Any]] = []
+    for index, item in enumerate(raw, start=1):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict):
+            reader.fail(f"guide.materials[{index}]", "应为对象 {name, required, copies, note}")
+            continue
+        sub = Reader(item)
+        name = sub.text("name", required=True, max_len=300)
+        copies = sub.integer("copies", minimum=0, maximum=100)
+        note = sub.text("note", max_len=1000)
+        required = sub.boolean("required", True)
+        for error in sub.errors:
+            reader.fail(f"guide.materials[{index}].{error.field}", error.message)
+        if name:
+            materials.append({"name": name, "required": required, "copies": copies, "note": note})
+    return materials
+
+
+def _parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        reader.fail("guide", "应为对象")
+        return None
+    sub = Reader(raw)
+    guide = {
+        "conditions": sub.text("conditions", max_len=20000),
+        "materials": _parse_materials(reader, raw.get("materials")),
+        "steps": sub.string_list("steps", max_items=100, max_len=2000),
+        "timeLimitDays": sub.integer("timeLimitDays", minimum=0, maximum=3650),
+        "fee": sub.text("fee", max_len=2000),
+        "legalBasis": sub.text("legalBasis", max_len=20000),
+        "walkthrough": sub.text("walkthrough", max_len=20000),
+        "publisher": sub.text("publisher", max_len=500),
+        "sourceUrl": sub.text("sourceUrl", max_len=2000),
+        "sample": sub.boolean("sample", False),
+    }
+    for error in sub.errors:
+        reader.fail(f"guide.{error.field}", error.message)
+    return guide
+
+
+def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -> tuple[MatterData | None, list[FieldError]]:
+    reader = Reader(raw, section, row)
+    code = reader.text("code", required=True, max_len=CODE_MAX)
+    values = {
+        "name": reader.text("name", required=True, max_len=200),
+        "department": reader.text("department", max_len=120) or "",
+        "scope": reader.enum("scope", MatterScope, default=MatterScope.CROSS_PROVINCE),
+        "modes": [m.value for m in reader.enum_list("modes", HandlingMode)],
+        "keywords": reader.string_list("keywords", max_items=50, max_len=40),
+        "aliases": reader.string_list("aliases", max_items=50, max_len=200),
+        "national_list": reader.text("nationalList", max_len=20),
+        "deadline": reader.text("deadline", max_len=80),
+        "published": reader.boolean("published", True),
+        "source": reader.text("source", max_len=5000),
+        "source_url": reader.text("sourceUrl", max_len=2000),
+        "is_sample": reader.boolean("sample", False),
+    }
+    guide_given = isinstance(raw, dict) and raw.get("guide") is not None
+    guide = _parse_guide(reader, raw.get("guide")) if isinstance(raw, dict) else None
+    if reader.errors or code is None:
+        return None, reader.errors
+    return MatterData(code=code, values=values, guide=guide, guide_given=guide_given), []
+
+
+async def load_matter(session: AsyncSession, code: str) -> Matter | None:
+    result = await session.execute(select(Matter).options(selectinload(Matter.guides)).where(Matter.code == code))
+    return result.scalar_one_or_none()
+
+
+async def save_matter(session: AsyncSession, ctx: ServiceContext, data: MatterData) -> Matter:
+    """Insert or update by code; nothing is written (no version, no audit) when nothing changed."""
+    require_admin(ctx, "事项清单和办事指南")
+    matter = await load_matter(session, data.code)
+    if matter is None:
+        matter = Matter(code=data.code, version=1, guides=[], **data.values)
+        session.add(matter)
+        before = None
+    else:
+        before = matter_snapshot(matter, published_guide(matter))
+        for field, value in data.values.items():
+            setattr(matter, field, value)
+    current_guide = published_guide(matter)
+    if data.guide_given and data.guide is not None and guide_snapshot(current_guide) != data.guide:
+        if current_guide is not None:
+            current_guide.status = GuideStatus.ARCHIVED
+        next_version = max((g.version for g in matter.guides), default=0) + 1
+        matter.guides.append(
+            Guide(
+                version=next_version,
+                status=GuideStatus.PUBLISHED,
+                conditions=data.guide["conditions"],
+                materials=data.guide["materials"],
+                steps=data.guide["steps"],
+                time_limit_days=data.guide["timeLimitDays"],
+                fee=data.guide["fee"],
+                legal_basis=data.guide["legalBasis"],
+                walkthrough=data.guide["walkthrough"],
+                publisher=data.guide["publisher"],
+                source_url=data.guide["sourceUrl"],
+                is_sample=data.guide["sample"],
+                published_at=now(),
+            )
+        )
+    after = matter_snapshot(matter, published_guide(matter))
+    if before == after:
+        return matter
+    if before is not None:
+        matter.version = (matter.version or 1) + 1
+    await session.flush()
+    await audit(session, ctx.actor, "matter", matter.code, "create" if before is None else "update", before, after)
+    queue(session, "matter", matter.code)
+    return matter
+
+
+async def upsert_matter(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Matter:
+    data, errors = parse_matter(raw)
+    if data is None:
+        raise BadInput("事项数据有误", errors)
+    return await save_matter(session, ctx, data)

@@ -1,0 +1,38 @@
+"""The bundled administrative divisions: loading them (idempotent) and reading them as a RegionTree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Region
+from api.rules import Place, RegionTree
+
+
+async def load_regions(session: AsyncSession, rows: Iterable[dict[str, str | None]]) -> int:
+    """Insert the regions not yet present, parents before children; returns how many were added.
+
+    Existing rows are left alone: their partner indices are staff data, not bundled data.
+    """
+    existing = set((await session.execute(select(Region.code))).scalars())
+    new = [dict(r) for r in rows if r["code"] not in existing]
+    order = {"PROVINCE": 0, "CITY": 1, "COUNTY": 2, "TOWN": 3}
+    new.sort(key=lambda r: (order[str(r["level"])], str(r["code"])))
+    for start in range(0, len(new), 1000):
+        batch = new[start : start + 1000]
+        await session.execute(
+            insert(Region),
+            [{"code": r["code"], "name": r["name"], "level": r["level"], "parent_code": r["parent_code"] or None} for r in batch],
+        )
+    return len(new)
+
+
+async def region_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Region))).scalar_one())
+
+
+async def load_tree(session: AsyncSession) -> RegionTree:
+    rows = await session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
+    return RegionTree(Place(code, name, getattr(level, "value", level), parent) for code, name, level, parent in rows)

@@ -1,0 +1,356 @@
+"""Import and export in the one file format of CONTRACT.md §3 (JSON, CSV, XLSX).
+
+Import is all or nothing: the whole file is read and every row checked (fields, region codes,
+dates, enums, references to matters in the database or in the same file) before one transaction
+writes it through the same service functions the forms and the API use. One bad row and nothing
+is written; the error names every bad row and field. Importing the same file twice changes nothing,
+because every service compares before writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from api.db import Database
+from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
+from api.services.agreements import parse_agreement, save_agreement
+from api.services.base import BadInput, FieldError, ServiceContext
+from api.services.directory import parse_contact, parse_relation, save_contact, save_relation
+from api.services.halls import parse_hall, save_hall
+from api.services.matters import parse_matter, save_matter
+from api.services.partners import parse_partner, save_partner
+from api.services.snapshots import (
+    agreement_snapshot,
+    contact_snapshot,
+    hall_snapshot,
+    matter_snapshot,
+    partner_snapshot,
+    published_guide,
+    relation_snapshot,
+)
+
+SECTIONS = ("matters", "halls", "agreements", "partners", "relations", "contacts")
+KEY_FIELD = {
+    "matters": "code",
+    "halls": "key",
+    "agreements": "key",
+    "partners": "regionCode",
+    "relations": "key",
+    "contacts": "key",
+}
+COLUMNS = {
+    "matters": ["code", "name", "department", "scope", "modes", "keywords", "aliases", "nationalList", "deadline",
+                "published", "source", "sourceUrl", "sample", "guide"],
+    "halls": ["key", "name", "regionCode", "level", "address", "phone", "openingHours", "latitude", "longitude",
+              "coordinatesApproximate", "hasCrossRegionWindow", "windowServices", "matterCodes", "source",
+              "sourceUrl", "sample"],
+    "agreements": ["key", "title", "partnerCode", "localCode", "signedOn", "effectiveFrom", "expiresOn", "status",
+                   "citywideShared", "matterCodes", "documentRef", "registeredOn", "itemsCount", "note", "source",
+                   "sourceUrl", "sample"],
+    "partners": ["regionCode", "populationIndex", "cooperationIndex", "sample"],
+    "relations": ["key", "kind", "localCode", "partnerCode", "since", "note", "source", "sourceUrl"],
+    "contacts": ["key", "name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample"],
+}
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+Progress = Callable[[str, int, int], None]
+
+
+class ImportFileError(BadInput):
+    """The file cannot be read at all (format, encoding, structure)."""
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    changes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        parts = [f"{section} {n} 条" for section, n in self.counts.items() if n]
+        changed = ", ".join(f"{entity} {action} {n}" for (entity, action), n in sorted(self.changes.items()))
+        verb = "检查通过(未写入, --dry-run)" if self.dry_run else "已导入"
+        return f"{verb}: {', '.join(parts) or '空文件'}; 变更: {changed or '无'}"
+
+
+# ----------------------------------------------------------------------------- reading files
+
+
+def _cell(value: Any) -> Any:
+    """CSV/XLSX cells: empty → null; JSON text for lists and objects; everything else as given."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        if text[0] in "[{":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return text
+        return text
+    return value
+
+
+def _rows_from_table(header: list[Any], rows: list[list[Any]]) -> list[dict[str, Any]]:
+    names = [str(h).strip() if h is not None else "" for h in header]
+    records = []
+    for row in rows:
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+            continue
+        records.append({name: _cell(value) for name, value in zip(names, row, strict=False) if name})
+    return records
+
+
+def _section_of(path: Path) -> str | None:
+    stem = path.stem.lower()
+    for section in SECTIONS:
+        if stem == section or stem.endswith(("." + section, "_" + section, "-" + section)):
+            return section
+    return None
+
+
+def _csv_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path.name} 不是 UTF-8 编码的 CSV 文件") from exc
+    table = list(csv.reader(io.StringIO(text)))
+    if not table:
+        return []
+    return _rows_from_table(table[0], table[1:])
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Read a .json, .csv (one section per file: `NAME.SECTION.csv` or `SECTION.csv`) or .xlsx file."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        section = _section_of(path)
+        if section is not None and path.exists():
+            return {section: _csv_records(path)}
+        siblings = {s: path.with_name(f"{path.stem}.{s}.csv") for s in SECTIONS}
+        found = {s: p for s, p in siblings.items() if p.exists()}
+        if not found:
+            raise ImportFileError(
+                f"找不到 {path.name}: CSV 每个部分一个文件, 文件名以部分名结尾(如 data.matters.csv), 可选部分: "
+                + ", ".join(SECTIONS)
+            )
+        return {s: _csv_records(p) for s, p in found.items()}
+    if not path.exists():
+        raise ImportFileError(f"找不到文件 {path}")
+    if path.stat().st_size > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"文件过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
+    if suffix == ".json":
+        try:
+            document = json.loads(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{path.name} 不是 UTF-8 编码") from exc
+        except json.JSONDecodeError as exc:
+            raise ImportFileError(f"{path.name} 不是有效的 JSON: 第{exc.lineno}行第{exc.colno}列 {exc.msg}") from exc
+        if not isinstance(document, dict):
+            raise ImportFileError("JSON 顶层应为对象, 包含 matters / halls / agreements / partners 等部分")
+        return document
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a broken file
+            raise ImportFileError(f"{path.name} 不是有效的 XLSX 文件: {type(exc).__name__}") from exc
+        document: dict[str, Any] = {}
+        try:
+            for sheet in workbook.worksheets:
+                table = [list(r) for r in sheet.iter_rows(values_only=True)]
+                if table:
+                    document[sheet.title] = _rows_from_table(table[0], table[1:])
+        finally:
+            workbook.close()
+        return document
+    raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请用 .json、.csv 或 .xlsx")
+
+
+# ----------------------------------------------------------------------------- validating and writing
+
+
+PARSERS = {
+    "matters": lambda raw, ctx, s, r: parse_matter(raw, s, r),
+    "halls": parse_hall,
+    "agreements": parse_agreement,
+    "partners": parse_partner,
+    "relations": parse_relation,
+    "contacts": parse_contact,
+}
+
+
+async def validate_document(
+    session: AsyncSession, ctx: ServiceContext, document: dict[str, Any]
+) -> tuple[dict[str, list[Any]], list[FieldError]]:
+    """Check every row of every section; return the parsed rows and every problem found."""
+    errors: list[FieldError] = []
+    parsed: dict[str, list[Any]] = {s: [] for s in SECTIONS}
+    for name in document:
+        if name not in SECTIONS:
+            errors.append(FieldError(name, "未知的部分, 可选: " + ", ".join(SECTIONS)))
+    for section in SECTIONS:
+        rows = document.get(section)
+        if rows is None:
+            continue
+        if not isinstance(rows, list):
+            errors.append(FieldError(section, "应为列表"))
+            continue
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(rows, start=1):
+            data, row_errors = PARSERS[section](raw, ctx, section, index)
+            errors.extend(row_errors)
+            key = raw.get(KEY_FIELD[section]) if isinstance(raw, dict) else None
+            if key not in (None, ""):
+                if str(key) in seen:
+                    errors.append(FieldError(KEY_FIELD[section], f"与第{seen[str(key)]}条重复", section, index, str(key)))
+                seen.setdefault(str(key), index)
+            if data is not None:
+                parsed[section].append((index, data))
+    file_codes = {d.code for _, d in parsed["matters"]}
+    referenced = {c for s in ("halls", "agreements") for _, d in parsed[s] for c in (d.matter_codes or [])}
+    unknown = referenced - file_codes
+    if unknown:
+        existing = set((await session.execute(select(Matter.code).where(Matter.code.in_(unknown)))).scalars())
+        unknown -= existing
+    for section in ("halls", "agreements"):
+        for index, data in parsed[section]:
+            for code in data.matter_codes or []:
+                if code in unknown:
+                    errors.append(FieldError("matterCodes", f"未知事项编码 {code}", section, index, data.key))
+    return parsed, errors
+
+
+SAVERS = {
+    "matters": lambda s, c, d: save_matter(s, c, d),
+    "halls": lambda s, c, d: save_hall(s, c, d),
+    "agreements": lambda s, c, d: save_agreement(s, c, d, register_today=False),
+    "partners": save_partner,
+    "relations": save_relation,
+    "contacts": save_contact,
+}
+
+
+class _DryRun(Exception):
+    pass
+
+
+async def import_document(
+    db: Database, ctx: ServiceContext, document: dict[str, Any], *, dry_run: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    """Validate everything, then write everything in one transaction (or nothing)."""
+    report = ImportReport(dry_run=dry_run)
+    try:
+        async with db.write() as session:
+            parsed, errors = await validate_document(session, ctx, document)
+            if errors:
+                raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
+            first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
+            total = sum(len(rows) for rows in parsed.values())
+            done = 0
+            for section in SECTIONS:
+                report.counts[section] = len(parsed[section])
+                for _index, data in parsed[section]:
+                    await SAVERS[section](session, ctx, data)
+                    done += 1
+                    if progress:
+                        progress(section, done, total)
+            await session.flush()
+            rows = await session.execute(
+                select(ChangeLog.entity, ChangeLog.action, func.count()).where(ChangeLog.id > first_log).group_by(ChangeLog.entity, ChangeLog.action)
+            )
+            report.changes = Counter({(entity, action): n for entity, action, n in rows})
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return report
+
+
+# ----------------------------------------------------------------------------- export
+
+
+async def export_document(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Every matter, hall, agreement, partner index, relation and contact, sorted by key."""
+    async with db.read() as session:
+        matters = (await session.execute(select(Matter).options(selectinload(Matter.guides)).order_by(Matter.code))).scalars().all()
+        halls = (await session.execute(select(Hall).options(selectinload(Hall.matters)))).scalars().all()
+        agreements = (await session.execute(select(Agreement).options(selectinload(Agreement.matters)))).scalars().all()
+        partners = (
+            await session.execute(
+                select(Region)
+                .where((Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None)))
+                .order_by(Region.code)
+            )
+        ).scalars().all()
+        relations = (await session.execute(select(RegionRelation).order_by(RegionRelation.key))).scalars().all()
+        contacts = (await session.execute(select(Contact))).scalars().all()
+        groups = {g.id: g.name for g in (await session.execute(select(LiaisonGroup))).scalars()}
+    hall_rows = [hall_snapshot(h, [m.code for m in h.matters]) for h in halls]
+    agreement_rows = [
+        agreement_snapshot(a, None if a.covers_all_matters else [m.code for m in a.matters]) for a in agreements
+    ]
+    contact_rows = [contact_snapshot(c, groups.get(c.group_id) if c.group_id else None) for c in contacts]
+    return {
+        "matters": [matter_snapshot(m, published_guide(m)) for m in matters],
+        "halls": sorted(hall_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["name"], r["regionCode"])),
+        "agreements": sorted(agreement_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["signedOn"], r["title"])),
+        "partners": [partner_snapshot(r) for r in partners],
+        "relations": [relation_snapshot(r) for r in relations],
+        "contacts": sorted(contact_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["name"])),
+    }
+
+
+def _cell_out(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> list[Path]:
+    """Write the export; returns the files written (CSV writes one file per section)."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".json":
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return [path]
+    if suffix == ".csv":
+        written = []
+        for section in SECTIONS:
+            target = path.with_name(f"{path.stem}.{section}.csv")
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(COLUMNS[section])
+            for row in document.get(section, []):
+                writer.writerow(["" if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+            target.write_text(buffer.getvalue(), encoding="utf-8")
+            written.append(target)
+        return written
+    if suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        for section in SECTIONS:
+            sheet = workbook.create_sheet(section)
+            sheet.append(COLUMNS[section])
+            for row in document.get(section, []):
+                sheet.append([None if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+        workbook.save(path)
+        return [path]
+    raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请用 .json、.csv 或 .xlsx")

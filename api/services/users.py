@@ -1,0 +1,100 @@
+"""Staff accounts and API tokens. Passwords are hashed with argon2id; tokens are random, shown once,
+and stored as SHA-256 (a token is already high-entropy, so a fast hash is the right tool)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.enums import Role
+from api.models import ApiToken, StaffUser
+from api.rules import RegionTree, local_county_of
+from api.services.base import Actor, BadInput, FieldError, NotFound, audit, now
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def actor_of(user: StaffUser, via: str) -> Actor:
+    return Actor(name=user.name, role=Role(user.role), region_code=user.region_code, via=via, user_id=user.id)
+
+
+async def add_user(
+    session: AsyncSession, actor: Actor, tree: RegionTree, home_city: str, name: str, password: str, role: str, region_code: str
+) -> StaffUser:
+    errors: list[FieldError] = []
+    name = name.strip()
+    if not name or len(name) > 80:
+        errors.append(FieldError("name", "账号名必填, 最多80字"))
+    try:
+        role_value = Role(role.upper())
+    except ValueError:
+        errors.append(FieldError("role", "角色应为 admin、county 或 partner"))
+        role_value = None
+    if region_code not in tree:
+        errors.append(FieldError("region", f"未知行政区划代码 {region_code}"))
+    elif role_value == Role.COUNTY and (local_county_of(tree, home_city, region_code) != region_code):
+        errors.append(FieldError("region", f"县(市、区)账号的地区应为{tree.name(home_city)}下辖的县(市、区)"))
+    elif role_value == Role.ADMIN and region_code != home_city:
+        errors.append(FieldError("region", f"管理员账号的地区应为本市 {home_city}"))
+    elif role_value == Role.PARTNER and tree.contains(home_city, region_code):
+        errors.append(FieldError("region", "合作地区账号的地区应在本市以外"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(FieldError("password", f"密码至少{MIN_PASSWORD_LENGTH}位"))
+    if not errors and (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none():
+        errors.append(FieldError("name", f"账号 {name} 已存在"))
+    if errors:
+        raise BadInput("无法创建账号", errors)
+    user = StaffUser(name=name, password_hash=hash_password(password), role=role_value, region_code=region_code)
+    session.add(user)
+    await session.flush()
+    await audit(session, actor, "user", name, "create", None, {"name": name, "role": role_value.value, "regionCode": region_code})  # type: ignore[union-attr]
+    return user
+
+
+async def add_token(session: AsyncSession, actor: Actor, user_name: str, label: str | None = None) -> str:
+    user = (await session.execute(select(StaffUser).where(StaffUser.name == user_name))).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotFound(f"没有名为 {user_name} 的有效账号")
+    token = "tb_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), label=label))
+    await audit(session, actor, "token", user_name, "create", None, {"user": user_name, "label": label})
+    return token
+
+
+async def actor_for_token(session: AsyncSession, token: str, via: str = "graphql") -> Actor | None:
+    """The staff member behind a bearer token, or None for an unknown, revoked or inactive one."""
+    if not token or len(token) > 200:
+        return None
+    row = (
+        await session.execute(
+            select(ApiToken, StaffUser)
+            .join(StaffUser, StaffUser.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None), StaffUser.active.is_(True))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    api_token.last_used_at = now()
+    return actor_of(user, via)
