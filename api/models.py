@@ -153,6 +153,9 @@ class Matter(Provenance, Timestamped, Base):
     department: Mapped[str] = mapped_column(String(120), default="", server_default="")
     scope: Mapped[MatterScope] = mapped_column(_enum(MatterScope, "matter_scope"), index=True)
     modes: Mapped[list[Any]] = mapped_column(default=list)
+    # No source gives handling modes per matter; modes we assigned for the demo are flagged so the
+    # pages can say so instead of presenting them as fact.
+    modes_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     aliases: Mapped[list[Any]] = mapped_column(default=list)
     national_list: Mapped[str | None] = mapped_column(String(20))

@@ -208,7 +208,8 @@ async def _codes_by_owner(session: AsyncSession, table: Any, owner_column: str) 
     return result
 
 
-def _agreement_facts(row: Any, codes: Iterable[str] | None) -> AgreementFacts:
+def agreement_facts(row: Any, codes: Iterable[str] | None) -> AgreementFacts:
+    """An agreement row (ORM or Core) as the facts the rules read; `codes` None = all matters."""
     return AgreementFacts(
         id=row.id,
         key=row.key,
@@ -264,7 +265,7 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
     agreement_codes = await _codes_by_owner(session, agreement_matters, "agreement_id")
     agreement_rows = await session.execute(select(Agreement.__table__).order_by(Agreement.id))
     agreements = tuple(
-        _agreement_facts(row, None if row.covers_all_matters else agreement_codes.get(row.id, set()))
+        agreement_facts(row, None if row.covers_all_matters else agreement_codes.get(row.id, set()))
         for row in agreement_rows
     )
 

@@ -88,6 +88,7 @@ def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -
         "department": reader.text("department", max_len=120) or "",
         "scope": reader.enum("scope", MatterScope, default=MatterScope.CROSS_PROVINCE),
         "modes": [m.value for m in reader.enum_list("modes", HandlingMode)],
+        "modes_sample": reader.boolean("modesSample", False),
         "keywords": reader.string_list("keywords", max_items=50, max_len=40),
         "aliases": reader.string_list("aliases", max_items=50, max_len=200),
         "national_list": reader.text("nationalList", max_len=20),

@@ -49,6 +49,7 @@ def matter_snapshot(matter: Matter, guide: Guide | None) -> dict[str, Any]:
         "department": matter.department,
         "scope": _value(matter.scope),
         "modes": list(matter.modes or []),
+        "modesSample": matter.modes_sample,
         "keywords": list(matter.keywords or []),
         "aliases": list(matter.aliases or []),
         "nationalList": matter.national_list,

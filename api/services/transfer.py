@@ -50,7 +50,7 @@ KEY_FIELD = {
     "contacts": "key",
 }
 COLUMNS = {
-    "matters": ["code", "name", "department", "scope", "modes", "keywords", "aliases", "nationalList", "deadline",
+    "matters": ["code", "name", "department", "scope", "modes", "modesSample", "keywords", "aliases", "nationalList", "deadline",
                 "published", "source", "sourceUrl", "sample", "guide"],
     "halls": ["key", "name", "regionCode", "level", "address", "phone", "openingHours", "latitude", "longitude",
               "coordinatesApproximate", "hasCrossRegionWindow", "windowServices", "matterCodes", "source",

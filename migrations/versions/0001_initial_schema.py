@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 03:23:31.947112
+Create Date: 2026-11-28 03:30:03.587500
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("modes", sa.JSON(), nullable=False),
+        sa.Column("modes_sample", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("keywords", sa.JSON(), nullable=False),
         sa.Column("aliases", sa.JSON(), nullable=False),
         sa.Column("national_list", sa.String(length=20), nullable=True),

@@ -1,0 +1,215 @@
+"""Keeps this instance's search index in step with the database, which stays the source of truth.
+
+Every write leaves an outbox row in its own transaction (api.services.base.queue). Each instance
+applies the rows after the index's own high-water mark, in id order and idempotently: on start, on
+a short poll while serving, and after a CLI import. A rebuild reads every matter and the outbox
+mark in one snapshot, builds a new index folder and swaps it in, then catches up from that mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from api.db import Database
+from api.models import Guide, Matter, OutboxEvent, SearchSynonym
+from api.services.snapshots import published_guide
+
+log = logging.getLogger("tongban.index")
+
+Progress = Callable[[str, int, int], None]
+BATCH = 500
+
+
+def guide_text(guide: Guide | None) -> str:
+    if guide is None:
+        return ""
+    parts: list[str] = [guide.conditions or ""]
+    parts += [str(m.get("name", "")) for m in guide.materials or []]
+    parts += [str(s) for s in guide.steps or []]
+    parts += [guide.walkthrough or ""]
+    return "\n".join(p for p in parts if p)
+
+
+def matter_document(matter: Matter) -> dict[str, Any]:
+    """What the index knows of a matter (CONTRACT: name above keywords above guide text)."""
+    return {
+        "code": matter.code,
+        "name": matter.name,
+        "aliases": list(matter.aliases or []),
+        "keywords": list(matter.keywords or []),
+        "department": matter.department or "",
+        "scope": getattr(matter.scope, "value", matter.scope),
+        "guide_text": guide_text(published_guide(matter)),
+    }
+
+
+async def outbox_mark(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.max(OutboxEvent.id)))).scalar_one() or 0)
+
+
+async def staff_synonyms(session: AsyncSession) -> list[list[str]]:
+    rows = (await session.execute(select(SearchSynonym).order_by(SearchSynonym.id))).scalars()
+    return [list(r.terms) for r in rows if r.terms]
+
+
+class SearchService:
+    """One instance's index: open, rebuild, catch up, search."""
+
+    def __init__(self, db: Database, index_dir: Path, poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.index_dir = Path(index_dir)
+        self.poll_seconds = poll_seconds
+        self._index: Any = None
+        self._synonyms: list[list[str]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.last_error: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _open(self, synonyms: list[list[str]]) -> Any:
+        from search_index import SearchIndex
+
+        if self._index is None or synonyms != self._synonyms:
+            if self._index is not None:
+                self._index.close()
+            self._index = SearchIndex(self.index_dir, extra_synonyms=synonyms)
+            self._synonyms = synonyms
+        return self._index
+
+    async def start(self) -> None:
+        """Open (or build) the index and follow the outbox while the app runs."""
+        try:
+            await self.ensure_current()
+        except Exception:  # the app still serves pages; /healthz reports the index as not ready
+            log.exception("search index could not be prepared at start-up")
+        self._task = asyncio.create_task(self._follow(), name="tongban-index-follow")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._index is not None:
+            await asyncio.to_thread(self._index.close)
+            self._index = None
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.catch_up()
+                self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep following; the database may be briefly unreachable
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("search index catch-up failed: %s", self.last_error)
+
+    # -- building ------------------------------------------------------------------------------
+
+    async def ensure_current(self, progress: Progress | None = None) -> str:
+        """Rebuild when there is no usable index, else apply what the outbox holds beyond it."""
+        async with self.db.read() as session:
+            synonyms = await staff_synonyms(session)
+        index = await asyncio.to_thread(self._open, synonyms)
+        if not index.is_ready():
+            await self.rebuild(progress=progress)
+            return "rebuilt"
+        applied = await self.catch_up()
+        return f"caught up {applied}" if applied else "current"
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        async with self._lock:
+            async with self.db.read() as session:
+                mark = await outbox_mark(session)
+                synonyms = await staff_synonyms(session)
+                matters = (
+                    await session.execute(
+                        select(Matter).options(selectinload(Matter.guides)).where(Matter.published.is_(True)).order_by(Matter.code)
+                    )
+                ).scalars().all()
+            documents = [matter_document(m) for m in matters]
+            index = await asyncio.to_thread(self._open, synonyms)
+            await asyncio.to_thread(index.rebuild, _reporting(documents, progress), mark)
+        await self.catch_up()
+        return len(documents)
+
+    async def catch_up(self) -> int:
+        """Apply outbox rows beyond the index's mark; returns how many rows were applied."""
+        if self._index is None:
+            return 0
+        async with self._lock:
+            index = self._index
+            applied = 0
+            since = await asyncio.to_thread(index.last_applied_id)
+            while True:
+                async with self.db.read() as session:
+                    events = (
+                        await session.execute(
+                            select(OutboxEvent).where(OutboxEvent.id > since).order_by(OutboxEvent.id).limit(BATCH)
+                        )
+                    ).scalars().all()
+                    if not events:
+                        return applied
+                    if any(e.entity == "synonym" for e in events):
+                        break
+                    codes = sorted({e.entity_key for e in events if e.entity == "matter"})
+                    matters = {}
+                    if codes:
+                        rows = await session.execute(
+                            select(Matter).options(selectinload(Matter.guides)).where(Matter.code.in_(codes))
+                        )
+                        matters = {m.code: m for m in rows.scalars()}
+                changes = []
+                for code in codes:
+                    matter = matters.get(code)
+                    last_id = max(e.id for e in events if e.entity == "matter" and e.entity_key == code)
+                    document = matter_document(matter) if matter is not None and matter.published else None
+                    changes.append((last_id, code, document))
+                top = events[-1].id
+                await asyncio.to_thread(index.apply_changes, changes, top)
+                applied += len(events)
+                since = top
+        # staff changed the synonym dictionary: the analyzer changed, so build afresh
+        await self.rebuild()
+        return applied
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def is_ready(self) -> bool:
+        return self._index is not None and bool(self._index.is_ready())
+
+    def status(self) -> dict[str, Any]:
+        if self._index is None:
+            return {"documents": 0, "appliedId": 0}
+        status = {"documents": self._index.doc_count(), "appliedId": self._index.last_applied_id()}
+        if self.last_error:
+            status["lastError"] = self.last_error
+        return status
+
+    def describe(self) -> str:
+        status = self.status()
+        return f"{status['documents']} 个事项, 已同步到变更 #{status['appliedId']}"
+
+    def search(self, text: str, limit: int = 10) -> list[Any]:
+        if self._index is None:
+            return []
+        return list(self._index.search(text, limit=limit))
+
+
+def _reporting(documents: list[dict[str, Any]], progress: Progress | None) -> Iterable[dict[str, Any]]:
+    total = len(documents)
+    for number, document in enumerate(documents, start=1):
+        if progress is not None:
+            progress("matters", number, total)
+        yield document
