@@ -77,12 +77,10 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A short read-only session; rolled back on exit."""
+        """A short read-only session. Closing it ends the transaction and detaches the objects
+        without expiring them (a rollback would expire them), so what was loaded stays readable."""
         async with self._reader() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

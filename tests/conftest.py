@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ class TemplateStore:
                 server.create_database(name)
                 url = server.url(name)
                 location = name
-            asyncio.run(initialise(self.settings_for(url, self.root / f"{name}-index-{backend}"), demo=demo, quiet=True))
+            run_blocking(initialise(self.settings_for(url, self.root / f"{name}-index-{backend}"), demo=demo, quiet=True))
             self.templates[key] = Template(backend, location)
         return self.templates[key]
 
@@ -85,6 +86,16 @@ class TemplateStore:
             self._pg.stop()
 
 
+def run_blocking(coroutine: Any) -> Any:
+    """asyncio.run, also from inside a running loop (an async test): then on a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def postgres_admin(server: postgres.PostgresServer, sql: str) -> None:
     import asyncpg
 
@@ -95,7 +106,7 @@ def postgres_admin(server: postgres.PostgresServer, sql: str) -> None:
         finally:
             await connection.close()
 
-    asyncio.run(run())
+    run_blocking(run())
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +191,12 @@ def county_token(settings: Settings) -> Callable[[str], Awaitable[str]]:
         return await make_token(settings, f"county-{code}-{uuid.uuid4().hex[:6]}", "county", code)
 
     return factory
+
+
+@pytest.fixture
+def blank_url(backend: str, template_store: TemplateStore, tmp_path: Path) -> str:
+    """An empty database (no tables at all) on the backend under test."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+    server = template_store.pg()
+    return server.url(server.create_database())
