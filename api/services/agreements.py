@@ -89,9 +89,13 @@ def parse_agreement(
 
 
 async def load_agreement(
-    session: AsyncSession, *, key: str | None = None, agreement_id: int | None = None
+    session: AsyncSession, *, key: str | None = None, agreement_id: int | None = None, for_update: bool = False
 ) -> Agreement | None:
+    """`for_update` locks the row on PostgreSQL so two concurrent saves cannot both pass the version
+    check (SQLite's write transactions are already serialised by BEGIN IMMEDIATE)."""
     query = select(Agreement).options(selectinload(Agreement.matters))
+    if for_update:
+        query = query.with_for_update(of=Agreement).execution_options(populate_existing=True)
     query = query.where(Agreement.key == key) if key is not None else query.where(Agreement.id == agreement_id)
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -113,11 +117,11 @@ async def save_agreement(
     require_local(ctx, data.values["local_code"], "通办协议")
     agreement = None
     if agreement_id is not None:
-        agreement = await load_agreement(session, agreement_id=agreement_id)
+        agreement = await load_agreement(session, agreement_id=agreement_id, for_update=True)
         if agreement is None:
             raise NotFound(f"没有编号为 {agreement_id} 的协议")
     elif data.key is not None:
-        agreement = await load_agreement(session, key=data.key)
+        agreement = await load_agreement(session, key=data.key, for_update=True)
     matters = await matters_by_code(session, data.matter_codes or [], "matterCodes")
     values = dict(data.values)
     if agreement is None:

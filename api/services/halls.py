@@ -76,8 +76,12 @@ async def matters_by_code(session: AsyncSession, codes: list[str], field: str) -
     return [found[c] for c in codes]
 
 
-async def load_hall(session: AsyncSession, *, key: str | None = None, hall_id: int | None = None) -> Hall | None:
+async def load_hall(
+    session: AsyncSession, *, key: str | None = None, hall_id: int | None = None, for_update: bool = False
+) -> Hall | None:
     query = select(Hall).options(selectinload(Hall.matters))
+    if for_update:
+        query = query.with_for_update(of=Hall).execution_options(populate_existing=True)
     query = query.where(Hall.key == key) if key is not None else query.where(Hall.id == hall_id)
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -88,11 +92,11 @@ async def save_hall(
     require_local(ctx, data.values["region_code"], "服务大厅")
     hall = None
     if hall_id is not None:
-        hall = await load_hall(session, hall_id=hall_id)
+        hall = await load_hall(session, hall_id=hall_id, for_update=True)
         if hall is None:
             raise NotFound(f"没有编号为 {hall_id} 的服务大厅")
     elif data.key is not None:
-        hall = await load_hall(session, key=data.key)
+        hall = await load_hall(session, key=data.key, for_update=True)
     matters = await matters_by_code(session, data.matter_codes, "matterCodes")
     if hall is None:
         hall = Hall(key=data.key, version=1, matters=matters, **data.values)

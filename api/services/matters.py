@@ -105,15 +105,18 @@ def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -
     return MatterData(code=code, values=values, guide=guide, guide_given=guide_given), []
 
 
-async def load_matter(session: AsyncSession, code: str) -> Matter | None:
-    result = await session.execute(select(Matter).options(selectinload(Matter.guides)).where(Matter.code == code))
+async def load_matter(session: AsyncSession, code: str, for_update: bool = False) -> Matter | None:
+    query = select(Matter).options(selectinload(Matter.guides)).where(Matter.code == code)
+    if for_update:
+        query = query.with_for_update(of=Matter).execution_options(populate_existing=True)
+    result = await session.execute(query)
     return result.scalar_one_or_none()
 
 
 async def save_matter(session: AsyncSession, ctx: ServiceContext, data: MatterData) -> Matter:
     """Insert or update by code; nothing is written (no version, no audit) when nothing changed."""
     require_admin(ctx, "事项清单和办事指南")
-    matter = await load_matter(session, data.code)
+    matter = await load_matter(session, data.code, for_update=True)
     if matter is None:
         matter = Matter(code=data.code, version=1, guides=[], **data.values)
         session.add(matter)
