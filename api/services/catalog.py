@@ -87,7 +87,7 @@ class Catalog:
         """The place with this code; raises the coded `UnknownRegion` (UNKNOWN_REGION)."""
         place = self.tree.get(code)
         if place is None:
-            raise UnknownRegion(f"未知行政区划代码 {code}")
+            raise UnknownRegion(f"未知行政区划代码 {code[:40]!r}")
         return place
 
     @property
@@ -136,7 +136,7 @@ class Catalog:
         """The matter with this code; raises the coded `NotFound`."""
         matter = self.matters.get(code)
         if matter is None:
-            raise NotFound(f"没有编码为 {code} 的事项")
+            raise NotFound(f"没有编码为 {code[:60]!r} 的事项")
         return matter
 
     # ---------------------------------------------------------------- §5.6, §5.7
@@ -157,7 +157,7 @@ class Catalog:
                 self.matters.values(),
             )
         except rules.UnknownRegion as exc:
-            raise UnknownRegion(f"未知行政区划代码 {exc.code}") from exc
+            raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
 
     def where_to_handle(
         self,

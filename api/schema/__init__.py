@@ -1,0 +1,43 @@
+"""The GraphQL API of CONTRACT.md §4: `build_schema(settings)` and `graphql_routes(settings)`.
+
+`python -m api.schema` prints the SDL; the committed `schema.graphql` at the repository root must
+equal it (tests/test_graphql_api.py fails otherwise).
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+from strawberry.schema.config import StrawberryConfig
+
+from api.schema.errors import TongbanSchema
+from api.schema.limits import extensions
+from api.schema.mutations import Mutation
+from api.schema.queries import Query
+from api.schema.view import TongbanGraphQL
+from api.settings import Settings
+
+__all__ = ["build_schema", "graphql_routes"]
+
+
+def build_schema(settings: Settings | None = None) -> TongbanSchema:
+    """The schema with its limits and caches; introspection follows `settings.graphql_introspection`."""
+    settings = settings or Settings()
+    return TongbanSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions(settings),
+        config=StrawberryConfig(batching_config=None),
+    )
+
+
+def graphql_routes(settings: Settings) -> list[BaseRoute]:
+    """`/graphql`: GET (queries only) and POST; no WebSocket route, no IDE (the SDL is committed)."""
+    view = TongbanGraphQL(
+        build_schema(settings),
+        graphql_ide=None,
+        allow_queries_via_get=True,
+        multipart_uploads_enabled=False,
+        subscription_protocols=(),
+    )
+    # Every method reaches the view, so a PUT gets the same JSON 405 (Allow: GET, POST) as the rest.
+    return [Route("/graphql", view, name="graphql")]

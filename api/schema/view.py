@@ -1,0 +1,77 @@
+"""The HTTP side of /graphql: JSON bodies only, GET for queries only, no batching, no WebSocket.
+
+Refusals are JSON too (`{"errors": [{"message", "extensions": {"code"}}]}`) with the HTTP status that
+says what was wrong: 405 for a mutation over GET or another method, 415 for a body that is not
+`application/json`, 400 for a batch (a JSON array), a body that is not a JSON object, or unparsable
+JSON. A partner's client can therefore always read `extensions.code`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+
+from api.schema.context import GraphQLContext
+from api.schema.errors import ensure_codes
+
+_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": _CODES.get(status, "BAD_REQUEST")}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class TongbanGraphQL(GraphQL):
+    """strawberry's ASGI view with tongban's context and stricter HTTP rules."""
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        if result.errors:
+            result.errors = ensure_codes(result.errors)
+        return await super().process_result(request, result)
+
+    async def get_context(self, request: Any, response: Any) -> GraphQLContext:
+        return GraphQLContext(state=request.app.state.tongban, request=request, response=response)
+
+    async def parse_http_body(self, request_adapter: Any) -> Any:
+        if request_adapter.method == "POST":
+            content_type, _ = parse_content_type(request_adapter.content_type or "")
+            if content_type != "application/json":
+                raise HTTPException(415, "请求体应为 JSON (Content-Type: application/json)")
+            body = await request_adapter.get_body()
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise HTTPException(400, "请求体不是有效的 JSON") from exc
+            if isinstance(data, list):
+                raise HTTPException(400, "不支持批量请求 (batching is not supported): 请每次发送一个操作")
+            if not isinstance(data, dict):
+                raise HTTPException(400, '请求体应为 JSON 对象 {"query": …, "variables": …}')
+        return await super().parse_http_body(request_adapter)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no WebSocket, no subscriptions
+            raise ValueError("GraphQL is served over HTTP only")
+        request = Request(scope=scope, receive=receive)
+        response: Response
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                response = error_response(405, "GET 只能用于查询, 变更请用 POST", {"Allow": "POST"})
+            elif exc.status_code == 405:
+                response = error_response(405, exc.reason, {"Allow": "GET, POST"})
+            else:
+                response = error_response(exc.status_code, exc.reason)
+        await response(scope, receive, send)

@@ -1,0 +1,242 @@
+"""The coverage read model: a snapshot that follows the outbox, and nothing hard-coded to 台州.
+
+`Catalog` only plumbs data into api.rules; these tests check the plumbing (what is loaded, when it
+is reloaded, how errors are coded) and that another home city (温州市 330300) gets its own counties
+from the same code, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.db import Database
+from api.enums import Role
+from api.models import AppSetting, OutboxEvent, Region
+from api.services.agreements import create_agreement
+from api.services.base import SYSTEM, Actor, BadInput, NotFound, UnknownRegion
+from api.services.catalog import Catalog, CatalogCache, build_service_context
+from api.services.halls import upsert_hall
+from api.settings import Settings, load_settings
+
+TAIZHOU = "331000"
+WENZHOU = "330300"
+TAIZHOU_COUNTIES = ("331002", "331003", "331004", "331022", "331023", "331024", "331081", "331082", "331083")
+DAY = dt.date(2025, 6, 1)
+
+
+async def wenzhou_counties(db: Database) -> tuple[str, ...]:
+    """温州's county-level children as the bundled regions list them (not a list typed into the test)."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Region.code).where(Region.parent_code == WENZHOU, Region.level == "COUNTY").order_by(Region.code)
+        )
+        return tuple(rows.scalars())
+
+
+async def touch_outbox(db: Database, entity: str = "agreement") -> None:
+    async with db.write() as session:
+        session.add(OutboxEvent(entity=entity, entity_key="test", op="upsert"))
+
+
+# ------------------------------------------------------------------------------ snapshot
+
+
+async def test_catalog_holds_the_facts_of_the_demo_data(demo_db: Database) -> None:
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    assert catalog.local_counties == TAIZHOU_COUNTIES
+    assert len(catalog.tree) > 3000
+    assert catalog.is_local("331004001" if "331004001" in catalog.tree else "331004")
+    assert not catalog.is_local("511300")
+    nanchong = next(a for a in catalog.agreements if a.key == "nanchong-luqiao-2023")
+    assert nanchong.citywide_shared and nanchong.matter_codes is None
+    bijie = next(a for a in catalog.agreements if a.key == "bijie-xianju-2023")
+    assert bijie.matter_codes == frozenset({"M-002", "M-007", "M-008"})
+    assert catalog.local_reach(nanchong) == TAIZHOU_COUNTIES
+    town_hall = next(h for h in catalog.halls if h.key == "wenling-taiping-town")
+    assert "M-008" in town_hall.matter_codes and not town_hall.has_cross_region_window
+    assert catalog.matter("M-008").scope == "CROSS_PROVINCE"
+    assert catalog.tier("511300") == "RED"  # 80 / 75 against the default 60 / 60
+    assert catalog.tier("320505") == "BLUE"  # 40 / 70
+    assert catalog.tier("511302") is None  # no indices
+    assert catalog.thresholds == (60.0, 60.0)
+    assert catalog.agreement(nanchong.id) is nanchong
+
+
+async def test_coverage_and_where_to_handle_call_the_rules(demo_db: Database) -> None:
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    result = catalog.coverage("511302", "M-008", DAY)
+    assert result.covered and result.kind == "AGREEMENT" and result.local_regions == TAIZHOU_COUNTIES
+    assert "南充市" in result.explanation and "路桥区" in result.explanation
+    options = catalog.where_to_handle("511302", "M-008", 28.37, 121.38, DAY)
+    assert options[0].county_code == "331081"
+    distances = [o.distance_km for o in options]
+    assert distances == sorted(distances)  # type: ignore[type-var]
+    assert len(catalog.where_to_handle("511302", "M-008", 28.37, 121.38, DAY, first=2)) == 2
+    shangrao = catalog.coverage("361102", "M-008", DAY)
+    assert shangrao.local_regions == ("331083",)
+    assert catalog.coverage("511302", None, DAY).covered
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda c: c.coverage("999999", "M-008", DAY), UnknownRegion),
+        (lambda c: c.coverage("511302", "NO-SUCH", DAY), NotFound),
+        (lambda c: c.where_to_handle("511302", "M-008", 28.3, None, DAY), BadInput),
+        (lambda c: c.where_to_handle("511302", "M-008", 91.0, 121.0, DAY), BadInput),
+        (lambda c: c.where_to_handle("511302", "M-008", None, None, DAY, first=-1), BadInput),
+        (lambda c: c.where_to_handle("000000", "M-008", None, None, DAY), UnknownRegion),
+        (lambda c: c.region("12345"), UnknownRegion),
+        (lambda c: c.descendants("12345"), UnknownRegion),
+    ],
+)
+async def test_catalog_errors_are_coded(demo_db: Database, call: Any, error: type[Exception]) -> None:
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    with pytest.raises(error) as raised:
+        call(catalog)
+    assert getattr(raised.value, "code", None) == error.code  # type: ignore[attr-defined]
+
+
+async def test_cache_reloads_only_when_the_outbox_moves(demo_db: Database) -> None:
+    cache = CatalogCache(demo_db, TAIZHOU)
+    first = await cache.get()
+    assert await cache.get() is first
+    assert cache.loads == 1
+
+    await touch_outbox(demo_db)
+    second = await cache.get()
+    assert second is not first and second.mark > first.mark
+    assert second.tree is first.tree  # regions are static: loaded once per cache
+    assert cache.loads == 2
+
+    cache.invalidate()
+    assert await cache.get() is not second
+    assert cache.loads == 3
+
+
+async def test_concurrent_readers_of_a_stale_cache_reload_once(demo_db: Database) -> None:
+    cache = CatalogCache(demo_db, TAIZHOU)
+    results = await asyncio.gather(*(cache.get() for _ in range(10)))
+    assert cache.loads == 1
+    assert all(result is results[0] for result in results)
+
+
+async def test_thresholds_and_indices_follow_their_changes(demo_db: Database) -> None:
+    cache = CatalogCache(demo_db, TAIZHOU)
+    assert (await cache.get()).tier("511300") == "RED"
+    async with demo_db.write() as session:
+        session.add(AppSetting(key="tier_thresholds", value={"population": 80, "cooperation": 80}))
+        region = await session.get(Region, "361100")
+        assert region is not None
+        region.population_index, region.cooperation_index = 90.0, 90.0
+        session.add(OutboxEvent(entity="region", entity_key="361100", op="upsert"))
+    catalog = await cache.get()
+    assert catalog.thresholds == (80.0, 80.0)
+    assert catalog.tier("511300") == "GREEN"  # 80 ≥ 80, 75 < 80
+    assert catalog.tier("361100") == "RED"
+
+
+async def test_empty_database_gives_an_empty_catalog(db: Database) -> None:
+    catalog = await CatalogCache(db, TAIZHOU).get()
+    assert catalog.agreements == () and catalog.halls == () and not catalog.matters
+    assert catalog.local_counties == TAIZHOU_COUNTIES
+    result = catalog.coverage("511302", None, DAY)
+    assert not result.covered and result.kind == "NONE"
+    assert catalog.coverage("331004", None, DAY).kind == "LOCAL"
+
+
+async def test_build_service_context(db: Database) -> None:
+    ctx = await build_service_context(db, SYSTEM, WENZHOU)
+    assert ctx.home_city == WENZHOU and "330302" in ctx.local_counties
+    catalog = await CatalogCache(db, TAIZHOU).get()
+    assert catalog.service_context(SYSTEM, DAY).today == DAY
+
+
+# ------------------------------------------------------------------------------ another home city
+
+
+async def test_wenzhou_as_home_city_gets_its_own_counties(demo_db: Database) -> None:
+    """The same code with TONGBAN_HOME_REGION=330300: 温州's counties are local, 台州's are not."""
+    expected = await wenzhou_counties(demo_db)
+    assert "330302" in expected and len(expected) >= 11
+    cache = CatalogCache(demo_db, WENZHOU)
+    catalog = await cache.get()
+    assert catalog.local_counties == expected
+    assert catalog.is_local("330302") and not catalog.is_local("331004")
+
+    lucheng = catalog.coverage("330302", "S-005", DAY)  # a 温州 home: local, even for a citywide matter
+    assert lucheng.kind == "LOCAL" and lucheng.local_regions == expected
+    luqiao = catalog.coverage("331004", "S-001", DAY)  # 台州 is elsewhere in the province now
+    assert luqiao.kind == "PROVINCE" and luqiao.local_regions == expected
+    assert not catalog.coverage("331004", "S-005", DAY).covered  # 温州's citywide matters are not for 台州
+
+    # 南充's agreement was signed with 路桥 (台州): it does nothing for 温州.
+    assert not catalog.coverage("511302", "M-008", DAY).covered
+    assert catalog.where_to_handle("511302", "M-008", 28.0, 120.6, DAY) == []
+
+    # A shared agreement signed with 鹿城区 reaches every 温州 county; a hall there handles the matter.
+    admin = Actor(name="wenzhou-admin", role=Role.ADMIN, region_code=WENZHOU, via="test")
+    ctx = catalog.service_context(admin, DAY)
+    async with demo_db.write() as session:
+        await create_agreement(session, ctx, {
+            "key": "nanchong-lucheng", "title": "南充市与鹿城区跨省通办合作协议", "partnerCode": "511300",
+            "localCode": "330302", "signedOn": "2025-01-02", "citywideShared": True, "matterCodes": None,
+        })
+        await upsert_hall(session, ctx, {
+            "key": "lucheng-centre", "name": "鹿城区行政服务中心", "regionCode": "330302", "level": "COUNTY",
+            "latitude": 28.0, "longitude": 120.65, "hasCrossRegionWindow": True,
+        })
+    catalog = await cache.get()
+    covered = catalog.coverage("511302", "M-008", DAY)
+    assert covered.covered and covered.local_regions == expected
+    assert "南充市" in covered.explanation and "鹿城区" in covered.explanation
+    assert "温州市" in covered.explanation and "台州" not in covered.explanation
+    options = catalog.where_to_handle("511302", "M-008", 28.0, 120.6, DAY)
+    assert [o.hall.key for o in options] == ["lucheng-centre"]
+
+    # 台州's own instance on the same database is unaffected by 温州's agreement.
+    taizhou = await CatalogCache(demo_db, TAIZHOU).get()
+    assert taizhou.coverage("511302", "M-008", DAY).local_regions == TAIZHOU_COUNTIES
+    assert isinstance(taizhou, Catalog)
+
+
+async def test_graphql_with_tongban_home_region_wenzhou(settings: Settings, tmp_path: Path) -> None:
+    """TONGBAN_HOME_REGION=330300 through the environment, asked over HTTP."""
+    from api.app import create_app
+
+    wenzhou_settings = load_settings(
+        environ={
+            "TONGBAN_DATABASE_URL": settings.database_url,
+            "TONGBAN_INDEX_DIR": str(tmp_path / "wenzhou-index"),
+            "TONGBAN_HOME_REGION": WENZHOU,
+            "TONGBAN_SECRET_KEY": "test-secret",
+        },
+        cwd=tmp_path,
+    )
+    assert wenzhou_settings.home_region == WENZHOU
+    app = create_app(wenzhou_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            query = """{ coverage(homeRegionCode: "330302", onDate: "2025-06-01") { covered kind localRegions { code } }
+                         lucheng: region(code: "330302") { isLocal }
+                         luqiao: region(code: "331004") { isLocal }
+                         nanchong: coverage(homeRegionCode: "511302", matterCode: "M-008") { covered } }"""
+            response = await client.post("/graphql", json={"query": query})
+    data = response.json()["data"]
+    database = Database(settings.database_url)
+    try:
+        expected = list(await wenzhou_counties(database))
+    finally:
+        await database.dispose()
+    assert data["coverage"]["kind"] == "LOCAL"
+    assert [r["code"] for r in data["coverage"]["localRegions"]] == expected
+    assert data["lucheng"]["isLocal"] is True and data["luqiao"]["isLocal"] is False
+    assert data["nanchong"]["covered"] is False
