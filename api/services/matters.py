@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from api.enums import GuideStatus, HandlingMode, MatterScope
 from api.models import Guide, Matter
-from api.services.base import BadInput, FieldError, ServiceContext, audit, now, queue
+from api.services.base import BadInput, Conflict, FieldError, ServiceContext, audit, now, queue
 from api.services.fields import Reader
 from api.services.permissions import require_admin
 from api.services.snapshots import guide_snapshot, matter_snapshot, published_guide
@@ -113,10 +113,18 @@ async def load_matter(session: AsyncSession, code: str, for_update: bool = False
     return result.scalar_one_or_none()
 
 
-async def save_matter(session: AsyncSession, ctx: ServiceContext, data: MatterData) -> Matter:
-    """Insert or update by code; nothing is written (no version, no audit) when nothing changed."""
+async def save_matter(
+    session: AsyncSession, ctx: ServiceContext, data: MatterData, *, version: int | None = None
+) -> Matter:
+    """Insert or update by code; nothing is written (no version, no audit) when nothing changed.
+    With `version`, a save based on an older version is a CONFLICT instead of an overwrite."""
     require_admin(ctx, "事项清单和办事指南")
     matter = await load_matter(session, data.code, for_update=True)
+    if matter is not None and version is not None and version != matter.version:
+        raise Conflict(
+            f"该事项已被他人修改(当前版本 {matter.version}, 提交版本 {version})",
+            matter_snapshot(matter, published_guide(matter)),
+        )
     if matter is None:
         matter = Matter(code=data.code, version=1, guides=[], **data.values)
         session.add(matter)
@@ -158,8 +166,10 @@ async def save_matter(session: AsyncSession, ctx: ServiceContext, data: MatterDa
     return matter
 
 
-async def upsert_matter(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Matter:
+async def upsert_matter(
+    session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any], *, version: int | None = None
+) -> Matter:
     data, errors = parse_matter(raw)
     if data is None:
         raise BadInput("事项数据有误", errors)
-    return await save_matter(session, ctx, data)
+    return await save_matter(session, ctx, data, version=version)
