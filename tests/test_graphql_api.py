@@ -594,3 +594,19 @@ async def test_region_agreements_nested_is_constant_too(app: Any, client: httpx.
         body, statements = await counted(app, client, query, {"first": 100})
     assert "errors" not in body
     assert len(selects(statements)) == len(small) == 5  # mark, page, agreements by region, their matters, guides
+
+
+async def test_upsert_matter_with_a_stale_version_is_a_conflict(client, admin_token) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    query = """mutation($v: Int) { upsertMatter(version: $v, input: {code: "M-V1", name: "版本测试事项", department: "测试",
+               scope: CROSS_PROVINCE, modes: [], keywords: []}) { code version } }"""
+    created = (await client.post("/graphql", json={"query": query, "variables": {"v": None}}, headers=headers)).json()
+    assert created["data"]["upsertMatter"]["version"] == 1
+    renamed = query.replace("版本测试事项", "版本测试事项(改)")
+    first = (await client.post("/graphql", json={"query": renamed, "variables": {"v": 1}}, headers=headers)).json()
+    assert first["data"]["upsertMatter"]["version"] == 2
+    stale = query.replace("版本测试事项", "版本测试事项(旧)")
+    second = (await client.post("/graphql", json={"query": stale, "variables": {"v": 1}}, headers=headers)).json()
+    assert second["errors"][0]["extensions"]["code"] == "CONFLICT"
+    check = (await client.post("/graphql", json={"query": '{ matter(code: "M-V1") { name version } }'})).json()
+    assert check["data"]["matter"] == {"name": "版本测试事项(改)", "version": 2}

@@ -41,12 +41,16 @@ class Mutation:
             await update_agreement(session, service_ctx, agreement_id, version, as_import_dict(input))
         return await _agreement(info, agreement_id)
 
-    @strawberry.mutation(description="Create or update a matter by code (admins only); a changed guide is a new version.")
-    async def upsert_matter(self, info: Info, input: MatterInput) -> Matter:
+    @strawberry.mutation(
+        description="Create or update a matter by code (admins only); a changed guide is a new version. "
+        "With `version`, a stale save fails with CONFLICT and changes nothing."
+    )
+    async def upsert_matter(self, info: Info, input: MatterInput, version: int | None = strawberry.UNSET) -> Matter:
+        (version,) = unset(version)
         ctx = info.context
         service_ctx = await ctx.service_context()
         async with ctx.db.write() as session:
-            code = (await upsert_matter(session, service_ctx, as_import_dict(input))).code
+            code = (await upsert_matter(session, service_ctx, as_import_dict(input), version=version)).code
         await ctx.after_write()
         row = await ctx.loaders.matter_by_code.load(code)
         if row is None:
