@@ -1,0 +1,373 @@
+"""SearchIndex: build, swap, update and search the matter index.
+
+Concurrency model (why it is safe):
+
+* Writes (``rebuild``, ``apply_changes``) are serialised in-process by a lock, and
+  across processes by Whoosh's write lock. That lock is an OS ``flock``: the kernel
+  drops it when its holder dies, so a lock *file* left by a killed process never blocks,
+  and we never delete lock files (deleting one another live process holds would break
+  mutual exclusion). A live holder is waited for ``writer_timeout`` seconds, then
+  :class:`IndexBusyError` is raised; the caller retries later (the outbox keeps the work).
+* Searches share one searcher per index generation. Each search takes a reference; a
+  searcher replaced after a commit or a swap is closed only when its last search ends, so
+  a refresh never pulls files from under a running query.
+* The applied outbox id is stored in the index, in a bookkeeping document written in the
+  same commit as the changes it covers: the id can never claim more than is indexed.
+  A crash between the database commit and the index commit just means re-applying, which
+  is idempotent (upsert/delete by matter code, and ids at or below the stored one are
+  skipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh.index import LockError
+from whoosh.searching import Searcher
+
+from search_index import analysis, store
+from search_index.query import build_plan, execute, highlight, sanitize_query
+from search_index.schema import META_CODE, build_schema, document_fields, meta_fields
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Hit", "IndexBusyError", "SearchIndex"]
+
+Change = tuple[int, str, Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: the matter code, its relevance score, and an HTML-safe
+    highlight (escaped text with ``<mark>`` around matched words) or None."""
+
+    code: str
+    score: float
+    highlight: str | None
+
+
+class IndexBusyError(RuntimeError):
+    """Another live writer held the index longer than ``writer_timeout``."""
+
+
+class _Handle:
+    """A searcher plus the number of searches using it (closed when retired and idle)."""
+
+    __slots__ = ("refs", "retired", "searcher")
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self.refs = 0
+        self.retired = False
+
+
+class _Generation:
+    __slots__ = ("handle", "ix", "name", "path")
+
+    def __init__(self, name: str, path: Path, ix: windex.Index) -> None:
+        self.name = name
+        self.path = path
+        self.ix = ix
+        self.handle = _Handle(ix.searcher())
+
+
+class SearchIndex:
+    """The search index of published matters, kept in ``index_dir``.
+
+    ``extra_synonyms`` are staff-maintained groups (``[["老年卡", "敬老卡"], ...]``) merged
+    with the bundled ``synonyms.txt``; each group is an equivalence group. Safe to share
+    between threads; several processes may share one ``index_dir``.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path | str,
+        extra_synonyms: Sequence[Sequence[str]] | None = None,
+        *,
+        writer_timeout: float = 10.0,
+    ) -> None:
+        self._dir = Path(index_dir)
+        self._writer_timeout = writer_timeout
+        extra = [list(g) for g in (extra_synonyms or []) if isinstance(g, (list, tuple))]
+        self._synonyms = analysis.load_synonyms().merged(extra)
+        analysis.add_words(w for g in extra for w in g if isinstance(w, str))
+        self._lexicon = self._synonyms.pinyin_lexicon()
+        analysis.split_syllables("warm")  # load the syllable table now, not in a query
+        self._write_lock = threading.RLock()
+        self._state_lock = threading.Lock()
+        self._gen: _Generation | None = None
+        self._pointer_key: tuple[int, int, int] | None = None
+        self._failed = False  # the pointer's generation could not be opened
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _open_current(self) -> None:
+        """(state lock held) Follow the pointer to a new generation if it moved."""
+        key = store.pointer_key(self._dir)
+        if key == self._pointer_key and (self._gen is not None or key is None or self._failed):
+            return
+        self._failed = False
+        name = store.read_pointer(self._dir)
+        if name is None:
+            self._retire_generation()
+            self._pointer_key = key
+            return
+        if self._gen is not None and self._gen.name == name:
+            self._pointer_key = key
+            return
+        path = self._dir / name
+        try:
+            ix = windex.open_dir(str(path))
+            gen = _Generation(name, path, ix)
+        except Exception:
+            # keep serving the old generation (if any); retry when the pointer moves again
+            log.exception("search index generation %s cannot be opened", path)
+            self._pointer_key = key
+            self._failed = True
+            return
+        self._retire_generation()
+        self._gen = gen
+        self._pointer_key = key
+
+    def _retire_generation(self) -> None:
+        if self._gen is not None:
+            self._retire(self._gen.handle)
+            self._gen = None
+
+    def _retire(self, handle: _Handle) -> None:
+        handle.retired = True
+        if handle.refs == 0:
+            with contextlib.suppress(Exception):
+                handle.searcher.close()
+
+    def _acquire(self, check_commits: bool = True) -> _Handle | None:
+        with self._state_lock:
+            self._open_current()
+            gen = self._gen
+            if gen is None:
+                return None
+            if check_commits:
+                try:
+                    fresh = gen.handle.searcher.up_to_date()
+                except OSError:
+                    fresh = True  # folder vanished (removed by another process); pointer moves next
+                if not fresh:
+                    try:
+                        handle = _Handle(gen.ix.searcher())
+                    except Exception:
+                        log.exception("search index refresh failed; serving the previous searcher")
+                    else:
+                        self._retire(gen.handle)
+                        gen.handle = handle
+            handle = gen.handle
+            handle.refs += 1
+            return handle
+
+    def _release(self, handle: _Handle) -> None:
+        with self._state_lock:
+            handle.refs -= 1
+            if handle.retired and handle.refs == 0:
+                with contextlib.suppress(Exception):
+                    handle.searcher.close()
+
+    def is_ready(self) -> bool:
+        """True when a complete index generation is available for searching."""
+        handle = self._acquire(check_commits=False)
+        if handle is None:
+            return False
+        self._release(handle)
+        return True
+
+    def last_applied_id(self) -> int:
+        """The highest outbox id reflected in the index (0 when there is no index)."""
+        handle = self._acquire()
+        if handle is None:
+            return 0
+        try:
+            return _applied_id(handle.searcher)
+        finally:
+            self._release(handle)
+
+    def doc_count(self) -> int:
+        """Number of matters in the index."""
+        handle = self._acquire()
+        if handle is None:
+            return 0
+        try:
+            s = handle.searcher
+            meta = s.document_number(code=META_CODE)
+            return s.doc_count() - (1 if meta is not None else 0)
+        finally:
+            self._release(handle)
+
+    def search(self, text: str, limit: int = 10) -> list[Hit]:
+        """Matters for a citizen's free text, best first. Never raises for any input.
+
+        The text is sanitised (:func:`sanitize_query`) and never parsed as a query
+        language; an empty or unusable text gives ``[]``.
+        """
+        try:
+            return self._search(text, limit)
+        except Exception:
+            log.exception("search failed for %r", text[:100] if isinstance(text, str) else text)
+            return []
+
+    def _search(self, text: str, limit: int) -> list[Hit]:
+        clean = sanitize_query(text)
+        if not clean:
+            return []
+        limit = max(1, min(int(limit), 100))
+        plan = build_plan(clean, self._synonyms, self._lexicon)
+        if plan is None:
+            return []
+        handle = self._acquire()
+        if handle is None:
+            return []
+        try:
+            searcher = handle.searcher
+            hits: list[Hit] = []
+            for found in execute(searcher, plan, limit + 1):
+                stored = searcher.stored_fields(found.docnum)
+                code = stored.get("code")
+                if not code or code == META_CODE:
+                    continue
+                hits.append(
+                    Hit(code=code, score=round(found.score, 4), highlight=highlight(stored, found.terms))
+                )
+                if len(hits) >= limit:
+                    break
+            return hits
+        finally:
+            self._release(handle)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _writer(self, ix: windex.Index) -> Any:
+        try:
+            return ix.writer(timeout=self._writer_timeout, delay=0.05)
+        except LockError as exc:
+            raise IndexBusyError(
+                f"search index {self._dir} is locked by another writer (waited {self._writer_timeout}s)"
+            ) from exc
+
+    def rebuild(self, documents: Iterable[Mapping[str, Any]], applied_id: int) -> None:
+        """Index ``documents`` into a new generation and switch to it atomically.
+
+        ``applied_id`` is the outbox high-water mark read in the same database snapshot
+        as ``documents``; changes with a higher id are applied afterwards by
+        :meth:`apply_changes`. Searches keep using the old generation until the swap.
+        A document with a repeated code replaces the earlier one.
+        """
+        fields: dict[str, dict[str, Any]] = {}
+        for doc in documents:
+            f = document_fields(doc)
+            fields[f["code"]] = f
+        with self._write_lock:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            folder = store.new_generation(self._dir)
+            try:
+                ix = windex.create_in(str(folder), build_schema())
+                writer = self._writer(ix)
+                try:
+                    for f in fields.values():
+                        writer.add_document(**f)
+                    writer.add_document(**meta_fields(applied_id))
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(optimize=True)
+                ix.close()
+                store.fsync_tree(folder)
+                store.write_pointer(self._dir, folder.name)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            store.cleanup(self._dir)
+        self._after_write()
+
+    def apply_changes(self, changes: Iterable[Change], applied_id: int | None = None) -> int:
+        """Apply outbox changes ``(outbox_id, code, document | None)``; None deletes.
+
+        Changes with an id at or below :meth:`last_applied_id` are skipped, so replaying
+        is harmless; the last change per code wins. The new high-water mark -- the highest
+        change id, or ``applied_id`` when that is higher (outbox rows that do not touch
+        the index, such as hall edits, still move the mark) -- is stored in the same
+        commit. Returns the last applied id. Creates an empty index first if there is
+        none (call :meth:`rebuild` for a complete one). Raises :class:`IndexBusyError` if
+        another writer holds the index too long, and ValueError for a malformed change
+        (before anything is written).
+        """
+        if applied_id is not None and (isinstance(applied_id, bool) or not isinstance(applied_id, int)):
+            raise ValueError(f"applied_id must be an int, got {applied_id!r}")
+        prepared: list[tuple[int, str, dict[str, Any] | None]] = []
+        for change in changes:
+            outbox_id, code, doc = change
+            if isinstance(outbox_id, bool) or not isinstance(outbox_id, int):
+                raise ValueError(f"outbox id must be an int, got {outbox_id!r}")
+            if not isinstance(code, str) or not code or code == META_CODE:
+                raise ValueError(f"outbox {outbox_id}: bad matter code {code!r}")
+            prepared.append(
+                (outbox_id, code, None if doc is None else document_fields({**doc, "code": code}))
+            )
+        prepared.sort(key=lambda c: c[0])
+        with self._write_lock:
+            if store.read_pointer(self._dir) is None:
+                self.rebuild([], 0)
+            name = store.read_pointer(self._dir)
+            assert name is not None
+            ix = windex.open_dir(str(self._dir / name))
+            try:
+                writer = self._writer(ix)
+                try:
+                    last = _applied_id(writer.searcher())
+                    pending = [c for c in prepared if c[0] > last]
+                    new_last = max([c[0] for c in pending] + [applied_id or 0, last])
+                    if new_last == last:
+                        writer.cancel()
+                        return last
+                    latest: dict[str, dict[str, Any] | None] = {}
+                    for _oid, code, f in pending:
+                        latest[code] = f
+                    for code, f in latest.items():
+                        if f is None:
+                            writer.delete_by_term("code", code)
+                        else:
+                            writer.update_document(**f)
+                    writer.update_document(**meta_fields(new_last))
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit()
+            finally:
+                ix.close()
+        self._after_write()
+        return new_last
+
+    def _after_write(self) -> None:
+        """Make this instance's searches see its own write immediately."""
+        handle = self._acquire()
+        if handle is not None:
+            self._release(handle)
+
+    def close(self) -> None:
+        """Release open files. The object stays usable: the next call reopens lazily."""
+        with self._state_lock:
+            self._retire_generation()
+            self._pointer_key = None
+            self._failed = False
+
+
+def _applied_id(searcher: Searcher) -> int:
+    doc = searcher.document(code=META_CODE)
+    if not doc:
+        return 0
+    value = doc.get("applied_id")
+    return int(value) if isinstance(value, int) else 0

@@ -1,0 +1,423 @@
+"""Safe query planning, scoring and highlighting for the public search box.
+
+The public text never reaches Whoosh's query language: it is cleaned
+(:func:`sanitize_query`), cut into words by the same analysis as the index, and turned
+into a :class:`QueryPlan` of exact (field, term) look-ups built here. ``*``,
+``name:[a TO z]``, ``~2`` or ``AND`` are therefore plain characters (mostly dropped as
+punctuation), and the work per query is bounded by the caps below, whatever the input.
+
+Scoring (one clause per query word, summed, so matching more words ranks higher)::
+
+    sum over query words of  max over (word | synonyms | sub-words | pinyin) x fields
+                             of  BM25(term, field) x field boost x alternative weight
+      + per query bigram: the character bigram on name/aliases/keywords if the index has
+        it, else its pinyin (公基 -> gongji)   (segmentation and homophone-typo net)
+
+Field boosts: name 3 > aliases 2.4 > keywords 2 > sub-words 1 > department 0.6 > guide 0.5.
+
+A hit that matched only through the net must match at least half of the query's
+bigrams: one wrong character is tolerated, a single shared bigram (登记) is not.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from search_index import analysis
+from search_index.schema import (
+    GRAM_BOOST,
+    GRAM_FIELD,
+    PY_BOOST,
+    PY_FIELD,
+    PYG_BOOST,
+    PYG_FIELD,
+    PYI_BOOST,
+    PYI_FIELD,
+    WORD_FIELDS,
+)
+
+MAX_QUERY_CHARS = 100
+_MAX_RAW_CHARS = 4_000
+_MAX_CONCEPTS = 12
+_MAX_ALTERNATIVES = 16
+_MAX_NET_TERMS = 40
+
+_SYNONYM_WEIGHT = 0.85
+_SUBWORD_WEIGHT = 0.35
+_SINGLE_CHAR_WEIGHT = 0.3
+_PINYIN_WORD_WEIGHT = 0.85
+_HOMOPHONE_WEIGHT = 0.7
+_MAX_HOMOPHONES = 4
+
+#: body fields whose very common terms are skipped on large indexes (see ``execute``)
+_BODY_FIELDS = frozenset({"guide_w", "dept_w"})
+_BODY_DF_SHARE = 0.2
+_BODY_DF_FLOOR = 200
+_K1 = 1.2
+_K1_PLUS_1 = _K1 + 1.0
+
+
+def sanitize_query(text: object) -> str:
+    """Clean public input: no control/format characters, NUL or lone surrogates; 100 chars.
+
+    Whitespace runs become one space. Anything that is not a ``str`` becomes "".
+    """
+    if not isinstance(text, str):
+        return ""
+    text = text[:_MAX_RAW_CHARS]
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs", "Co", "Cn"):  # controls, format, surrogates, private, unassigned
+            out.append(" " if ch in "\t\n\r\x0b\x0c\x85" else "")
+        elif cat in ("Zs", "Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())[:MAX_QUERY_CHARS].strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """One way a query word can match: words (all required), a weight, and the fields."""
+
+    words: tuple[str, ...]
+    weight: float
+    fields: tuple[tuple[str, float], ...]
+
+
+@dataclass
+class QueryPlan:
+    """What to look up for one query (built from analysed tokens only)."""
+
+    #: one list per query word: its alternatives (itself, synonyms, sub-words, pinyin)
+    concepts: list[list[Alternative]] = field(default_factory=list)
+    #: the typo/segmentation net, one slot per query bigram: options (field, term, boost)
+    #: in order of preference; the first one present in the index adds to the score
+    #: (the character bigram if it exists, else its pinyin, which catches homophone typos)
+    net: list[tuple[tuple[str, str, float], ...]] = field(default_factory=list)
+    #: how many character (or syllable) bigrams the query has, for the half-match rule
+    net_size: int = 0
+    #: terms (field, text) that count as a real word match (not just the net)
+    word_terms: set[tuple[str, str]] = field(default_factory=set)
+
+
+_WORD_FIELD_ITEMS = tuple(WORD_FIELDS.items())
+_TITLE_FIELD_ITEMS = tuple((f, b) for f, b in WORD_FIELDS.items() if f not in {"guide_w", "dept_w"})
+
+
+def _pinyin_spans(syllables: Sequence[str]) -> list[str]:
+    spans = []
+    n = len(syllables)
+    for i in range(n):
+        for j in range(i + 2, min(n, i + 5) + 1):
+            spans.append("".join(syllables[i:j]))
+    return spans
+
+
+def _homophone_fixes(text: str, lexicon: Mapping[str, list[str]], known: set[str]) -> list[str]:
+    """Dictionary words the text contains with one wrong, same-sounding character.
+
+    社报卡 -> 社保卡, 营业执找 -> 执照: the span's pinyin equals a dictionary word's pinyin
+    and exactly one character differs.
+    """
+    norm = analysis.normalize(text)
+    syl = analysis.char_pinyin(norm)
+    if len(syl) != len(norm):
+        return []
+    out: list[str] = []
+    n = len(norm)
+    for i in range(n):
+        for j in range(i + 2, min(n, i + 6) + 1):
+            span = norm[i:j]
+            if not analysis.is_cjk(span[-1]):
+                break
+            for zh in lexicon.get("".join(syl[i:j]), []):
+                if (
+                    len(zh) == len(span)
+                    and zh not in known
+                    and zh not in out
+                    and sum(a != b for a, b in zip(zh, span, strict=True)) == 1
+                ):
+                    out.append(zh)
+    return out[:_MAX_HOMOPHONES]
+
+
+def _word_alternatives(alts: list[tuple[str, float]]) -> list[Alternative]:
+    """Best weight per alternative word, cut into index words (a phrase needs all of them)."""
+    best: dict[str, float] = {}
+    for alt, weight in alts:
+        if weight > best.get(alt, 0.0):
+            best[alt] = weight
+    out = []
+    for alt, weight in list(best.items())[:_MAX_ALTERNATIVES]:
+        words = tuple(dict.fromkeys(w for w, _subs in analysis.query_words(alt)))
+        if alt in words:
+            words = (alt,)
+        if words:
+            # weak alternatives (sub-words, lone characters) are not looked up in the
+            # body: there they match many documents and change the ranking little
+            fields = _WORD_FIELD_ITEMS if weight >= 0.5 else _TITLE_FIELD_ITEMS
+            out.append(Alternative(words, weight, fields))
+    return out
+
+
+def build_plan(
+    text: str,
+    synonyms: analysis.SynonymTable,
+    lexicon: Mapping[str, list[str]],
+) -> QueryPlan | None:
+    """Plan the lookups for already-sanitised ``text``; None when there is nothing to search."""
+    words = analysis.query_words(text)
+    stop = analysis.stopwords()
+    content = [(w, subs) for w, subs in words if w not in stop] or words
+    seen: set[str] = set()
+    concepts_in: list[tuple[str, list[str]]] = []
+    for w, subs in content:
+        if w not in seen:
+            seen.add(w)
+            concepts_in.append((w, subs))
+    plan = QueryPlan()
+
+    for word, subs in concepts_in[:_MAX_CONCEPTS]:
+        alts: list[tuple[str, float]] = []
+        extra: list[Alternative] = []
+        if word.isascii():
+            alts.append((word, 1.0))
+            for zh in lexicon.get(word, [])[:4]:
+                alts.append((zh, _PINYIN_WORD_WEIGHT))
+                alts.extend((s, _PINYIN_WORD_WEIGHT * _SYNONYM_WEIGHT) for s in synonyms.expand(zh)[:6])
+            if word.isalpha() and len(word) >= 2:
+                extra.append(Alternative((word,), 1.0, ((PY_FIELD, PY_BOOST), (PYI_FIELD, PYI_BOOST))))
+                syl = analysis.split_syllables(word)
+                if syl and len(syl) >= 2:
+                    for span in _pinyin_spans(syl):
+                        if span != word:
+                            extra.append(Alternative((span,), 0.6, ((PY_FIELD, PY_BOOST),)))
+                            alts.extend((zh, _PINYIN_WORD_WEIGHT * 0.8) for zh in lexicon.get(span, [])[:2])
+                    plan.net.extend(
+                        ((PYG_FIELD, syl[i] + syl[i + 1], PYG_BOOST),) for i in range(len(syl) - 1)
+                    )
+        else:
+            alts.append((word, _SINGLE_CHAR_WEIGHT if len(word) == 1 else 1.0))
+            alts.extend((s, _SYNONYM_WEIGHT) for s in synonyms.expand(word))
+            alts.extend((s, _SUBWORD_WEIGHT) for s in subs)
+            alts.extend((x, _SUBWORD_WEIGHT * _SYNONYM_WEIGHT) for s in subs for x in synonyms.expand(s)[:4])
+        concept = _word_alternatives(alts) + extra
+        if concept:
+            plan.concepts.append(concept)
+
+    for zh in _homophone_fixes(text, lexicon, seen):
+        alts = [(zh, _HOMOPHONE_WEIGHT)]
+        alts.extend((s, _HOMOPHONE_WEIGHT * _SYNONYM_WEIGHT) for s in synonyms.expand(zh)[:6])
+        plan.concepts.append(_word_alternatives(alts))
+
+    for concept in plan.concepts:
+        for alt in concept:
+            if len(alt.words) == 1 and not alt.words[0].isascii() and len(alt.words[0]) == 1:
+                continue  # a lone character (申, 和) is too common to count as a real word match
+            plan.word_terms.update((f, w) for f, _b in alt.fields for w in alt.words)
+
+    for gram, pygram in analysis.bigram_pairs(text)[:_MAX_NET_TERMS]:
+        plan.net.append(((GRAM_FIELD, gram, GRAM_BOOST), (PYG_FIELD, pygram, PYG_BOOST)))
+    plan.net = list(dict.fromkeys(plan.net))[:_MAX_NET_TERMS]
+    plan.net_size = len(plan.net)
+    if not plan.concepts and not plan.net:
+        return None
+    return plan
+
+
+def qualifies(plan: QueryPlan, terms: set[tuple[str, str]]) -> bool:
+    """A real word matched, or at least half of the net's bigrams (one typo tolerated)."""
+    if terms & plan.word_terms:
+        return True
+    net_matches = sum(1 for f, _t in terms if f in (GRAM_FIELD, PYG_FIELD))
+    return net_matches >= max(2, (plan.net_size + 1) // 2)
+
+
+# Execution ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    docnum: int
+    score: float
+    terms: set[tuple[str, str]]
+
+
+def execute(searcher: Any, plan: QueryPlan, limit: int) -> list[Scored]:
+    """Score documents for ``plan``: per query word the best alternative, summed over words.
+
+    Reads each term's postings once and scores them BM25-style from the stored weight
+    (term frequency with the length normalisation folded in at index time), then
+    aggregates in plain Python. Whoosh's compound matchers cost several microseconds per
+    posting per tree level; this loop is several times faster, and it records which terms
+    matched each document for the qualification rule and the highlight. Body terms (guide,
+    department) found in a large share of a large index are skipped: they cost the most
+    and, by their low IDF, change scores the least.
+    """
+    reader = searcher.reader()
+    total_docs = searcher.doc_count_all() or 1
+    body_df_cap = max(_BODY_DF_FLOOR, int(total_docs * _BODY_DF_SHARE))
+    cache: dict[tuple[str, str], dict[int, float] | None] = {}
+
+    def postings(fname: str, term: str) -> dict[int, float] | None:
+        key = (fname, term)
+        if key in cache:
+            return cache[key]
+        got: dict[int, float] | None = None
+        try:
+            if key in reader:
+                df = reader.doc_frequency(fname, term)
+                if not (fname in _BODY_FIELDS and df > body_df_cap):
+                    idf = math.log(1.0 + (total_docs - df + 0.5) / (df + 0.5))
+                    m = reader.postings(fname, term)
+                    got = {}
+                    while m.is_active():
+                        w = m.weight()  # term frequency x length norm (see schema.length_norm)
+                        got[m.id()] = idf * w * _K1_PLUS_1 / (w + _K1)
+                        m.next()
+        except Exception:  # a term the field cannot encode, a vanished segment
+            got = None
+        cache[key] = got
+        return got
+
+    totals: dict[int, float] = {}
+    for concept in plan.concepts:
+        best: dict[int, float] = {}
+        get = best.get
+        for alt in concept:
+            for fname, boost in alt.fields:
+                factor = boost * alt.weight
+                if len(alt.words) == 1:
+                    single = postings(fname, alt.words[0])
+                    if not single:
+                        continue
+                    for d, sc in single.items():
+                        sc *= factor
+                        if sc > get(d, 0.0):
+                            best[d] = sc
+                    continue
+                lists = [postings(fname, w) for w in alt.words]
+                present = [p for p in lists if p]
+                if len(present) < len(lists):
+                    continue
+                for d in set(present[0]).intersection(*present[1:]):
+                    sc = factor * sum(p[d] for p in present)
+                    if sc > get(d, 0.0):
+                        best[d] = sc
+        for d, sc in best.items():
+            totals[d] = totals.get(d, 0.0) + sc
+    for options in plan.net:
+        for fname, term, boost in options:
+            p = postings(fname, term)
+            if p:
+                for d, sc in p.items():
+                    totals[d] = totals.get(d, 0.0) + boost * sc
+                break
+
+    looked_up = [(key, p) for key, p in cache.items() if p]
+    out: list[Scored] = []
+    for d, sc in sorted(totals.items(), key=lambda item: (-item[1], item[0])):
+        terms = {key for key, p in looked_up if d in p}  # which terms this document has
+        if qualifies(plan, terms):
+            out.append(Scored(d, sc, terms))
+            if len(out) >= limit:
+                break
+    return out
+
+
+# Highlighting -------------------------------------------------------------------------
+
+
+def _norm_chars(text: str) -> str:
+    """Per-character normalisation keeping positions (NFKC may change a char's length)."""
+    out = []
+    for ch in text:
+        n = analysis.normalize(ch)
+        out.append(n if len(n) == 1 else ch.lower())
+    return "".join(out)
+
+
+def _spans(text: str, terms: set[tuple[str, str]]) -> list[tuple[int, int]]:
+    if not text:
+        return []
+    norm = _norm_chars(text)
+    spans: list[tuple[int, int]] = []
+    surface = {t for f, t in terms if f in WORD_FIELDS or f == GRAM_FIELD}
+    for s in surface:
+        if not s:
+            continue
+        start = norm.find(s)
+        while start != -1:
+            spans.append((start, start + len(s)))
+            start = norm.find(s, start + 1)
+    py = {t for f, t in terms if f in (PY_FIELD, PYG_FIELD)}
+    pyi = {t for f, t in terms if f == PYI_FIELD}
+    if py or pyi:
+        syl = analysis.char_pinyin(norm)
+        if len(syl) == len(norm):
+            n = len(norm)
+            for i in range(n):
+                if not analysis.is_cjk(norm[i]):
+                    continue
+                full, initials = "", ""
+                for j in range(i, min(n, i + 8)):
+                    if not analysis.is_cjk(norm[j]):
+                        break
+                    full += syl[j]
+                    initials += syl[j][:1]
+                    if j > i and (full in py or initials in pyi):
+                        spans.append((i, j + 1))
+    return spans
+
+
+def _render(text: str, spans: list[tuple[int, int]]) -> str:
+    spans.sort()
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out: list[str] = []
+    pos = 0
+    for a, b in merged:
+        out.append(html.escape(text[pos:a]))
+        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def highlight(stored: Mapping[str, Any], terms: set[tuple[str, str]]) -> str | None:
+    """HTML-safe text with ``<mark>`` around matched words, everything else escaped.
+
+    The name when it matched; otherwise the first matching alias or keyword; otherwise a
+    short excerpt of the guide around the first match; None when nothing can be shown.
+    """
+    name = stored.get("name") or ""
+    spans = _spans(name, terms)
+    if spans:
+        return _render(name, spans)
+    for key in ("aliases", "keywords"):
+        for value in stored.get(key) or []:
+            spans = _spans(value, terms)
+            if spans:
+                return _render(value, spans)
+    guide = stored.get("guide") or ""
+    if guide:
+        guide_terms = {(f, t) for f, t in terms if f == "guide_w" and len(t) >= 2}
+        spans = _spans(guide, guide_terms)
+        if spans:
+            first = min(a for a, _b in spans)
+            lo, hi = max(0, first - 20), min(len(guide), first + 40)
+            window = [(max(a, lo) - lo, min(b, hi) - lo) for a, b in spans if a < hi and b > lo]
+            body = _render(guide[lo:hi], window)
+            return ("…" if lo > 0 else "") + body + ("…" if hi < len(guide) else "")
+    return None

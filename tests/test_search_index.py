@@ -1,0 +1,379 @@
+"""The search index: finding matters the way citizens ask, and surviving its lifecycle.
+
+Covers: search basics, synonyms and colloquial words, pinyin, typo tolerance without
+flooding, highlight escaping, rebuild-and-swap under open searchers, idempotent outbox
+application, crash leftovers (stale lock file, half-built generation), a live writer
+holding the lock, and concurrent searches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import index as windex
+
+from search_index import Hit, IndexBusyError, SearchIndex, sanitize_query, store
+
+
+def doc(code: str, name: str, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "code": code,
+        "name": name,
+        "aliases": [],
+        "keywords": [],
+        "department": "",
+        "scope": "CROSS_PROVINCE",
+        "guide_text": "",
+    }
+    base.update(extra)
+    return base
+
+
+DOCS = [
+    doc("M-SSC", "社会保障卡申领", department="人力资源社会保障局", guide_text="携带居民身份证到窗口申请。"),
+    doc("M-LOSS", "社保卡临时挂失", department="人力资源社会保障局"),
+    doc("M-HF-BUY", "购房提取住房公积金", department="住房公积金中心"),
+    doc("M-HF-MOVE", "住房公积金转移接续", department="住房公积金中心"),
+    doc("M-BABY", "新生儿入户", department="公安局", guide_text="持出生医学证明办理户口登记。"),
+    doc("M-MED", "异地就医登记备案和结算", aliases=["就医结算备案"], department="医疗保障局"),
+    doc("M-DRV", "机动车驾驶证换领", department="公安局"),
+    doc("M-UNEMP", "失业登记", department="人力资源社会保障局"),
+    doc("M-BIZ", "市场主体登记注册", aliases=["内资企业及分支机构设立登记"], department="市场监督管理局"),
+    doc("M-XSS", "<script>alert(1)</script>公积金提取&查询", department="<b>部门</b>"),
+    doc("M-GUIDE", "工程建设项目审批", guide_text="需提交施工图审查合格书和消防设计文件。"),
+]
+
+
+@pytest.fixture()
+def index(tmp_path: Path) -> SearchIndex:
+    idx = SearchIndex(tmp_path / "index")
+    idx.rebuild(DOCS, applied_id=0)
+    yield idx
+    idx.close()
+
+
+def codes(hits: list[Hit]) -> list[str]:
+    return [h.code for h in hits]
+
+
+# -- finding -------------------------------------------------------------------------------
+
+
+def test_finds_a_matter_by_its_official_name(index: SearchIndex) -> None:
+    hits = index.search("新生儿入户")
+    assert codes(hits)[0] == "M-BABY"
+    assert isinstance(hits[0].score, float) and hits[0].score > 0
+
+
+def test_colloquial_short_name_finds_official_name_through_synonyms(index: SearchIndex) -> None:
+    assert "M-SSC" in codes(index.search("社保卡"))  # 社会保障卡申领 has no alias 社保卡
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("社保卡丢了", "M-LOSS"),
+        ("异地看病报销", "M-MED"),
+        ("买房提公积金", "M-HF-BUY"),
+        ("宝宝上户口", "M-BABY"),
+        ("驾照到期换证", "M-DRV"),
+        ("开公司", "M-BIZ"),
+    ],
+)
+def test_colloquial_queries_rank_the_right_matter_first(
+    index: SearchIndex, query: str, expected: str
+) -> None:
+    assert codes(index.search(query))[0] == expected
+
+
+def test_full_pinyin_and_initials(index: SearchIndex) -> None:
+    assert {"M-HF-BUY", "M-HF-MOVE"} <= set(codes(index.search("gongjijin")))
+    assert "M-SSC" in codes(index.search("sbk"))
+    assert codes(index.search("SBK")) == codes(index.search("sbk"))  # case and width folded
+
+
+def test_one_wrong_character_is_tolerated(index: SearchIndex) -> None:
+    assert codes(index.search("社保卡申岭"))[0] in {"M-SSC", "M-LOSS"}
+    assert codes(index.search("公基金转移"))[0] == "M-HF-MOVE"  # homophone typo
+    assert codes(index.search("新生儿入护"))[0] == "M-BABY"
+
+
+def test_typo_tolerance_does_not_flood_results(tmp_path: Path) -> None:
+    """Sharing one character pair (or its pinyin) with a typo query is not a match."""
+    idx = SearchIndex(tmp_path / "ix")
+    unrelated = [doc("U-1", "实证材料备案"), doc("U-2", "驾校使用登记"), doc("U-3", "护照换领")]
+    idx.rebuild([doc("M-DRV", "机动车驾驶证换领"), *unrelated], 0)
+    assert codes(idx.search("驾使证")) == ["M-DRV"]  # 驾使证: one wrong, same-sounding character
+    hits = idx.search("驾驶证换岭")
+    assert hits[0].code == "M-DRV"
+    assert all(h.score < hits[0].score / 3 for h in hits[1:])  # 护照换领 only via the corrected 换领
+
+
+def test_guide_text_is_searched_with_lower_weight(index: SearchIndex) -> None:
+    hits = index.search("消防设计")
+    assert codes(hits) == ["M-GUIDE"]
+    assert hits[0].highlight is not None and "<mark>" in hits[0].highlight
+
+
+def test_name_outranks_guide(tmp_path: Path) -> None:
+    idx = SearchIndex(tmp_path / "ix")
+    idx.rebuild([doc("G", "失业登记", guide_text="需要社会保障卡。" * 3), doc("N", "社会保障卡申领")], 0)
+    assert codes(idx.search("社会保障卡")) == ["N", "G"]
+
+
+def test_extra_synonyms_from_staff(tmp_path: Path) -> None:
+    plain = SearchIndex(tmp_path / "a")
+    plain.rebuild([doc("OLD", "老年人优待证办理")], 0)
+    assert plain.search("敬老卡") == []
+    idx = SearchIndex(tmp_path / "b", extra_synonyms=[["老年人优待证", "敬老卡", "老年证"]])
+    idx.rebuild([doc("OLD", "老年人优待证办理")], 0)
+    assert codes(idx.search("敬老卡")) == ["OLD"]
+
+
+def test_highlight_marks_matched_words_and_escapes_everything_else(index: SearchIndex) -> None:
+    hit = next(h for h in index.search("公积金提取") if h.code == "M-XSS")
+    assert hit.highlight is not None
+    assert "<script>" not in hit.highlight
+    assert hit.highlight.startswith("&lt;script&gt;alert(1)&lt;/script&gt;")
+    assert "<mark>公积金提取</mark>" in hit.highlight or "<mark>公积金</mark>" in hit.highlight
+    assert "&amp;" in hit.highlight
+    stripped = hit.highlight.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped
+
+
+def test_highlight_of_a_synonym_and_a_pinyin_match(index: SearchIndex) -> None:
+    by_code = {h.code: h for h in index.search("社保卡")}
+    assert by_code["M-SSC"].highlight == "<mark>社会保障卡</mark>申领"
+    by_code = {h.code: h for h in index.search("gongjijin")}
+    assert "公积金</mark>" in (by_code["M-HF-BUY"].highlight or "")
+    assert index.search("jidongche")[0].highlight == "<mark>机动车</mark>驾驶证换领"  # via pinyin only
+    assert index.search("jdc")[0].highlight == "<mark>机动车</mark>驾驶证换领"
+
+
+def test_limit_is_clamped(index: SearchIndex) -> None:
+    assert len(index.search("登记", limit=1)) == 1
+    assert index.search("登记", limit=0) == index.search("登记", limit=1)
+    assert len(index.search("登记", limit=10**9)) <= 100
+
+
+def test_sanitize_query() -> None:
+    assert sanitize_query("  社保卡\x00\n\t丢了\ud800 ") == "社保卡 丢了"
+    assert sanitize_query("a\u200bb\u202ec") == "abc"
+    assert len(sanitize_query("社" * 5000)) == 100
+    assert sanitize_query(None) == ""
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+
+def test_empty_folder_is_not_ready_and_answers_nothing(tmp_path: Path) -> None:
+    idx = SearchIndex(tmp_path / "none")
+    assert not idx.is_ready()
+    assert idx.search("社保卡") == []
+    assert idx.last_applied_id() == 0
+    assert idx.doc_count() == 0
+
+
+def test_rebuild_reports_count_and_applied_id(index: SearchIndex) -> None:
+    assert index.is_ready()
+    assert index.doc_count() == len(DOCS)
+    index.rebuild(DOCS[:3], applied_id=41)
+    assert index.doc_count() == 3
+    assert index.last_applied_id() == 41
+
+
+def test_rebuild_swaps_atomically_while_searchers_are_open(tmp_path: Path) -> None:
+    a = SearchIndex(tmp_path / "ix")
+    b = SearchIndex(tmp_path / "ix")  # another worker process on the same folder
+    a.rebuild(DOCS, 5)
+    assert codes(b.search("新生儿入户"))[0] == "M-BABY"
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                hits = b.search("公积金")
+                assert hits, "a search during the swap must see the old or the new generation"
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(3):
+            a.rebuild([*DOCS, doc(f"NEW-{n}", f"公积金新事项{n}")], 10 + n)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert "NEW-2" in codes(b.search("公积金新事项2"))
+    assert b.last_applied_id() == 12
+    gens = sorted(p.name for p in (tmp_path / "ix").iterdir() if p.name.startswith("gen-"))
+    assert len(gens) <= 2  # the live one and its predecessor
+
+
+def test_apply_changes_is_idempotent_and_records_the_last_id(index: SearchIndex) -> None:
+    new = doc("M-NEW", "居住证申领")
+    assert index.apply_changes([(7, "M-NEW", new)]) == 7
+    assert index.last_applied_id() == 7
+    count = index.doc_count()
+    assert index.apply_changes([(7, "M-NEW", new)]) == 7  # replay: nothing happens
+    assert index.doc_count() == count
+    assert codes(index.search("居住证")) == ["M-NEW"]
+
+    index.apply_changes([(8, "M-NEW", None)])
+    assert index.search("居住证") == []
+    index.apply_changes([(7, "M-NEW", new)])  # an old change replayed late stays ignored
+    assert index.search("居住证") == []
+    assert index.last_applied_id() == 8
+
+
+def test_apply_changes_can_move_the_mark_past_rows_that_do_not_touch_the_index(index: SearchIndex) -> None:
+    assert index.apply_changes([], applied_id=30) == 30  # e.g. outbox rows for halls only
+    assert index.last_applied_id() == 30
+    assert index.apply_changes([(31, "M-NEW", doc("M-NEW", "居住证申领"))], applied_id=35) == 35
+    assert index.apply_changes([], applied_id=20) == 35  # never moves backwards
+    assert codes(index.search("居住证")) == ["M-NEW"]
+
+
+def test_apply_changes_last_change_per_code_wins_within_a_batch(index: SearchIndex) -> None:
+    index.apply_changes(
+        [
+            (12, "M-X", doc("M-X", "居住证签注")),
+            (11, "M-X", doc("M-X", "居住证申领")),
+            (13, "M-BABY", doc("M-BABY", "新生儿入户（出生登记）")),
+        ]
+    )
+    assert codes(index.search("居住证签注")) == ["M-X"]
+    assert index.doc_count() == len(DOCS) + 1
+    assert index.last_applied_id() == 13
+    assert codes(index.search("出生登记"))[0] == "M-BABY"
+
+
+def test_apply_changes_rejects_malformed_changes_before_writing(index: SearchIndex) -> None:
+    with pytest.raises(ValueError):
+        index.apply_changes([(20, "M-A", doc("M-A", "甲")), ("21", "M-B", doc("M-B", "乙"))])  # type: ignore[list-item]
+    assert index.last_applied_id() == 0
+    assert index.search("甲") == []
+
+
+def test_apply_changes_without_an_index_creates_one(tmp_path: Path) -> None:
+    idx = SearchIndex(tmp_path / "fresh")
+    assert idx.apply_changes([(3, "M-1", doc("M-1", "失业登记"))]) == 3
+    assert idx.is_ready() and idx.doc_count() == 1
+
+
+def test_reopen_after_crash_leftovers_and_catch_up(tmp_path: Path) -> None:
+    folder = tmp_path / "ix"
+    idx = SearchIndex(folder)
+    idx.rebuild(DOCS, 100)
+    idx.close()
+    live = folder / store.read_pointer(folder)  # type: ignore[operator]
+    # a writer killed mid-way: its lock file stays behind (no process holds the lock)
+    (live / "MAIN_WRITELOCK").write_text("")
+    # a rebuild killed before the swap: a half-written newer generation
+    half = folder / "gen-999999"
+    half.mkdir()
+    (half / "MAIN_abc123.seg").write_bytes(b"\x00partial")
+    old = time.time() - 2 * store.ABANDONED_AFTER_S
+    os.utime(half, (old, old))
+    (folder / ".CURRENT.1.2.tmp").write_text("gen-999999\n")  # a pointer never swapped in
+
+    reopened = SearchIndex(folder, writer_timeout=2.0)
+    assert reopened.is_ready()
+    assert reopened.last_applied_id() == 100
+    assert codes(reopened.search("新生儿入户"))[0] == "M-BABY"
+    # catch up from the outbox: replayed ids are skipped, new ones applied
+    assert reopened.apply_changes([(99, "M-BABY", None), (101, "M-NEW", doc("M-NEW", "居住证申领"))]) == 101
+    assert "M-BABY" in codes(reopened.search("新生儿入户"))
+    assert codes(reopened.search("居住证")) == ["M-NEW"]
+    reopened.rebuild(DOCS, 101)
+    assert not half.exists()
+
+
+def test_pointer_to_a_missing_generation_keeps_serving_the_open_one(
+    index: SearchIndex, tmp_path: Path
+) -> None:
+    folder = tmp_path / "index"
+    assert index.search("新生儿入户")
+    store.write_pointer(folder, "gen-000777")  # points nowhere (e.g. removed by hand)
+    assert codes(index.search("新生儿入户"))[0] == "M-BABY"
+
+
+def test_a_live_writer_blocks_only_until_the_timeout(tmp_path: Path) -> None:
+    idx = SearchIndex(tmp_path / "ix", writer_timeout=0.3)
+    idx.rebuild(DOCS, 1)
+    live = tmp_path / "ix" / store.read_pointer(tmp_path / "ix")  # type: ignore[operator]
+    lock = windex.open_dir(str(live)).lock("WRITELOCK")
+    assert lock.acquire()
+    try:
+        started = time.monotonic()
+        with pytest.raises(IndexBusyError):
+            idx.apply_changes([(2, "M-NEW", doc("M-NEW", "居住证申领"))])
+        assert time.monotonic() - started < 2.0
+        assert codes(idx.search("新生儿入户"))[0] == "M-BABY"  # reads are never blocked
+    finally:
+        lock.release()
+    assert idx.apply_changes([(2, "M-NEW", doc("M-NEW", "居住证申领"))]) == 2
+
+
+def test_concurrent_searches_and_writes(index: SearchIndex) -> None:
+    errors: list[BaseException] = []
+
+    def search_many() -> None:
+        try:
+            for _ in range(30):
+                assert index.search("公积金")
+                index.search("社保卡丢了")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search_many) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for n in range(5):
+        index.apply_changes([(n + 1, f"M-C{n}", doc(f"M-C{n}", f"公积金测试{n}"))])
+    for t in threads:
+        t.join()
+    assert not errors
+    assert index.last_applied_id() == 5
+    assert index.doc_count() == len(DOCS) + 5
+
+
+def test_close_releases_and_the_index_reopens_lazily(index: SearchIndex) -> None:
+    index.close()
+    index.close()
+    assert codes(index.search("新生儿入户"))[0] == "M-BABY"
+
+
+def test_rebuild_with_a_bad_document_changes_nothing(index: SearchIndex, tmp_path: Path) -> None:
+    before = store.read_pointer(tmp_path / "index")
+    with pytest.raises(ValueError):
+        index.rebuild([*DOCS, {"name": "无编码"}], 9)
+    assert store.read_pointer(tmp_path / "index") == before
+    assert index.last_applied_id() == 0
+
+
+def test_a_broken_pointer_is_not_ready_until_repaired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "ix"
+    SearchIndex(folder).rebuild(DOCS, 3)
+    good = store.read_pointer(folder)
+    store.write_pointer(folder, "gen-000777")
+    idx = SearchIndex(folder)
+    for _ in range(3):
+        assert idx.search("新生儿入户") == []
+    assert not idx.is_ready()
+    assert len([r for r in caplog.records if "cannot be opened" in r.getMessage()]) == 1  # logged once
+    store.write_pointer(folder, good)  # type: ignore[arg-type]
+    assert idx.is_ready() and idx.last_applied_id() == 3
