@@ -143,7 +143,7 @@ class RateLimit:
 
 def install_middleware(app: Starlette, settings: Settings) -> None:
     """Outermost first: headers on everything, then hosts, body size, rate limit."""
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, prefixes=("/graphql", "/search"))
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, prefixes=("/graphql", "/search", "/feedback"))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

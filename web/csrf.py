@@ -1,0 +1,79 @@
+"""CSRF protection for the public forms: a signed double-submit token (itsdangerous).
+
+Why even for an anonymous form: without it any site could make visitors' browsers file feedback
+in bulk, burying real reports. The browser gets a random value in an HttpOnly, SameSite=Lax cookie;
+the form carries that value signed with the instance's secret key (and a timestamp). A POST is
+accepted only when the signature is valid, not too old, and the signed value equals the cookie.
+A cross-site page can neither read the cookie nor produce a signature for it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+COOKIE = "tb_csrf"
+FIELD = "csrf_token"
+SALT = "tongban.public-form.csrf"
+MAX_AGE_SECONDS = 7 * 24 * 3600
+_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+def _settings(request: Request) -> object:
+    return request.app.state.tongban.settings
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    secret = getattr(_settings(request), "secret_key", "") or ""
+    if not secret:
+        raise RuntimeError("TONGBAN_SECRET_KEY is empty: CSRF tokens cannot be signed")
+    return URLSafeTimedSerializer(secret, salt=SALT)
+
+
+def cookie_value(request: Request) -> tuple[str, bool]:
+    """The browser's CSRF cookie value, or a new one (then True: the response must set it).
+
+    A value made earlier in this same request is reused, so a page and its form agree.
+    """
+    made = getattr(request.state, "csrf_new_value", None)
+    if made:
+        return made, True
+    value = request.cookies.get(COOKIE, "")
+    if _VALUE.match(value):
+        return value, False
+    value = secrets.token_urlsafe(32)
+    request.state.csrf_new_value = value
+    return value, True
+
+
+def token_for(request: Request, value: str) -> str:
+    return _serializer(request).dumps(value)
+
+
+def set_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=MAX_AGE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=bool(getattr(_settings(request), "https_only", False)),
+    )
+
+
+def verify(request: Request, token: str | None) -> bool:
+    """True when `token` is a fresh signature of this browser's cookie value."""
+    value = request.cookies.get(COOKIE, "")
+    if not token or not _VALUE.match(value):
+        return False
+    try:
+        signed = _serializer(request).loads(token, max_age=MAX_AGE_SECONDS)
+    except BadSignature:
+        return False
+    return isinstance(signed, str) and hmac.compare_digest(signed.encode(), value.encode())

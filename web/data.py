@@ -1,0 +1,337 @@
+"""The few database reads the public pages make, each batched: never one query per result.
+
+Coverage and hall choice come from the in-memory `Catalog` snapshot (api.services.catalog). What
+the snapshot does not carry for display (a hall's address, hours and phone; a matter's modes and
+provenance) is read here: hall details once per catalog change mark (halls are few and change
+rarely), matter details in one query for the whole page of results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from api.models import Agreement, Hall, Matter, Region, RegionRelation, hall_matters
+from api.rules import RegionTree
+from api.services.snapshots import published_guide
+
+
+def _value(member: Any) -> Any:
+    return getattr(member, "value", member)
+
+
+# ------------------------------------------------------------------ halls
+
+
+@dataclass(frozen=True)
+class HallView:
+    """A hall as the pages show it."""
+
+    id: int
+    key: str | None
+    name: str
+    level: str
+    region_code: str
+    region_name: str
+    county_name: str
+    address: str | None
+    phone: str | None
+    opening_hours: str | None
+    latitude: float | None
+    longitude: float | None
+    coordinates_approximate: bool
+    has_cross_region_window: bool
+    window_services: tuple[str, ...]
+    source: str | None
+    source_url: str | None
+    sample: bool
+    updated_at: dt.datetime | None
+
+    @property
+    def url(self) -> str:
+        return f"/halls/{self.id}"
+
+    @property
+    def consults(self) -> bool:
+        """Offers 异地咨询 (cross-region advice) at its cross-region window."""
+        return self.has_cross_region_window and "CONSULT" in self.window_services
+
+
+@dataclass(frozen=True)
+class HallDirectory:
+    mark: int
+    by_id: dict[int, HallView]
+    ordered: tuple[HallView, ...] = field(default=())
+
+
+async def _load_halls(session: AsyncSession, tree: RegionTree, home_city: str) -> list[HallView]:
+    rows = (
+        (await session.execute(select(Hall).order_by(Hall.region_code, Hall.name, Hall.id))).scalars().all()
+    )
+    views = []
+    for hall in rows:
+        code = hall.region_code
+        known = code in tree
+        county = tree.county_of(code) if known else None
+        short = (
+            tree.full_name(code).removeprefix(tree.full_name(tree.province_of(code) or code))
+            if known
+            else code
+        )
+        views.append(
+            HallView(
+                id=hall.id,
+                key=hall.key,
+                name=hall.name,
+                level=_value(hall.level),
+                region_code=code,
+                region_name=short or code,
+                county_name=tree.name(county) if county else (tree.name(code) if known else code),
+                address=hall.address,
+                phone=hall.phone,
+                opening_hours=hall.opening_hours,
+                latitude=hall.latitude,
+                longitude=hall.longitude,
+                coordinates_approximate=bool(hall.coordinates_approximate),
+                has_cross_region_window=bool(hall.has_cross_region_window),
+                window_services=tuple(str(s) for s in hall.window_services or ()),
+                source=hall.source,
+                source_url=hall.source_url,
+                sample=bool(hall.is_sample),
+                updated_at=hall.updated_at,
+            )
+        )
+    return views
+
+
+DIRECTORY_KEY = "web.hall_directory"
+
+
+async def hall_directory(state: Any, catalog: Any) -> HallDirectory:
+    """Every hall's display details, kept on the app state and reloaded only when the catalog's
+    change mark moved. Two requests racing after a change may both load it; both get the same data."""
+    found = state.extras.get(DIRECTORY_KEY)
+    if isinstance(found, HallDirectory) and found.mark == catalog.mark:
+        return found
+    async with state.db.read() as session:
+        views = await _load_halls(session, catalog.tree, catalog.home_city)
+    directory = HallDirectory(catalog.mark, {v.id: v for v in views}, tuple(views))
+    state.extras[DIRECTORY_KEY] = directory
+    return directory
+
+
+async def hall_matter_codes(session: AsyncSession, hall_id: int) -> list[tuple[str, str]]:
+    """(code, name) of the matters a hall lists itself."""
+    rows = await session.execute(
+        select(Matter.code, Matter.name)
+        .join(hall_matters, hall_matters.c.matter_id == Matter.id)
+        .where(hall_matters.c.hall_id == hall_id, Matter.published.is_(True))
+        .order_by(Matter.code)
+    )
+    return [(code, name) for code, name in rows]
+
+
+# ------------------------------------------------------------------ matters
+
+
+@dataclass(frozen=True)
+class MatterView:
+    code: str
+    name: str
+    department: str
+    scope: str
+    modes: tuple[str, ...]
+    modes_sample: bool
+    keywords: tuple[str, ...]
+    aliases: tuple[str, ...]
+    national_list: str | None
+    deadline: str | None
+    source: str | None
+    source_url: str | None
+    sample: bool
+    updated_at: dt.datetime | None
+    guide: GuideView | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/matters/{self.code}"
+
+
+@dataclass(frozen=True)
+class GuideView:
+    version: int
+    conditions: str | None
+    materials: tuple[dict[str, Any], ...]
+    steps: tuple[str, ...]
+    time_limit_days: int | None
+    fee: str | None
+    legal_basis: str | None
+    walkthrough: str | None
+    publisher: str | None
+    source_url: str | None
+    sample: bool
+    published_at: dt.datetime | None
+
+
+def _matter_view(matter: Matter, with_guide: bool = False) -> MatterView:
+    guide = published_guide(matter) if with_guide else None
+    return MatterView(
+        code=matter.code,
+        name=matter.name,
+        department=matter.department or "",
+        scope=_value(matter.scope),
+        modes=tuple(str(m) for m in matter.modes or ()),
+        modes_sample=bool(matter.modes_sample),
+        keywords=tuple(str(k) for k in matter.keywords or ()),
+        aliases=tuple(str(a) for a in matter.aliases or ()),
+        national_list=matter.national_list,
+        deadline=matter.deadline,
+        source=matter.source,
+        source_url=matter.source_url,
+        sample=bool(matter.is_sample),
+        updated_at=matter.updated_at,
+        guide=None
+        if guide is None
+        else GuideView(
+            version=guide.version,
+            conditions=guide.conditions,
+            materials=tuple(dict(m) for m in guide.materials or () if isinstance(m, dict)),
+            steps=tuple(str(s) for s in guide.steps or ()),
+            time_limit_days=guide.time_limit_days,
+            fee=guide.fee,
+            legal_basis=guide.legal_basis,
+            walkthrough=guide.walkthrough,
+            publisher=guide.publisher,
+            source_url=guide.source_url,
+            sample=bool(guide.is_sample),
+            published_at=guide.published_at,
+        ),
+    )
+
+
+async def matters_by_code(session: AsyncSession, codes: list[str]) -> dict[str, MatterView]:
+    """Display details of the published matters among `codes`, in one query."""
+    if not codes:
+        return {}
+    rows = (
+        await session.execute(select(Matter).where(Matter.code.in_(codes), Matter.published.is_(True)))
+    ).scalars()
+    return {m.code: _matter_view(m) for m in rows}
+
+
+async def matter_with_guide(session: AsyncSession, code: str) -> MatterView | None:
+    row = (
+        await session.execute(
+            select(Matter)
+            .options(selectinload(Matter.guides))
+            .where(Matter.code == code, Matter.published.is_(True))
+        )
+    ).scalar_one_or_none()
+    return None if row is None else _matter_view(row, with_guide=True)
+
+
+async def matter_list(
+    session: AsyncSession, scope: str, offset: int, limit: int
+) -> tuple[int, list[MatterView]]:
+    total = (
+        await session.execute(
+            select(func.count()).select_from(Matter).where(Matter.scope == scope, Matter.published.is_(True))
+        )
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            select(Matter)
+            .where(Matter.scope == scope, Matter.published.is_(True))
+            .order_by(Matter.code)
+            .offset(offset)
+            .limit(limit)
+        )
+    ).scalars()
+    return int(total), [_matter_view(m) for m in rows]
+
+
+async def scope_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(Matter.scope, func.count()).where(Matter.published.is_(True)).group_by(Matter.scope)
+    )
+    return {_value(scope): int(count) for scope, count in rows}
+
+
+# ------------------------------------------------------------------ agreements and relations
+
+
+@dataclass(frozen=True)
+class AgreementDetails:
+    id: int
+    document_ref: str | None
+    items_count: int | None
+    note: str | None
+    source: str | None
+    source_url: str | None
+    sample: bool
+    updated_at: dt.datetime | None
+
+
+async def agreement_details(session: AsyncSession, ids: list[int]) -> dict[int, AgreementDetails]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Agreement.id,
+            Agreement.document_ref,
+            Agreement.items_count,
+            Agreement.note,
+            Agreement.source,
+            Agreement.source_url,
+            Agreement.is_sample,
+            Agreement.updated_at,
+        ).where(Agreement.id.in_(ids))
+    )
+    return {row.id: AgreementDetails(row.id, *row[1:6], bool(row.is_sample), row.updated_at) for row in rows}
+
+
+@dataclass(frozen=True)
+class RelationView:
+    kind: str
+    local_code: str
+    partner_code: str
+    since: str | None
+    note: str | None
+    source: str | None
+    source_url: str | None
+    sample: bool
+
+
+async def relations_touching(session: AsyncSession, tree: RegionTree, code: str) -> list[RelationView]:
+    """Pairing relations whose partner is this region, encloses it, or lies inside it."""
+    rows = (
+        await session.execute(select(RegionRelation).order_by(RegionRelation.kind, RegionRelation.key))
+    ).scalars()
+    found = []
+    for rel in rows:
+        if tree.contains(rel.partner_code, code) or tree.contains(code, rel.partner_code):
+            found.append(
+                RelationView(
+                    _value(rel.kind),
+                    rel.local_code,
+                    rel.partner_code,
+                    rel.since,
+                    rel.note,
+                    rel.source,
+                    rel.source_url,
+                    bool(rel.is_sample),
+                )
+            )
+    return found
+
+
+async def indices_updated_at(session: AsyncSession, code: str) -> dt.datetime | None:
+    """When the partner indices of a region were last set (shown next to the tier)."""
+    return (
+        await session.execute(select(Region.indices_updated_at).where(Region.code == code))
+    ).scalar_one_or_none()

@@ -1,0 +1,244 @@
+"""The one Jinja2 environment of the site and the context every page shares.
+
+Why one place: the staff pages extend the same `base.html`, so the filters (Chinese labels and
+dates), the reader's display preferences (large text, high contrast), the feedback form's CSRF
+token and the cache-busted static URLs must come from one helper, `render()`, whoever renders.
+Autoescaping is on for every template; only values built as `Markup` here are trusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from api.enums import LABELS, label
+from api.services.base import SHANGHAI
+from web import csrf
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATE_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+PREFS_COOKIE = "tb_prefs"
+PREF_TOKENS = frozenset({"large", "contrast"})
+
+SITE_NAME = "台州市跨区域通办服务"
+
+# The feedback categories (api.services.feedback.CATEGORIES) in words a citizen recognises.
+PUBLIC_CATEGORIES = (
+    ("INFORMATION", "网上信息不准确或已过时"),
+    ("MATERIALS", "两地要求的材料不一样"),
+    ("PROCESS", "两地办理流程衔接不上"),
+    ("STANDARD", "两地办理标准不一致"),
+    ("SYSTEM", "系统或网上办理出了问题"),
+    ("RESPONSIBILITY", "不知道该找哪个部门"),
+    ("OTHER", "其他"),
+)
+HOTLINE = "12345"
+
+
+# ------------------------------------------------------------------ filters
+
+
+def date_cn(value: Any) -> str:
+    """A date (or a timestamp, read in Asia/Shanghai) as "2025年11月28日"; empty for None."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(SHANGHAI).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def distance_cn(km: float | None) -> str:
+    """Great-circle distance in words a citizen reads at a glance."""
+    if km is None:
+        return ""
+    if km < 1:
+        return "不到 1 公里"
+    if km < 100:
+        return f"约 {km:.1f} 公里"
+    return f"约 {km:.0f} 公里"
+
+
+def tel_href(phone: str | None) -> str:
+    """The first phone number in a free-text phone field, for a `tel:` link."""
+    if not phone:
+        return ""
+    match = re.search(r"\+?\d[\d-]{4,}\d", phone)
+    return "tel:" + match.group(0).replace("-", "") if match else ""
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """`?a=1&b=2` from the non-empty values, or "" (so links stay short and clean)."""
+    clean = {k: v for k, v in params.items() if v not in (None, "")}
+    return "?" + urlencode(clean) if clean else ""
+
+
+def source_links(value: str | None) -> list[str]:
+    """The http(s) addresses in a source-URL field (several may be separated by ";" or spaces).
+    Anything else (javascript:, data:) is dropped: these links come from imported data."""
+    if not value:
+        return []
+    return [part for part in re.split(r"[\s;；,，]+", value) if re.match(r"^https?://[^\s<>\"']+$", part)][:5]
+
+
+def nl2br(value: str | None) -> Markup:
+    """Escaped text with line breaks kept."""
+    if not value:
+        return Markup("")
+    return Markup("<br>").join(escape(line) for line in str(value).splitlines())
+
+
+# ------------------------------------------------------------------ static files
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(path: str, mtime_ns: int) -> str:
+    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    """`/static/<path>?v=<content hash>`: changed files get new URLs, so they may be cached for a year."""
+    file = STATIC_DIR / path
+    try:
+        version = _fingerprint(path, file.stat().st_mtime_ns)
+    except OSError:
+        return f"/static/{path}"
+    return f"/static/{path}?v={version}"
+
+
+# ------------------------------------------------------------------ environment
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=True,
+    )
+    env.filters.update(
+        label=label,
+        date_cn=date_cn,
+        distance=distance_cn,
+        tel=tel_href,
+        nl2br=nl2br,
+        links=source_links,
+    )
+    env.globals.update(
+        static=static_url,
+        qs=query_string,
+        LABELS=LABELS,
+        SITE_NAME=SITE_NAME,
+        HOTLINE=HOTLINE,
+        feedback_categories=PUBLIC_CATEGORIES,
+    )
+    return env
+
+
+_templates: Jinja2Templates | None = None
+
+
+def templates() -> Jinja2Templates:
+    """The process's Jinja2Templates (built once; templates reload when their files change)."""
+    global _templates
+    if _templates is None:
+        _templates = Jinja2Templates(env=build_environment())
+    return _templates
+
+
+def attach(request: Request) -> Jinja2Templates:
+    """Publish the templates on `request.app.state.tongban.templates` for other adapters."""
+    shared = templates()
+    state = getattr(request.app.state, "tongban", None)
+    if state is not None and getattr(state, "templates", None) is None:
+        state.templates = shared
+    return shared
+
+
+# ------------------------------------------------------------------ preferences
+
+
+def prefs_of(request: Request) -> frozenset[str]:
+    """The reader's display preferences from the cookie: "large" text, high "contrast"."""
+    raw = request.cookies.get(PREFS_COOKIE, "")
+    return frozenset(token for token in raw.split(".") if token in PREF_TOKENS)
+
+
+def prefs_cookie_value(prefs: frozenset[str]) -> str:
+    return ".".join(sorted(prefs))
+
+
+def _home_city(request: Request) -> str:
+    state = getattr(request.app.state, "tongban", None)
+    settings = getattr(state, "settings", None)
+    return str(getattr(settings, "home_region", "") or "")
+
+
+def page_url(request: Request) -> str:
+    """This page's path and query: where a preference toggle or the feedback form returns to."""
+    query = request.url.query
+    return request.url.path + ("?" + query if query else "")
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render a page with the shared context; sets the CSRF cookie on a first visit.
+
+    Every page carries the feedback form, so every page needs the form's token, bound to the
+    browser's CSRF cookie (signed double-submit: a cross-site page can neither read the cookie
+    nor forge a token for it).
+    """
+    shared = attach(request)
+    cookie_value, is_new = csrf.cookie_value(request)
+    prefs = prefs_of(request)
+    here = page_url(request)
+    base: dict[str, Any] = {
+        "prefs": prefs,
+        "body_classes": " ".join(sorted(f"pref-{p}" for p in prefs)),
+        "page_url": here,
+        "csrf_token": csrf.token_for(request, cookie_value),
+        "feedback": None,
+        "feedback_open": False,
+        "feedback_context": {},
+        "nav_current": "",
+        "sample_notice": False,
+        "home_city_code": _home_city(request),
+    }
+    base.update(context or {})
+    # Any page may be fetched by htmx (hx-select), so caches must key on HX-Request everywhere.
+    all_headers = {"Vary": "HX-Request", **(headers or {})}
+    response = shared.TemplateResponse(request, name, base, status_code=status_code, headers=all_headers)
+    if is_new:
+        csrf.set_cookie(request, response, cookie_value)
+    return response

@@ -1,0 +1,290 @@
+"""Plain view models for the templates: the coverage answer in words, hall options with details,
+agreements with their reach. No database access here: callers pass the catalog snapshot and the
+rows they loaded in one batch, so building a page of twenty results costs no further queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from api import rules
+from api.enums import label
+from web.data import AgreementDetails, HallDirectory, HallView, MatterView
+
+NATIONAL_PLATFORM_URL = "https://www.gjzwfw.gov.cn/"
+NATIONAL_PLATFORM_NAME = "国家政务服务平台“跨省通办”专区"
+
+MODE_WORDS = {
+    "FULL_ONLINE": "网上就能办完，不用跑窗口。",
+    "REMOTE_PROXY": "在台州窗口交材料，转给户籍地办理，结果可邮寄。",
+    "MULTI_SITE": "两地分工：在台州受理，户籍地协同办理。",
+}
+
+SCOPE_SLUGS = {"cross-province": "CROSS_PROVINCE", "province-wide": "PROVINCE_WIDE", "citywide": "CITYWIDE"}
+SLUG_OF_SCOPE = {v: k for k, v in SCOPE_SLUGS.items()}
+
+_MARK_ONLY = re.compile(r"</?mark>")
+
+
+def city_short_name(name: str) -> str:
+    """ "台州市" → "台州" (how people say it)."""
+    return name[:-1] if len(name) > 2 and name.endswith("市") else name
+
+
+def safe_highlight(highlight: str | None, fallback: str) -> Markup:
+    """The index's highlight is escaped text with <mark>; accept it only if that is all it holds."""
+    if highlight and "<" not in _MARK_ONLY.sub("", highlight) and ">" not in _MARK_ONLY.sub("", highlight):
+        return Markup(highlight)
+    return Markup(escape(fallback))
+
+
+@dataclass(frozen=True)
+class Mode:
+    code: str
+    name: str
+    words: str
+
+
+def modes_of(matter: MatterView) -> list[Mode]:
+    return [Mode(m, label(m), MODE_WORDS.get(m, "")) for m in matter.modes]
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    facts: rules.AgreementFacts
+    partner_name: str
+    local_name: str
+    status: str
+    in_force: bool
+    reach: tuple[str, ...]
+    reach_names: str
+    reaches_all: bool
+    matters: list[tuple[str, str]]
+    covers_all: bool
+    late: bool
+    details: AgreementDetails | None
+
+
+@dataclass(frozen=True)
+class HallOptionView:
+    hall: HallView
+    distance_km: float | None
+    explanation: str
+
+
+@dataclass(frozen=True)
+class CoverageView:
+    covered: bool
+    kind: str
+    headline: str
+    explanation: str
+    reaches_all: bool
+    regions: str
+    agreements: list[AgreementView] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class ResultView:
+    matter: MatterView
+    title: Markup
+    score: float
+    modes: list[Mode]
+    coverage: CoverageView | None = None
+    halls: list[HallOptionView] = field(default_factory=list)
+    more_halls: int = 0
+    consult: HallOptionView | None = None
+    online: bool = False
+
+
+class Presenter:
+    """Turns catalog answers into view models for one request (one catalog, one directory)."""
+
+    def __init__(self, catalog: Any, directory: HallDirectory, day: dt.date) -> None:
+        self.catalog = catalog
+        self.tree: rules.RegionTree = catalog.tree
+        self.home_city: str = catalog.home_city
+        self.directory = directory
+        self.day = day
+        self.city_name = self.tree.name(self.home_city)
+        self.city_short = city_short_name(self.city_name)
+        self.counties = tuple(self.tree.local_counties(self.home_city))
+
+    # -------------------------------------------------------------- names
+
+    def full_name(self, code: str) -> str:
+        return self.tree.full_name(code) if code in self.tree else code
+
+    def names(self, codes: tuple[str, ...] | list[str]) -> str:
+        return "、".join(self.tree.name(c) for c in codes if c in self.tree)
+
+    # -------------------------------------------------------------- coverage
+
+    def coverage(self, result: rules.CoverageResult) -> CoverageView:
+        regions = tuple(result.local_regions)
+        reaches_all = bool(regions) and set(regions) >= set(self.counties)
+        if result.covered:
+            if reaches_all:
+                headline = f"可以在{self.city_short}任一县(市、区)办理"
+            else:
+                headline = f"可以在{self.names(regions)}办理（{self.city_short}其他县(市、区)暂不能办）"
+        elif result.kind == "SCOPE_EXCLUDED":
+            headline = f"不能在{self.city_short}办理：这件事不在你户籍地的通办范围内"
+        else:
+            headline = f"暂时不能在{self.city_short}办理：你的户籍地与{self.city_short}还没有生效的通办协议覆盖这件事"
+        agreements = [self.agreement(a) for a in result.agreements]
+        return CoverageView(
+            result.covered,
+            result.kind,
+            headline,
+            result.explanation,
+            reaches_all,
+            self.names(regions),
+            agreements,
+            self.short_reason(result, agreements),
+        )
+
+    def short_reason(self, result: rules.CoverageResult, agreements: list[AgreementView]) -> str:
+        """The reason in one short sentence for a list of results.
+
+        The rules' explanation names every covering agreement; for a home covered by several that
+        runs to a paragraph per result, so the list names the most specific one (signed by the
+        home region itself or its nearest enclosing region, the latest first) and counts the
+        rest. The matter page shows the full explanation.
+        """
+        if len(agreements) <= 1 or len(result.explanation) <= 200:
+            return result.explanation
+
+        def specificity(view: AgreementView) -> tuple[int, dt.date]:
+            depth = (
+                len(self.tree.ancestors(view.facts.partner_code))
+                if view.facts.partner_code in self.tree
+                else 0
+            )
+            return depth, view.facts.signed_on
+
+        best = max(agreements, key=specificity)
+        facts = best.facts
+        title = facts.title.strip().strip("《》")
+        if facts.local_code == self.home_city:
+            reach = f"由{self.city_name}本级签订，全市有效"
+        elif best.reaches_all:
+            reach = f"按“一地签约、全市共享”，在{self.city_name}全部{len(self.counties)}个县（市、区）有效"
+        else:
+            reach = f"在{best.reach_names}有效"
+        return (
+            f"{best.partner_name}与{best.local_name}于{rules.format_date_cn(facts.signed_on)}签订《{title}》，{reach}；"
+            f"另有{len(agreements) - 1}份协议也覆盖这件事（详见办事指南页）。"
+        )
+
+    def summary(self, result: rules.CoverageResult) -> CoverageView:
+        """The answer for "any cross-province matter" (no matter chosen yet), in words."""
+        view = self.coverage(result)
+        where = f"{self.city_short}任一县(市、区)" if view.reaches_all else view.regions
+        if result.kind == "LOCAL":
+            headline = f"本地户籍（参保）：本市事项可以在{where}办理"
+        elif result.kind == "PROVINCE":
+            headline = f"按全省通办：全省通办和跨省通办事项可以在{where}办理"
+        elif result.covered:
+            headline = f"有生效的“跨省通办”协议：跨省通办事项可以在{where}办理"
+        else:
+            headline = f"你的户籍地与{self.city_short}目前没有生效的“跨省通办”协议"
+        return CoverageView(
+            view.covered,
+            view.kind,
+            headline,
+            view.explanation,
+            view.reaches_all,
+            view.regions,
+            view.agreements,
+        )
+
+    def agreement(
+        self, facts: rules.AgreementFacts, details: AgreementDetails | None = None
+    ) -> AgreementView:
+        reach = self.catalog.local_reach(facts)
+        matters = []
+        if facts.matter_codes is not None:
+            for code in sorted(facts.matter_codes):
+                matter = self.catalog.matters.get(code)
+                matters.append((code, matter.name if matter is not None else code))
+        return AgreementView(
+            facts=facts,
+            partner_name=self.full_name(facts.partner_code),
+            local_name=self.full_name(facts.local_code),
+            status=rules.exposed_status(facts, self.day),
+            in_force=rules.in_force(facts, self.day),
+            reach=reach,
+            reach_names=self.names(reach),
+            reaches_all=bool(reach) and set(reach) >= set(self.counties),
+            matters=matters,
+            covers_all=facts.matter_codes is None,
+            late=rules.is_late_registration(facts.signed_on, facts.registered_on),
+            details=details,
+        )
+
+    # -------------------------------------------------------------- halls
+
+    def hall_option(self, option: rules.HallOption) -> HallOptionView | None:
+        hall = self.directory.by_id.get(int(option.hall.id))
+        if hall is None:
+            return None
+        return HallOptionView(hall, option.distance_km, option.explanation)
+
+    def nearest_consult(self, lat: float | None, lon: float | None) -> HallOptionView | None:
+        """The nearest hall whose cross-region window gives 异地咨询 (advice for people from elsewhere).
+
+        Without a location: the city-level hall if it advises, else the first county's.
+        """
+        candidates = [h for h in self.directory.ordered if h.consults]
+        if not candidates:
+            return None
+        if lat is not None and lon is not None:
+            located = [
+                (rules.great_circle_km(lat, lon, h.latitude, h.longitude), h)
+                for h in candidates
+                if h.latitude is not None and h.longitude is not None
+            ]
+            if located:
+                distance, hall = min(located, key=lambda item: (item[0], item[1].name))
+                return HallOptionView(hall, distance, "离你最近的跨区域通办窗口，提供异地咨询。")
+        levels = {"CITY": 0, "COUNTY": 1, "TOWN": 2, "VILLAGE": 3}
+        hall = min(candidates, key=lambda h: (levels.get(h.level, 9), h.region_code, h.name))
+        return HallOptionView(hall, None, "跨区域通办窗口提供异地咨询。")
+
+    def result(
+        self,
+        matter: MatterView,
+        highlight: str | None,
+        score: float,
+        home: str | None,
+        lat: float | None,
+        lon: float | None,
+        halls_shown: int = 3,
+        coverage: rules.CoverageResult | None = None,
+    ) -> ResultView:
+        view = ResultView(
+            matter=matter,
+            title=safe_highlight(highlight, matter.name),
+            score=score,
+            modes=modes_of(matter),
+            online="FULL_ONLINE" in matter.modes,
+        )
+        if home is None:
+            return view
+        if coverage is None:
+            coverage = self.catalog.coverage(home, matter.code, self.day)
+        view.coverage = self.coverage(coverage)
+        if coverage.covered:
+            options = self.catalog.where_to_handle(home, matter.code, lat, lon, self.day)
+            shown = [v for o in options[:halls_shown] if (v := self.hall_option(o)) is not None]
+            view.halls = shown
+            view.more_halls = max(0, len(options) - len(shown))
+        else:
+            view.consult = self.nearest_consult(lat, lon)
+        return view
