@@ -90,10 +90,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from api.schema import graphql_routes
 
     routes += graphql_routes(settings)
-    with contextlib.suppress(ImportError):
-        from web.routes import web_routes
+    from web.routes import web_routes
 
-        routes += web_routes(settings)
+    routes += web_routes(settings)  # last: it ends with the catch-all 404 page
 
     from api.middleware import install_middleware
 
