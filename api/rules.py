@@ -565,9 +565,10 @@ def hall_options(
     covered = set(counties) if local_or_province else set(coverage.local_regions)
     citywide = covered >= set(counties)
     reach = {a: local_reach(tree, home_city, a) for a in coverage.agreements}
-    words = _Words(tree, home_city)
 
-    options: list[HallOption] = []
+    # Candidates are ordered and cut to `first` before any sentence is written: with hundreds of
+    # halls, the explanations were most of the cost of a results page.
+    candidates: list[tuple[HallFacts, str, float | None, tuple[AgreementFacts, ...], bool]] = []
     for hall in halls:
         if hall.region_code not in tree:
             continue
@@ -586,21 +587,19 @@ def hall_options(
         distance = None
         if lat is not None and lon is not None and hall.latitude is not None and hall.longitude is not None:
             distance = great_circle_km(lat, lon, hall.latitude, hall.longitude)
-        text = words.hall(hall, matter, coverage.kind, by_window, relevant)
-        options.append(HallOption(hall, county, distance, relevant, text))
+        candidates.append((hall, county, distance, relevant, by_window))
 
     if lat is not None:
-        options.sort(
-            key=lambda o: (
-                o.distance_km is None,
-                o.distance_km or 0.0,
-                o.hall.name,
-                _id_key(o.hall.id),
-            )
-        )
+        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name, _id_key(c[0].id)))
     else:
-        options.sort(key=lambda o: (o.county_code, o.hall.name, _id_key(o.hall.id)))
-    return options if first is None else options[:first]
+        candidates.sort(key=lambda c: (c[1], c[0].name, _id_key(c[0].id)))
+    if first is not None:
+        candidates = candidates[:first]
+    words = _Words(tree, home_city)
+    return [
+        HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
+        for hall, county, distance, relevant, by_window in candidates
+    ]
 
 
 def _check_coordinates(lat: float, lon: float) -> None:
