@@ -134,7 +134,7 @@ class RegionTree:
     (an unknown region contains nothing and lies in nothing).
     """
 
-    __slots__ = ("_places", "_children", "_ancestors")
+    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo")
 
     _places: Mapping[str, Place]
     _children: Mapping[str, tuple[str, ...]]
@@ -168,6 +168,8 @@ class RegionTree:
             self, "_children", MappingProxyType({k: tuple(sorted(v)) for k, v in children.items()})
         )
         object.__setattr__(self, "_ancestors", MappingProxyType(ancestors))
+        # derived answers only; the places themselves never change
+        object.__setattr__(self, "_counties_memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("RegionTree is immutable")
@@ -247,8 +249,12 @@ class RegionTree:
         single local unit, so it returns ``(home_city,)``: otherwise such a city
         could never have a hall that handles anything.
         """
-        counties = tuple(c for c in self.children(home_city) if self._places[c].level == "COUNTY")
-        return counties or (home_city,)
+        memo: dict[str, tuple[str, ...]] = self._counties_memo  # type: ignore[attr-defined]
+        found = memo.get(home_city)
+        if found is None:
+            counties = tuple(c for c in self.children(home_city) if self._places[c].level == "COUNTY")
+            found = memo[home_city] = counties or (home_city,)
+        return found
 
 
 def local_county_of(tree: RegionTree, home_city: str, code: str) -> str | None:
@@ -500,18 +506,20 @@ def coverage_for(
             text = words.province_only(home_code, home_province, matter)
         return CoverageResult(False, "SCOPE_EXCLUDED", (), (), text)
 
-    cross_codes = frozenset(m.code for m in cross_province_matters if m.scope == "CROSS_PROVINCE")
+    cross_codes = (
+        frozenset(m.code for m in cross_province_matters if m.scope == "CROSS_PROVINCE")
+        if matter is None
+        else frozenset()
+    )
 
     def covers(agreement: AgreementFacts) -> bool:
         if matter is None:
             return _covers_any(agreement, cross_codes)
         return covers_matter(agreement, matter)
 
-    reach = {a: local_reach(tree, home_city, a) for a in agreements}
-    for_home = sorted(
-        (a for a in agreements if reach[a] and partner_covers(tree, a.partner_code, home_code)),
-        key=_agreement_order,
-    )
+    partners = [a for a in agreements if partner_covers(tree, a.partner_code, home_code)]
+    reach = {a: local_reach(tree, home_city, a) for a in partners}
+    for_home = sorted((a for a in partners if reach[a]), key=_agreement_order)
     covering = tuple(a for a in for_home if in_force(a, day) and covers(a))
     if covering:
         regions = tuple(sorted({c for a in covering for c in reach[a]}))

@@ -61,6 +61,9 @@ class PartnerIndices:
     sample: bool = False
 
 
+MEMO_LIMIT = 50_000
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """An immutable snapshot of the facts the coverage rules read, as of outbox mark `mark`."""
@@ -74,12 +77,30 @@ class Catalog:
     thresholds: tuple[float, float] = (DEFAULT_THRESHOLD, DEFAULT_THRESHOLD)
     mark: int = 0
     _agreements_by_id: Mapping[int | str, AgreementFacts] = field(default_factory=dict, repr=False)
+    _by_partner: Mapping[str, tuple[AgreementFacts, ...]] = field(default_factory=dict, repr=False)
+    _cross_province: tuple[MatterFacts, ...] = field(default=(), repr=False)
+    _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self._agreements_by_id:
             object.__setattr__(
                 self, "_agreements_by_id", MappingProxyType({a.id: a for a in self.agreements})
             )
+        by_partner: dict[str, list[AgreementFacts]] = {}
+        for agreement in self.agreements:
+            by_partner.setdefault(agreement.partner_code, []).append(agreement)
+        object.__setattr__(self, "_by_partner", MappingProxyType({k: tuple(v) for k, v in by_partner.items()}))
+        object.__setattr__(
+            self, "_cross_province", tuple(m for m in self.matters.values() if m.scope == "CROSS_PROVINCE")
+        )
+
+    def agreements_for_home(self, home_code: str) -> tuple[AgreementFacts, ...]:
+        """The agreements whose partner is the home region or one of its ancestors (§5.3): the only
+        ones that can cover it. Indexed by partner, so a call touches a handful, not every agreement."""
+        found: list[AgreementFacts] = []
+        for code in (home_code, *self.tree.ancestors(home_code)):
+            found.extend(self._by_partner.get(code, ()))
+        return tuple(found)
 
     # ---------------------------------------------------------------- regions
 
@@ -146,18 +167,28 @@ class Catalog:
         self.region(home_code)
         self.region(self.home_city)
         matter = self.matter(matter_code) if matter_code is not None else None
+        day = day or today()
+        key = (home_code, matter_code, day)
+        # The snapshot never changes, so an answer once computed stays right for its lifetime.
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
         try:
-            return rules.coverage_for(
+            result = rules.coverage_for(
                 self.tree,
                 self.home_city,
                 home_code,
                 matter,
-                self.agreements,
-                day or today(),
-                self.matters.values(),
+                self.agreements_for_home(home_code),
+                day,
+                self._cross_province,
             )
         except rules.UnknownRegion as exc:
             raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = result
+        return result
 
     def where_to_handle(
         self,
