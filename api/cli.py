@@ -14,6 +14,8 @@ from api.db import Database
 from api.services.base import SYSTEM, Actor, ServiceContext, ServiceError
 from api.settings import Settings, load_settings
 
+CLI_INDEX_POOL_MB = 1024  # a one-off command may use the memory a serving worker must not
+
 
 def _print(message: str) -> None:
     print(message, flush=True)
@@ -53,7 +55,7 @@ async def initialise(settings: Settings, demo: bool, quiet: bool = False) -> dic
             result["import"] = report
             say(report.summary())
         search = SearchService(db, settings.index_dir)
-        built = await search.ensure_current(progress=ProgressBar("建立搜索索引"))
+        built = await search.ensure_current(progress=ProgressBar("建立搜索索引"), pool_mb=CLI_INDEX_POOL_MB)
         result["index"] = built
         say(f"搜索索引: {search.describe()}")
     finally:
@@ -104,7 +106,7 @@ async def _reindex(settings: Settings) -> int:
     try:
         search = SearchService(db, settings.index_dir)
         started = time.perf_counter()
-        await search.rebuild(progress=ProgressBar("重建索引"))
+        await search.rebuild(progress=ProgressBar("重建索引"), pool_mb=CLI_INDEX_POOL_MB)
         _print(f"索引已重建: {search.describe()}, 用时 {time.perf_counter() - started:.1f} 秒")
     finally:
         await db.dispose()

@@ -117,18 +117,20 @@ class SearchService:
 
     # -- building ------------------------------------------------------------------------------
 
-    async def ensure_current(self, progress: Progress | None = None) -> str:
+    async def ensure_current(self, progress: Progress | None = None, pool_mb: int = 128) -> str:
         """Rebuild when there is no usable index, else apply what the outbox holds beyond it."""
         async with self.db.read() as session:
             synonyms = await staff_synonyms(session)
         index = await asyncio.to_thread(self._open, synonyms)
         if not index.is_ready():
-            await self.rebuild(progress=progress)
+            await self.rebuild(progress=progress, pool_mb=pool_mb)
             return "rebuilt"
         applied = await self.catch_up()
         return f"caught up {applied}" if applied else "current"
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
+    async def rebuild(self, progress: Progress | None = None, pool_mb: int = 128) -> int:
+        """Build afresh from the database. `pool_mb` bounds Whoosh's in-memory sort: the CLI gives
+        it room (fast), a serving process keeps it small (its memory is shared with requests)."""
         async with self._lock:
             async with self.db.read() as session:
                 mark = await outbox_mark(session)
@@ -140,7 +142,7 @@ class SearchService:
                 ).scalars().all()
             documents = [matter_document(m) for m in matters]
             index = await asyncio.to_thread(self._open, synonyms)
-            await asyncio.to_thread(index.rebuild, _reporting(documents, progress), mark)
+            await asyncio.to_thread(index.rebuild, _reporting(documents, progress), mark, pool_mb)
         await self.catch_up()
         return len(documents)
 
