@@ -12,7 +12,7 @@ uses it (the app's lifespan, a CLI command's `asyncio.run`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ class Database:
         write_engine = self.engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else self.engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
+        self.write_listeners: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -84,9 +85,13 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One write transaction: committed when the block ends, rolled back on any error."""
-        async with self._writer() as session, session.begin():
-            yield session
+        """One write transaction: committed when the block ends, rolled back on any error.
+        After a commit the write listeners run (in-process caches mark themselves stale)."""
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+            for listener in self.write_listeners:
+                listener()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -345,17 +346,35 @@ class CatalogCache:
     stale wait on one lock, and only the first reloads.
     """
 
-    def __init__(self, db: Database, home_city: str) -> None:
+    def __init__(self, db: Database, home_city: str, recheck_seconds: float = 0.5) -> None:
         self.db = db
         self.home_city = home_city
+        self.recheck_seconds = recheck_seconds
         self._catalog: Catalog | None = None
         self._tree: RegionTree | None = None
         self._lock = asyncio.Lock()
+        self._checked_at = -1e9
+        self._writes = 0
         self.loads = 0
+        # a write committed in this process marks the snapshot stale at once
+        db.write_listeners.append(self._stale)
+
+    def _stale(self) -> None:
+        self._writes += 1
+        self._checked_at = -1e9
 
     async def get(self) -> Catalog:
+        """The current snapshot. The outbox mark is read at most every `recheck_seconds` (writes
+        made by other processes show within that time; this process's own writes at once)."""
+        cached = self._catalog
+        moment = time.monotonic()
+        if cached is not None and moment - self._checked_at < self.recheck_seconds:
+            return cached
+        writes = self._writes
         async with self.db.read() as session:
             mark = await current_mark(session)
+        if writes == self._writes:  # no local commit raced the read
+            self._checked_at = moment
         cached = self._catalog
         if cached is not None and cached.mark == mark and len(cached.tree):
             return cached
@@ -374,6 +393,7 @@ class CatalogCache:
     def invalidate(self) -> None:
         """Forget the snapshot (not the static region tree): the next `get()` reloads."""
         self._catalog = None
+        self._stale()
 
     def forget_regions(self) -> None:
         """Forget the region tree too (after `tongban init` loaded regions into a running process)."""
