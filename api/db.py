@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -95,3 +96,30 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    OSError,  # connection refused or reset, before the driver wraps it
+    TimeoutError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Errors that mean "the database cannot be reached now", as opposed to a bug (still a 500)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, _UNREACHABLE):
+        return True
+    import asyncpg
+
+    server_gone = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+    causes = (error, getattr(error, "orig", None), error.__cause__)
+    return any(isinstance(cause, server_gone) for cause in causes if cause is not None)

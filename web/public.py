@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api import rules
+from api.db import database_unavailable
 from api.enums import Role, label
 from api.services.base import Actor, BadInput, NotFound, ServiceError, UnknownRegion, today
 from api.services.feedback import CATEGORIES, submit_feedback
@@ -73,31 +73,6 @@ def is_fragment_request(request: Request) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
-_UNREACHABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-    OSError,  # connection refused or reset, before the driver wraps it
-    TimeoutError,
-)
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """Errors that mean "the database cannot be reached now", as opposed to a bug (still a 500)."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, _UNREACHABLE):
-        return True
-    import asyncpg
-
-    server_gone = (
-        asyncpg.PostgresConnectionError,
-        asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
-        asyncpg.exceptions.TooManyConnectionsError,
-    )
-    causes = (error, getattr(error, "orig", None), error.__cause__)
-    return any(isinstance(cause, server_gone) for cause in causes if cause is not None)
 
 
 def not_found_response(request: Request, message: str, what: str = "page") -> Response:

@@ -27,6 +27,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
 from api import rules
+from api.db import database_unavailable
 from api.services.base import Conflict, ServiceError, _jsonable
 
 log = logging.getLogger("tongban.graphql")
@@ -70,6 +71,8 @@ def classify(error: GraphQLError) -> str:
         return original.code
     if isinstance(original, rules.UnknownRegion):
         return "UNKNOWN_REGION"
+    if original is not None and database_unavailable(original):
+        return "UNAVAILABLE"  # the database cannot be reached now: retry later, not a bug
     existing = (error.extensions or {}).get("code")
     if isinstance(existing, str):
         return existing
@@ -95,6 +98,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
     message = error.message
     if code == "INTERNAL":
         message = INTERNAL_MESSAGE
+        extensions = {"code": code}
+    elif code == "UNAVAILABLE" and not isinstance(original, ServiceError):
+        message = "数据库暂时无法连接, 请稍后再试 (database temporarily unavailable)"
         extensions = {"code": code}
     elif isinstance(original, ServiceError):
         message = original.message
@@ -141,6 +147,9 @@ class TongbanSchema(strawberry.Schema):
             original = error.original_error
             if _is_expected(original) and classify(error) != "INTERNAL":
                 log.info("GraphQL request error [%s]: %s", classify(error), error.message)
+                continue
+            if original is not None and database_unavailable(original):
+                log.warning("GraphQL request failed: database unavailable (%s)", type(original).__name__)
                 continue
             if original is not None:
                 log.error(

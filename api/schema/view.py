@@ -30,11 +30,27 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _has_lone_surrogate(value: object, depth: int = 0) -> bool:
+    """True when any string in the decoded body holds a UTF-16 surrogate (not valid Unicode text)."""
+    if depth > 200:
+        return False
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k, depth + 1) or _has_lone_surrogate(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v, depth + 1) for v in value)
+    return False
+
+
 class TongbanGraphQL(GraphQL):
     """strawberry's ASGI view with tongban's context and stricter HTTP rules."""
 
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # An error message may echo a lone surrogate from the request; escape it (\ud800) rather
+        # than fail to encode the response as UTF-8.
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     async def process_result(self, request: Any, result: Any) -> Any:
         if result.errors:
@@ -52,13 +68,18 @@ class TongbanGraphQL(GraphQL):
             body = await request_adapter.get_body()
             try:
                 data = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise HTTPException(400, "请求体不是有效的 JSON") from exc
+            if _has_lone_surrogate(data):
+                raise HTTPException(400, "请求含有无效的 Unicode 字符 (lone surrogate)")
             if isinstance(data, list):
                 raise HTTPException(400, "不支持批量请求 (batching is not supported): 请每次发送一个操作")
             if not isinstance(data, dict):
                 raise HTTPException(400, '请求体应为 JSON 对象 {"query": …, "variables": …}')
-        return await super().parse_http_body(request_adapter)
+        parsed = await super().parse_http_body(request_adapter)
+        if _has_lone_surrogate(getattr(parsed, "query", None)) or _has_lone_surrogate(getattr(parsed, "variables", None)):
+            raise HTTPException(400, "请求含有无效的 Unicode 字符 (lone surrogate)")
+        return parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no WebSocket, no subscriptions
@@ -67,6 +88,8 @@ class TongbanGraphQL(GraphQL):
         response: Response
         try:
             response = await self.run(request)
+        except RecursionError:
+            response = error_response(400, "请求嵌套过深 (nesting too deep)")
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 response = error_response(405, "GET 只能用于查询, 变更请用 POST", {"Allow": "POST"})

@@ -7,7 +7,7 @@ own county's agreements; and the registration date is kept for the 3-day rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -115,6 +115,8 @@ async def save_agreement(
     3-day rule is measured against that); an import keeps the date the file gives.
     """
     require_local(ctx, data.values["local_code"], "通办协议")
+    if agreement_id is None and data.key is None:
+        data = replace(data, key=natural_key(data))
     agreement = None
     if agreement_id is not None:
         agreement = await load_agreement(session, agreement_id=agreement_id, for_update=True)
@@ -163,7 +165,21 @@ async def create_agreement(session: AsyncSession, ctx: ServiceContext, raw: dict
         raise BadInput("协议数据有误", errors)
     if data.key is not None and await load_agreement(session, key=data.key) is not None:
         raise BadInput("协议标识已存在", [FieldError("key", f"已有协议使用标识 {data.key}, 请改用 updateAgreement")])
+    if data.key is None:
+        base = natural_key(data)
+        key, number = base, 1
+        while await load_agreement(session, key=key) is not None:
+            number += 1
+            key = f"{base}-{number}"
+        data = replace(data, key=key)
     return await save_agreement(session, ctx, data)
+
+
+def natural_key(data: AgreementData) -> str:
+    """A key for an agreement given without one: partner, local signatory and signing date. Every
+    record gets a key, so an export imported again updates instead of duplicating."""
+    values = data.values
+    return f"{values['partner_code']}-{values['local_code']}-{values['signed_on']:%Y%m%d}"
 
 
 async def update_agreement(

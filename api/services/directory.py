@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
 from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit
 from api.services.fields import Reader
+from api.services.halls import natural_key
 from api.services.permissions import require_admin, require_local
 from api.services.snapshots import contact_snapshot, relation_snapshot
 
@@ -113,9 +114,9 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
         require_local(ctx, region, "联络人")
     elif ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
         raise Forbidden("只有本市工作人员可以登记合作地区联络人")
-    contact = None
-    if data.key is not None:
-        contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
+    if data.key is None:
+        data = replace(data, key=natural_key(region, data.values["name"], "contact"))
+    contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
     group_id = await _group_id(session, data.group_name)
     group_name = data.group_name
     if contact is None:

@@ -16,6 +16,17 @@ E = TypeVar("E", bound=StrEnum)
 _MISSING = object()
 
 
+def _bad_character(text: str, *, allow_newlines: bool) -> str | None:
+    """Why a text cannot be stored: control characters, or a lone UTF-16 surrogate (which no
+    database can encode)."""
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff":
+            return "含有无效字符"
+        if ord(ch) < 32 and not (allow_newlines and ch in "\n\t\r"):
+            return "含有控制字符"
+    return None
+
+
 class Reader:
     """Reads typed values out of one raw record (a camelCase dict), remembering every problem."""
 
@@ -56,8 +67,9 @@ class Reader:
         if len(value) > max_len:
             self.fail(field, f"过长(最多{max_len}字)")
             return None
-        if any(ord(c) < 32 and c not in "\n\t\r" for c in value):
-            self.fail(field, "含有控制字符")
+        problem = _bad_character(value, allow_newlines=True)
+        if problem:
+            self.fail(field, problem)
             return None
         return value
 
@@ -104,7 +116,7 @@ class Reader:
             return None
         try:
             number = int(value) if not isinstance(value, float) or value.is_integer() else None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             number = None
         if number is None:
             self.fail(field, "应为整数")
@@ -120,7 +132,7 @@ class Reader:
             return None
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self.fail(field, "应为数字")
             return None
         if isinstance(value, bool) or math.isnan(number) or math.isinf(number):
@@ -171,6 +183,10 @@ class Reader:
                 self.fail(field, "列表项应为文字")
                 return []
             text = str(item).strip()
+            problem = _bad_character(text, allow_newlines=False)
+            if problem:
+                self.fail(field, problem)
+                return []
             if len(text) > max_len:
                 self.fail(field, f"列表项过长(最多{max_len}字)")
                 return []

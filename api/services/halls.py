@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -64,6 +65,13 @@ def parse_hall(
     return HallData(key=key, values=values, matter_codes=matter_codes), []
 
 
+def natural_key(region_code: str, name: str, prefix: str = "hall") -> str:
+    """A key for a record given without one (same region and name → same key), so an export
+    imported again updates instead of duplicating."""
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{prefix}-{region_code}-{digest}"
+
+
 async def matters_by_code(session: AsyncSession, codes: list[str], field: str) -> list[Matter]:
     """The matters named by `codes`; unknown codes are a BAD_INPUT naming each one."""
     if not codes:
@@ -90,6 +98,8 @@ async def save_hall(
     session: AsyncSession, ctx: ServiceContext, data: HallData, *, hall_id: int | None = None, version: int | None = None
 ) -> Hall:
     require_local(ctx, data.values["region_code"], "服务大厅")
+    if hall_id is None and data.key is None:
+        data = replace(data, key=natural_key(data.values["region_code"], data.values["name"]))
     hall = None
     if hall_id is not None:
         hall = await load_hall(session, hall_id=hall_id, for_update=True)

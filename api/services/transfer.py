@@ -98,7 +98,7 @@ def _cell(value: Any) -> Any:
         if text[0] in "[{":
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON after all: keep the text as typed
                 return text
         return text
     return value
@@ -122,12 +122,21 @@ def _section_of(path: Path) -> str | None:
     return None
 
 
+def _check_size(path: Path) -> None:
+    if path.stat().st_size > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"{path.name} 过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
+
+
 def _csv_records(path: Path) -> list[dict[str, Any]]:
+    _check_size(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path.name} 不是 UTF-8 编码的 CSV 文件") from exc
-    table = list(csv.reader(io.StringIO(text)))
+    try:
+        table = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ImportFileError(f"{path.name} 不是有效的 CSV 文件: {exc}") from exc
     if not table:
         return []
     return _rows_from_table(table[0], table[1:])
@@ -150,8 +159,7 @@ def read_document(path: Path) -> dict[str, Any]:
         return {s: _csv_records(p) for s, p in found.items()}
     if not path.exists():
         raise ImportFileError(f"找不到文件 {path}")
-    if path.stat().st_size > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"文件过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
+    _check_size(path)
     if suffix == ".json":
         try:
             document = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -159,6 +167,8 @@ def read_document(path: Path) -> dict[str, Any]:
             raise ImportFileError(f"{path.name} 不是 UTF-8 编码") from exc
         except json.JSONDecodeError as exc:
             raise ImportFileError(f"{path.name} 不是有效的 JSON: 第{exc.lineno}行第{exc.colno}列 {exc.msg}") from exc
+        except (ValueError, RecursionError) as exc:  # e.g. a number of thousands of digits, deep nesting
+            raise ImportFileError(f"{path.name} 无法读取: {type(exc).__name__}") from exc
         if not isinstance(document, dict):
             raise ImportFileError("JSON 顶层应为对象, 包含 matters / halls / agreements / partners 等部分")
         return document
