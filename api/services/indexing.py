@@ -72,7 +72,14 @@ class SearchService:
         self._synonyms: list[list[str]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._wake: asyncio.Event | None = None
         self.last_error: str | None = None
+        db.write_listeners.append(self._written)
+
+    def _written(self) -> None:
+        """A commit in this process: catch up now instead of at the next poll."""
+        if self._wake is not None:
+            self._wake.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -104,8 +111,11 @@ class SearchService:
             self._index = None
 
     async def _follow(self) -> None:
+        self._wake = asyncio.Event()
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
             try:
                 await self.catch_up()
                 self.last_error = None
