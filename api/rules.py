@@ -45,6 +45,7 @@ __all__ = [
     "Scope",
     "Tier",
     "UnknownRegion",
+    "count_hall_options",
     "coverage_for",
     "covers_matter",
     "exposed_status",
@@ -264,11 +265,14 @@ def local_county_of(tree: RegionTree, home_city: str, code: str) -> str | None:
     (which may be a town) in its county. For the home city itself this is None
     unless the city has no counties (then it is its own local unit).
     """
+    memo: dict[tuple[str, str], str | None] = tree._counties_memo  # type: ignore[attr-defined]
+    key = (home_city, code)
+    if key in memo:
+        return memo[key]
     counties = tree.local_counties(home_city)
-    for candidate in (code, *tree.ancestors(code)):
-        if candidate in counties:
-            return candidate
-    return None
+    found = next((c for c in (code, *tree.ancestors(code)) if c in counties), None)
+    memo[key] = found
+    return found
 
 
 # --------------------------------------------------------------------------- facts
@@ -559,6 +563,31 @@ def hall_options(
     without one, by (county code, name, id). ``first`` keeps the first N.
     Not covered → [].
     """
+    candidates = _hall_candidates(tree, home_city, coverage, matter, halls, lat, lon, first)
+    if lat is not None:
+        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name, _id_key(c[0].id)))
+    else:
+        candidates.sort(key=lambda c: (c[1], c[0].name, _id_key(c[0].id)))
+    if first is not None:
+        candidates = candidates[:first]
+    words = _Words(tree, home_city)
+    return [
+        HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
+        for hall, county, distance, relevant, by_window in candidates
+    ]
+
+
+def _hall_candidates(
+    tree: RegionTree,
+    home_city: str,
+    coverage: CoverageResult,
+    matter: MatterFacts,
+    halls: Iterable[HallFacts],
+    lat: float | None,
+    lon: float | None,
+    first: int | None,
+) -> list[tuple[HallFacts, str, float | None, tuple[AgreementFacts, ...], bool]]:
+    """The halls of §5.7 with their county, distance and relevant agreements, unordered."""
     if (lat is None) != (lon is None):
         raise ValueError("latitude and longitude must be given together")
     if lat is not None and lon is not None:
@@ -597,17 +626,14 @@ def hall_options(
             distance = great_circle_km(lat, lon, hall.latitude, hall.longitude)
         candidates.append((hall, county, distance, relevant, by_window))
 
-    if lat is not None:
-        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name, _id_key(c[0].id)))
-    else:
-        candidates.sort(key=lambda c: (c[1], c[0].name, _id_key(c[0].id)))
-    if first is not None:
-        candidates = candidates[:first]
-    words = _Words(tree, home_city)
-    return [
-        HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
-        for hall, county, distance, relevant, by_window in candidates
-    ]
+    return candidates
+
+
+def count_hall_options(
+    tree: RegionTree, home_city: str, coverage: CoverageResult, matter: MatterFacts, halls: Iterable[HallFacts]
+) -> int:
+    """How many halls :func:`hall_options` would list (no sentences written)."""
+    return len(_hall_candidates(tree, home_city, coverage, matter, halls, None, None, None))
 
 
 def _check_coordinates(lat: float, lon: float) -> None:

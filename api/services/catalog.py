@@ -215,6 +215,11 @@ class Catalog:
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
 
+    def count_where_to_handle(self, home_code: str, matter_code: str, day: dt.date | None = None) -> int:
+        """How many halls `where_to_handle` lists, without writing their explanations."""
+        coverage = self.coverage(home_code, matter_code, day)
+        return rules.count_hall_options(self.tree, self.home_city, coverage, self.matter(matter_code), self.halls)
+
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
         """What a write service needs besides its session, built from this snapshot's tree."""
         return ServiceContext(actor=actor, tree=self.tree, home_city=self.home_city, today=day or today())
