@@ -14,36 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from api.settings import Settings
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "luqiao window 2025"
 CLERK = "luqiao-window"
 PARTNER = "522600"  # 贵州省黔东南苗族侗族自治州
 CITIZEN_HOME = "522601"  # 凯里市
 NEW_TITLE = "贵州省黔东南苗族侗族自治州与浙江省台州市路桥区跨省通办合作协议"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _prepare(settings: Settings) -> None:
@@ -75,54 +63,8 @@ def staff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
         pool.submit(asyncio.run, _prepare(settings)).result()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TONGBAN_DATABASE_URL": settings.database_url,
-        "TONGBAN_INDEX_DIR": str(settings.index_dir),
-        "TONGBAN_SECRET_KEY": settings.secret_key,
-        "TONGBAN_HOME_REGION": settings.home_region,
-        "TONGBAN_RATE_LIMIT_PER_MINUTE": "100000",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    }
-    log = workdir / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "api.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"server exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready after 60 s:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+    with running_server(settings, workdir) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _text(page: Any, selector: str = "body") -> str:
