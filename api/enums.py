@@ -6,6 +6,7 @@ Values are the CONTRACT.md §4 enum names; the Chinese labels are what people re
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class RegionLevel(StrEnum):
@@ -143,7 +144,12 @@ ROLE_LABELS: dict[str, str] = {"ADMIN": "市级管理员", "COUNTY": "县(市、
 CHANNEL_LABELS: dict[str, str] = {"PUBLIC": "公众", "STAFF": "工作人员", "PARTNER": "合作地区"}
 
 
+def value_of(member: Any) -> Any:
+    """An enum member's stored value; anything else as it is (rows may hold either)."""
+    return getattr(member, "value", member)
+
+
 def label(value: object) -> str:
     """The Chinese label of an enum value (or the value itself when unknown)."""
-    key = getattr(value, "value", value)
+    key = value_of(value)
     return LABELS.get(str(key), str(key))

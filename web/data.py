@@ -16,14 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from api.enums import value_of
 from api.models import Agreement, Hall, Matter, Region, RegionRelation, hall_matters
 from api.rules import RegionTree
 from api.services.snapshots import published_guide
-
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
-
 
 # ------------------------------------------------------------------ halls
 
@@ -88,7 +84,7 @@ async def _load_halls(session: AsyncSession, tree: RegionTree, home_city: str) -
                 id=hall.id,
                 key=hall.key,
                 name=hall.name,
-                level=_value(hall.level),
+                level=value_of(hall.level),
                 region_code=code,
                 region_name=short or code,
                 county_name=tree.name(county) if county else (tree.name(code) if known else code),
@@ -184,7 +180,7 @@ def _matter_view(matter: Matter, with_guide: bool = False) -> MatterView:
         code=matter.code,
         name=matter.name,
         department=matter.department or "",
-        scope=_value(matter.scope),
+        scope=value_of(matter.scope),
         modes=tuple(str(m) for m in matter.modes or ()),
         modes_sample=bool(matter.modes_sample),
         keywords=tuple(str(k) for k in matter.keywords or ()),
@@ -259,7 +255,7 @@ async def scope_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(Matter.scope, func.count()).where(Matter.published.is_(True)).group_by(Matter.scope)
     )
-    return {_value(scope): int(count) for scope, count in rows}
+    return {value_of(scope): int(count) for scope, count in rows}
 
 
 # ------------------------------------------------------------------ agreements and relations
@@ -317,7 +313,7 @@ async def relations_touching(session: AsyncSession, tree: RegionTree, code: str)
         if tree.contains(rel.partner_code, code) or tree.contains(code, rel.partner_code):
             found.append(
                 RelationView(
-                    _value(rel.kind),
+                    value_of(rel.kind),
                     rel.local_code,
                     rel.partner_code,
                     rel.since,

@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 
 from api import enums, rules
+from api.enums import value_of
 from api.schema.context import Info
 from api.services.catalog import Catalog, agreement_facts
 
@@ -40,9 +41,6 @@ class CoverageKind(StrEnum):
     NONE = "NONE"
     SCOPE_EXCLUDED = "SCOPE_EXCLUDED"
 
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
 
 
 def region_of(catalog: Catalog, code: str) -> Region:
@@ -124,7 +122,7 @@ class RegionRelation:
 
     @strawberry.field
     def kind(self) -> RelationKind:
-        return enums.RelationKind(_value(self.row.kind))
+        return enums.RelationKind(value_of(self.row.kind))
 
     @strawberry.field(description="The home-city side.")
     def local_region(self) -> Region:
@@ -200,7 +198,7 @@ class Agreement:
 
     @strawberry.field(description="The status as recorded by staff, whatever the date.")
     def stored_status(self) -> AgreementStatus:
-        return enums.AgreementStatus(_value(self.row.status))
+        return enums.AgreementStatus(value_of(self.row.status))
 
     @strawberry.field(description="In force on the date (default today): stored ACTIVE and within its dates.")
     def in_force(self, info: Info, on_date: dt.date | None = strawberry.UNSET) -> bool:
@@ -362,7 +360,7 @@ class Matter:
 
     @strawberry.field
     def scope(self) -> MatterScope:
-        return enums.MatterScope(_value(self.row.scope))
+        return enums.MatterScope(value_of(self.row.scope))
 
     @strawberry.field
     def modes(self) -> list[HandlingMode]:
@@ -442,7 +440,7 @@ class Hall:
 
     @strawberry.field
     def level(self) -> HallLevel:
-        return enums.HallLevel(_value(self.row.level))
+        return enums.HallLevel(value_of(self.row.level))
 
     @strawberry.field
     def address(self) -> str | None:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import rules
 from api.db import Database
+from api.enums import value_of
 from api.models import (
     Agreement,
     AppSetting,
@@ -48,9 +49,6 @@ from api.services.regions import load_tree
 TIER_THRESHOLDS_KEY = "tier_thresholds"
 DEFAULT_THRESHOLD = 60.0
 
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +254,7 @@ def agreement_facts(row: Any, codes: Iterable[str] | None) -> AgreementFacts:
         signed_on=row.signed_on,
         effective_from=row.effective_from,
         expires_on=row.expires_on,
-        stored_status=_value(row.status),
+        stored_status=value_of(row.status),
         citywide_shared=bool(row.citywide_shared),
         matter_codes=None if codes is None else frozenset(codes),
         registered_on=row.registered_on,
@@ -297,7 +295,7 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
     matter_rows = await session.execute(
         select(Matter.code, Matter.name, Matter.scope).where(Matter.published.is_(True)).order_by(Matter.code)
     )
-    matters = {code: MatterFacts(code, name, _value(scope)) for code, name, scope in matter_rows}
+    matters = {code: MatterFacts(code, name, value_of(scope)) for code, name, scope in matter_rows}
 
     agreement_codes = await _codes_by_owner(session, agreement_matters, "agreement_id")
     agreement_rows = await session.execute(select(Agreement.__table__).order_by(Agreement.id))

@@ -20,16 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from api import rules
-from api.enums import FeedbackStatus, label
+from api.enums import FeedbackStatus, label, value_of
 from api.models import Agreement, Contact, Feedback, Hall, OutreachVisit
 from api.services.feedback import response_overdue
 
 TIERS = ("RED", "GREEN", "BLUE", "YELLOW")
 NO_TIER = "NONE"
 
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
@@ -386,7 +383,7 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
 
     # feedback: status, first response, resolution, overdue; per county
     feedback = list((await session.execute(select(Feedback))).scalars())
-    status_counts = Counter(_value(f.status) for f in feedback)
+    status_counts = Counter(value_of(f.status) for f in feedback)
     response: list[float] = []
     resolution: list[float] = []
     overdue = 0
@@ -402,7 +399,7 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
         if item.county_code in counties:
             figures = counties[item.county_code]
             figures.feedback += 1
-            figures.resolved += _value(item.status) == FeedbackStatus.RESOLVED.value
+            figures.resolved += value_of(item.status) == FeedbackStatus.RESOLVED.value
             figures.overdue += late
             if first is not None:
                 figures.response_hours.append(first)
@@ -425,7 +422,7 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
             "lat": h.latitude,
             "lon": h.longitude,
             "window": bool(h.has_cross_region_window),
-            "level": _value(h.level),
+            "level": value_of(h.level),
             "approximate": bool(h.coordinates_approximate),
             "county": tree.name(rules.local_county_of(tree, home, h.region_code) or h.region_code)
             if h.region_code in tree

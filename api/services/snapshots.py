@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.enums import value_of
 from api.models import Agreement, Contact, Guide, Hall, Matter, Region, RegionRelation
-
-
-def _value(enum_or_value: Any) -> Any:
-    return getattr(enum_or_value, "value", enum_or_value)
 
 
 def _date(value: Any) -> str | None:
@@ -38,7 +35,7 @@ def guide_snapshot(guide: Guide | None) -> dict[str, Any] | None:
 
 def published_guide(matter: Matter) -> Guide | None:
     """The latest published version: the one every county uses."""
-    published = [g for g in matter.guides if _value(g.status) == "PUBLISHED"]
+    published = [g for g in matter.guides if value_of(g.status) == "PUBLISHED"]
     return max(published, key=lambda g: g.version) if published else None
 
 
@@ -47,7 +44,7 @@ def matter_snapshot(matter: Matter, guide: Guide | None) -> dict[str, Any]:
         "code": matter.code,
         "name": matter.name,
         "department": matter.department,
-        "scope": _value(matter.scope),
+        "scope": value_of(matter.scope),
         "modes": list(matter.modes or []),
         "modesSample": matter.modes_sample,
         "keywords": list(matter.keywords or []),
@@ -67,7 +64,7 @@ def hall_snapshot(hall: Hall, matter_codes: list[str]) -> dict[str, Any]:
         "key": hall.key,
         "name": hall.name,
         "regionCode": hall.region_code,
-        "level": _value(hall.level),
+        "level": value_of(hall.level),
         "address": hall.address,
         "phone": hall.phone,
         "openingHours": hall.opening_hours,
@@ -92,7 +89,7 @@ def agreement_snapshot(agreement: Agreement, matter_codes: list[str] | None) -> 
         "signedOn": _date(agreement.signed_on),
         "effectiveFrom": _date(agreement.effective_from),
         "expiresOn": _date(agreement.expires_on),
-        "status": _value(agreement.status),
+        "status": value_of(agreement.status),
         "citywideShared": agreement.citywide_shared,
         "matterCodes": None if matter_codes is None else sorted(matter_codes),
         "documentRef": agreement.document_ref,
@@ -117,7 +114,7 @@ def partner_snapshot(region: Region) -> dict[str, Any]:
 def relation_snapshot(relation: RegionRelation) -> dict[str, Any]:
     return {
         "key": relation.key,
-        "kind": _value(relation.kind),
+        "kind": value_of(relation.kind),
         "localCode": relation.local_code,
         "partnerCode": relation.partner_code,
         "since": relation.since,
