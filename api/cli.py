@@ -151,22 +151,19 @@ async def _token_add(settings: Settings, name: str, label: str | None) -> int:
     return 0
 
 
-class _TcpConfig:
+def _tcp_socket(config: Any) -> Any:
     """uvicorn's shared listening socket for several workers is created without IPPROTO_TCP, and
     asyncio only sets TCP_NODELAY on sockets whose proto says TCP: every keep-alive response then
     waits ~40 ms for a delayed ACK (measured by bench/run.py: 726 vs 6,490 req/s for hello-world).
     Binding the socket with the protocol named restores TCP_NODELAY on the accepted connections."""
+    import socket
 
-    @staticmethod
-    def bind(config: Any) -> Any:
-        import socket
-
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((config.host, config.port))
-        sock.set_inheritable(True)
-        return sock
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -187,7 +184,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     if workers <= 1:
         uvicorn.Server(config).run()
         return 0
-    Multiprocess(config, sockets=[_TcpConfig.bind(config)]).run()
+    Multiprocess(config, sockets=[_tcp_socket(config)]).run()
     return 0
 
 
