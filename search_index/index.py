@@ -24,6 +24,7 @@ import contextlib
 import logging
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 
 from search_index import analysis, store
-from search_index.query import build_plan, execute, highlight, sanitize_query
+from search_index.query import PostingsCache, build_plan, execute, highlight, sanitize_query
 from search_index.schema import META_CODE, build_schema, document_fields, meta_fields
 
 #: Whoosh's sort pool for a rebuild. Its default (128 MB) spills 20,000 matters to disk in runs
@@ -63,15 +64,37 @@ class IndexBusyError(RuntimeError):
     """Another live writer held the index longer than ``writer_timeout``."""
 
 
-class _Handle:
-    """A searcher plus the number of searches using it (closed when retired and idle)."""
+#: answers remembered per searcher (a query's hits, at most 100 each): the popular questions
+#: (社保卡, 公积金, 户口迁移) are asked again and again and their answer only changes with a commit
+RESULTS_CACHED = 512
 
-    __slots__ = ("refs", "retired", "searcher")
+
+class _Handle:
+    """A searcher plus the number of searches using it (closed when retired and idle), and what
+    was computed from it: postings and answers, valid exactly as long as the searcher is."""
+
+    __slots__ = ("postings", "refs", "results", "results_lock", "retired", "searcher")
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
         self.refs = 0
         self.retired = False
+        self.postings = PostingsCache()
+        self.results: OrderedDict[tuple[str, int], tuple[Hit, ...]] = OrderedDict()
+        self.results_lock = threading.Lock()
+
+    def cached(self, key: tuple[str, int]) -> tuple[Hit, ...] | None:
+        with self.results_lock:
+            hits = self.results.get(key)
+            if hits is not None:
+                self.results.move_to_end(key)
+            return hits
+
+    def remember(self, key: tuple[str, int], hits: tuple[Hit, ...]) -> None:
+        with self.results_lock:
+            self.results[key] = hits
+            if len(self.results) > RESULTS_CACHED:
+                self.results.popitem(last=False)
 
 
 class _Generation:
@@ -230,16 +253,20 @@ class SearchIndex:
         if not clean:
             return []
         limit = max(1, min(int(limit), 100))
-        plan = build_plan(clean, self._synonyms, self._lexicon)
-        if plan is None:
-            return []
         handle = self._acquire()
         if handle is None:
             return []
         try:
+            key = (clean, limit)
+            known = handle.cached(key)
+            if known is not None:
+                return list(known)
+            plan = build_plan(clean, self._synonyms, self._lexicon)
+            if plan is None:
+                return []
             searcher = handle.searcher
             hits: list[Hit] = []
-            for found in execute(searcher, plan, limit + 1):
+            for found in execute(searcher, plan, limit + 1, handle.postings):
                 stored = searcher.stored_fields(found.docnum)
                 code = stored.get("code")
                 if not code or code == META_CODE:
@@ -249,6 +276,7 @@ class SearchIndex:
                 )
                 if len(hits) >= limit:
                     break
+            handle.remember(key, tuple(hits))
             return hits
         finally:
             self._release(handle)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,10 +252,51 @@ class Scored:
     terms: set[tuple[str, str]]
 
 
-def execute(searcher: Any, plan: QueryPlan, limit: int) -> list[Scored]:
+class PostingsCache:
+    """Scored postings per (field, term) for one searcher, least recently used evicted first.
+
+    A searcher is a fixed view of the index (a commit opens a new one, with a new cache), so an
+    entry never goes stale; only memory bounds it: ``budget`` postings in all (about 80 bytes
+    each). Popular words (社保, 公积金) stay in memory and a query over them costs dictionary
+    look-ups instead of a walk over every posting in every segment. Thread-safe.
+    """
+
+    __slots__ = ("_budget", "_entries", "_lock", "_size")
+
+    def __init__(self, budget: int = 200_000) -> None:
+        self._budget = budget
+        self._entries: OrderedDict[tuple[str, str], dict[int, float] | None] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, dict[int, float] | None]:
+        with self._lock:
+            if key not in self._entries:
+                return False, None
+            self._entries.move_to_end(key)
+            return True, self._entries[key]
+
+    def put(self, key: tuple[str, str], postings: dict[int, float] | None) -> None:
+        cost = 1 + (len(postings) if postings else 0)
+        if cost > self._budget:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = postings
+            self._size += cost
+            while self._size > self._budget:
+                _key, dropped = self._entries.popitem(last=False)
+                self._size -= 1 + (len(dropped) if dropped else 0)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | None = None) -> list[Scored]:
     """Score documents for ``plan``: per query word the best alternative, summed over words.
 
-    Reads each term's postings once and scores them BM25-style from the stored weight
+    Reads each term's postings once (or takes them from ``shared``, the searcher's cache) and scores them BM25-style from the stored weight
     (term frequency with the length normalisation folded in at index time), then
     aggregates in plain Python. Whoosh's compound matchers cost several microseconds per
     posting per tree level; this loop is several times faster, and it records which terms
@@ -270,7 +313,12 @@ def execute(searcher: Any, plan: QueryPlan, limit: int) -> list[Scored]:
         key = (fname, term)
         if key in cache:
             return cache[key]
-        got: dict[int, float] | None = None
+        if shared is not None:
+            known, got = shared.get(key)
+            if known:
+                cache[key] = got
+                return got
+        got = None
         try:
             if key in reader:
                 df = reader.doc_frequency(fname, term)
@@ -283,8 +331,11 @@ def execute(searcher: Any, plan: QueryPlan, limit: int) -> list[Scored]:
                         got[m.id()] = idf * w * _K1_PLUS_1 / (w + _K1)
                         m.next()
         except Exception:  # a term the field cannot encode, a vanished segment
-            got = None
+            cache[key] = None
+            return None  # not remembered across queries: a vanished segment is retried
         cache[key] = got
+        if shared is not None:
+            shared.put(key, got)
         return got
 
     totals: dict[int, float] = {}

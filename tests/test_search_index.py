@@ -377,3 +377,33 @@ def test_a_broken_pointer_is_not_ready_until_repaired(
     assert len([r for r in caplog.records if "cannot be opened" in r.getMessage()]) == 1  # logged once
     store.write_pointer(folder, good)  # type: ignore[arg-type]
     assert idx.is_ready() and idx.last_applied_id() == 3
+
+
+def test_remembered_answers_and_postings_end_with_the_commit_that_changes_them(tmp_path: Path) -> None:
+    """Answers are cached per searcher: a commit by this or another instance opens a new one."""
+    folder = tmp_path / "shared"
+    writer, reader = SearchIndex(folder), SearchIndex(folder)
+    writer.rebuild(DOCS, 1)
+    first = reader.search("居住证 社保卡")
+    assert reader.search("居住证 社保卡") == first  # the second ask is answered from the cache
+    assert "M-NEW" not in codes(first)
+    writer.apply_changes([(2, "M-NEW", doc("M-NEW", "居住证申领"))])
+    assert codes(reader.search("居住证 社保卡"))[0] == "M-NEW"  # another instance's commit is seen
+    reader.apply_changes([(3, "M-NEW", None)])
+    assert "M-NEW" not in codes(reader.search("居住证 社保卡"))
+    assert "M-NEW" not in codes(writer.search("居住证 社保卡"))
+
+
+def test_postings_cache_stays_within_its_budget() -> None:
+    from search_index.query import PostingsCache
+
+    cache = PostingsCache(budget=10)
+    cache.put(("name_w", "a"), {1: 1.0, 2: 1.0, 3: 1.0})  # costs 4
+    cache.put(("name_w", "b"), None)  # an absent term costs 1
+    cache.put(("name_w", "c"), {i: 1.0 for i in range(20)})  # larger than the whole budget: not kept
+    assert cache.get(("name_w", "c")) == (False, None)
+    assert cache.get(("name_w", "a")) == (True, {1: 1.0, 2: 1.0, 3: 1.0})  # now most recently used
+    cache.put(("name_w", "d"), {i: 1.0 for i in range(5)})  # costs 6: "b" (least recent) goes
+    assert cache.get(("name_w", "b")) == (False, None)
+    assert cache.get(("name_w", "a"))[0] and cache.get(("name_w", "d"))[0]
+    assert len(cache) == 2
