@@ -542,3 +542,30 @@ async def test_matter_page_chooser_and_type_ahead_stay_on_the_matter(client: htt
     assert f'href="/matters/M-008?home={NANCHONG}"' in fragment.text
     hostile = await get(client, "/regions/suggest", params={"region_q": "南充", "to": "//evil.example/x"})
     assert "evil" not in hostile.text
+
+
+async def test_results_show_a_matter_edit_at_once(client: httpx.AsyncClient, app: Any, settings: Settings) -> None:
+    """Result details are remembered per catalog mark; an edit moves the mark, so the next page
+    shows the edited matter, not the remembered one."""
+    from api.services.base import SYSTEM, ServiceContext
+    from api.services.matters import upsert_matter
+    from api.services.regions import load_tree
+
+    state = app.state.tongban
+
+    async def save(modes: list[str]) -> None:
+        async with state.db.write() as session:
+            tree = await load_tree(session)
+            ctx = ServiceContext(actor=SYSTEM, tree=tree, home_city=settings.home_region)
+            await upsert_matter(session, ctx, {
+                "code": "X-EDIT", "name": "缓存测试事项", "department": "测试局", "scope": "CROSS_PROVINCE",
+                "modes": modes, "keywords": ["cachetest"],
+            })
+        await state.search.catch_up()
+
+    await save(["FULL_ONLINE"])
+    first = (await get(client, f"/search?q=cachetest&home={NANCHONG}")).text
+    assert "缓存测试事项" in first and "全程网办" in first
+    await save(["REMOTE_PROXY"])
+    second = (await get(client, f"/search?q=cachetest&home={NANCHONG}")).text
+    assert "异地代收代办" in second and "全程网办" not in second.split("</head>", 1)[1].split("<footer", 1)[0]

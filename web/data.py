@@ -9,6 +9,7 @@ rarely), matter details in one query for the whole page of results.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +219,49 @@ async def matters_by_code(session: AsyncSession, codes: list[str]) -> dict[str, 
         await session.execute(select(Matter).where(Matter.code.in_(codes), Matter.published.is_(True)))
     ).scalars()
     return {m.code: _matter_view(m) for m in rows}
+
+
+MATTER_VIEWS_KEY = "web.matter_views"
+#: matter display details remembered per catalog mark (~1 KB each)
+MATTER_VIEWS_CACHED = 2000
+
+
+@dataclass
+class _MatterViews:
+    mark: int
+    views: OrderedDict[str, MatterView | None] = field(default_factory=OrderedDict)
+
+
+async def result_matters(state: Any, catalog: Any, codes: list[str]) -> dict[str, MatterView]:
+    """`matters_by_code` through a cache kept until the catalog's change mark moves.
+
+    Every matter write moves the mark (each write leaves an outbox row), so a remembered view is
+    never older than the snapshot the page answers from; a results page whose matters were all
+    shown recently makes no query at all. Unpublished or unknown codes are remembered as absent.
+    """
+    cached = state.extras.get(MATTER_VIEWS_KEY)
+    if not isinstance(cached, _MatterViews) or cached.mark != catalog.mark:
+        cached = _MatterViews(catalog.mark)
+        state.extras[MATTER_VIEWS_KEY] = cached
+    views = cached.views
+    found: dict[str, MatterView] = {}
+    missing: list[str] = []
+    for code in dict.fromkeys(codes):
+        if code in views:
+            views.move_to_end(code)
+            if (view := views[code]) is not None:
+                found[code] = view
+        else:
+            missing.append(code)
+    if missing:
+        async with state.db.read() as session:
+            loaded = await matters_by_code(session, missing)
+        found.update(loaded)
+        for code in missing:
+            views[code] = loaded.get(code)
+        while len(views) > MATTER_VIEWS_CACHED:
+            views.popitem(last=False)
+    return found
 
 
 async def matter_with_guide(session: AsyncSession, code: str) -> MatterView | None:

@@ -287,8 +287,7 @@ async def search(request: Request) -> Response:
         found = len(ranked)
         covered = sum(1 for a in answers.values() if a is not None and a.covered)
         shown = ranked[(page_number - 1) * RESULTS_PER_PAGE : page_number * RESULTS_PER_PAGE]
-        async with _state(request).db.read() as session:
-            matters = await data.matters_by_code(session, [code for code, _, _ in shown])
+        matters = await data.result_matters(_state(request), catalog, [code for code, _, _ in shown])
         for code, score, highlight in shown:
             matter = matters.get(code)
             if matter is not None:
