@@ -569,3 +569,32 @@ async def test_results_show_a_matter_edit_at_once(client: httpx.AsyncClient, app
     await save(["REMOTE_PROXY"])
     second = (await get(client, f"/search?q=cachetest&home={NANCHONG}")).text
     assert "异地代收代办" in second and "全程网办" not in second.split("</head>", 1)[1].split("<footer", 1)[0]
+
+
+async def test_region_page_shows_relation_and_index_edits_at_once(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """The region page's details are read once per catalog mark: each edit must move the mark."""
+    from api.services.base import SYSTEM, ServiceContext
+    from api.services.directory import parse_relation, save_relation
+    from api.services.partners import set_partner_indices
+    from api.services.regions import load_tree
+
+    state = app.state.tongban
+    before = visible_text((await get(client, f"/regions/{NANCHONG}")).text)
+    assert "缓存测试结对" not in before
+    async with state.db.write() as session:
+        tree = await load_tree(session)
+        ctx = ServiceContext(actor=SYSTEM, tree=tree, home_city=settings.home_region)
+        data, errors = parse_relation(
+            {"key": "cache-test", "kind": "COOPERATION", "localCode": "331081", "partnerCode": NANCHONG,
+             "since": "缓存测试结对"},
+            ctx,
+        )
+        assert data is not None, errors
+        await save_relation(session, ctx, data)
+    assert "缓存测试结对" in visible_text((await get(client, f"/regions/{NANCHONG}")).text)
+    async with state.db.write() as session:
+        await set_partner_indices(session, ctx, NANCHONG, 12.5, 13.5)
+    after = visible_text((await get(client, f"/regions/{NANCHONG}")).text)
+    assert "12.5" in after and "13.5" in after

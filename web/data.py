@@ -317,9 +317,7 @@ class AgreementDetails:
     updated_at: dt.datetime | None
 
 
-async def agreement_details(session: AsyncSession, ids: list[int]) -> dict[int, AgreementDetails]:
-    if not ids:
-        return {}
+async def _agreement_details(session: AsyncSession) -> dict[int, AgreementDetails]:
     rows = await session.execute(
         select(
             Agreement.id,
@@ -330,7 +328,7 @@ async def agreement_details(session: AsyncSession, ids: list[int]) -> dict[int, 
             Agreement.source_url,
             Agreement.is_sample,
             Agreement.updated_at,
-        ).where(Agreement.id.in_(ids))
+        )
     )
     return {row.id: AgreementDetails(row.id, *row[1:6], bool(row.is_sample), row.updated_at) for row in rows}
 
@@ -347,31 +345,62 @@ class RelationView:
     sample: bool
 
 
-async def relations_touching(session: AsyncSession, tree: RegionTree, code: str) -> list[RelationView]:
-    """Pairing relations whose partner is this region, encloses it, or lies inside it."""
+async def _relations(session: AsyncSession) -> tuple[RelationView, ...]:
     rows = (
         await session.execute(select(RegionRelation).order_by(RegionRelation.kind, RegionRelation.key))
     ).scalars()
-    found = []
-    for rel in rows:
-        if tree.contains(rel.partner_code, code) or tree.contains(code, rel.partner_code):
-            found.append(
-                RelationView(
-                    value_of(rel.kind),
-                    rel.local_code,
-                    rel.partner_code,
-                    rel.since,
-                    rel.note,
-                    rel.source,
-                    rel.source_url,
-                    bool(rel.is_sample),
-                )
-            )
-    return found
+    return tuple(
+        RelationView(
+            value_of(rel.kind),
+            rel.local_code,
+            rel.partner_code,
+            rel.since,
+            rel.note,
+            rel.source,
+            rel.source_url,
+            bool(rel.is_sample),
+        )
+        for rel in rows
+    )
 
 
-async def indices_updated_at(session: AsyncSession, code: str) -> dt.datetime | None:
-    """When the partner indices of a region were last set (shown next to the tier)."""
-    return (
-        await session.execute(select(Region.indices_updated_at).where(Region.code == code))
-    ).scalar_one_or_none()
+async def _indices_dates(session: AsyncSession) -> dict[str, dt.datetime]:
+    rows = await session.execute(
+        select(Region.code, Region.indices_updated_at).where(Region.indices_updated_at.is_not(None))
+    )
+    return {code: when for code, when in rows}
+
+
+@dataclass(frozen=True)
+class RegionDetails:
+    """What the region pages show beyond the catalog snapshot: every agreement's document details,
+    every pairing relation and when each region's partner indices were set. A few thousand small
+    rows at most, so they are read whole, once per catalog change mark (like the hall directory)."""
+
+    mark: int
+    agreements: dict[int, AgreementDetails]
+    relations: tuple[RelationView, ...]
+    indices_dates: dict[str, dt.datetime]
+
+    def relations_touching(self, tree: RegionTree, code: str) -> list[RelationView]:
+        """Pairing relations whose partner is this region, encloses it, or lies inside it."""
+        return [
+            rel
+            for rel in self.relations
+            if tree.contains(rel.partner_code, code) or tree.contains(code, rel.partner_code)
+        ]
+
+
+REGION_DETAILS_KEY = "web.region_details"
+
+
+async def region_details(state: Any, catalog: Any) -> RegionDetails:
+    found = state.extras.get(REGION_DETAILS_KEY)
+    if isinstance(found, RegionDetails) and found.mark == catalog.mark:
+        return found
+    async with state.db.read() as session:
+        details = RegionDetails(
+            catalog.mark, await _agreement_details(session), await _relations(session), await _indices_dates(session)
+        )
+    state.extras[REGION_DETAILS_KEY] = details
+    return details

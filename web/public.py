@@ -498,10 +498,10 @@ async def region_page(request: Request) -> Response:
         inner = [
             a for a in catalog.agreements if a.partner_code != code and tree.contains(code, a.partner_code)
         ]
-    async with _state(request).db.read() as session:
-        details = await data.agreement_details(session, [int(a.id) for a in (*relevant, *inner)])
-        relations = await data.relations_touching(session, tree, code)
-        indices_date = await data.indices_updated_at(session, code) if catalog.partner_indices(code) else None
+    shown = await data.region_details(_state(request), catalog)
+    details = shown.agreements
+    relations = shown.relations_touching(tree, code)
+    indices_date = shown.indices_dates.get(code) if catalog.partner_indices(code) else None
     views = [presenter.agreement(a, details.get(int(a.id))) for a in relevant]
     views.sort(key=lambda v: (not v.in_force, v.facts.signed_on), reverse=False)
     in_force = [v for v in views if v.in_force]

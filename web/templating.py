@@ -126,17 +126,26 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={version}"
 
 
+@lru_cache(maxsize=64)
+def static_url_fixed(path: str) -> str:
+    """`static_url` for a process whose static files do not change while it runs (not debug):
+    hashed once, no file system call per page."""
+    return static_url(path)
+
+
 # ------------------------------------------------------------------ environment
 
 
-def build_environment() -> Environment:
+def build_environment(reload: bool = False) -> Environment:
+    """The Jinja environment. `reload` (debug mode): templates and static fingerprints follow
+    edits to their files; otherwise they are read once, sparing a dozen `stat` calls a page."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        auto_reload=True,
+        auto_reload=reload,
     )
     env.filters.update(
         label=label,
@@ -147,7 +156,7 @@ def build_environment() -> Environment:
         links=source_links,
     )
     env.globals.update(
-        static=static_url,
+        static=static_url if reload else static_url_fixed,
         qs=query_string,
         LABELS=LABELS,
         SITE_NAME=SITE_NAME,
@@ -157,20 +166,21 @@ def build_environment() -> Environment:
     return env
 
 
-_templates: Jinja2Templates | None = None
+_templates: dict[bool, Jinja2Templates] = {}
 
 
-def templates() -> Jinja2Templates:
-    """The process's Jinja2Templates (built once; templates reload when their files change)."""
-    global _templates
-    if _templates is None:
-        _templates = Jinja2Templates(env=build_environment())
-    return _templates
+def templates(reload: bool = False) -> Jinja2Templates:
+    """The process's Jinja2Templates, built once (per `reload` setting, see build_environment)."""
+    found = _templates.get(reload)
+    if found is None:
+        found = _templates[reload] = Jinja2Templates(env=build_environment(reload))
+    return found
 
 
 def attach(request: Request) -> Jinja2Templates:
-    """Publish the templates on `request.app.state.tongban.templates` for other adapters."""
-    shared = templates()
+    """Publish the templates on `request.app.state.tongban.templates` for other adapters
+    (reloading edited templates when the app runs in debug mode)."""
+    shared = templates(bool(getattr(request.app, "debug", False)))
     state = getattr(request.app.state, "tongban", None)
     if state is not None and getattr(state, "templates", None) is None:
         state.templates = shared

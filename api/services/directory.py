@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.enums import RelationKind, Role
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit
+from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import natural_key
 from api.services.permissions import require_admin, require_local
@@ -71,6 +71,8 @@ async def save_relation(session: AsyncSession, ctx: ServiceContext, data: Relati
     if before != after or relation.is_sample != data.values["is_sample"]:
         await session.flush()
         await audit(session, ctx.actor, "relation", data.key, "create" if before is None else "update", before, after)
+        # relations are shown from a snapshot kept per change mark (web.data.region_details)
+        queue(session, "relation", data.key)
     return relation
 
 
