@@ -114,6 +114,7 @@ class Presenter:
         self.city_name = self.tree.name(self.home_city)
         self.city_short = city_short_name(self.city_name)
         self.counties = tuple(self.tree.local_counties(self.home_city))
+        self._consult: dict[tuple[float | None, float | None], HallOptionView | None] = {}
 
     # -------------------------------------------------------------- names
 
@@ -239,8 +240,15 @@ class Presenter:
     def nearest_consult(self, lat: float | None, lon: float | None) -> HallOptionView | None:
         """The nearest hall whose cross-region window gives 异地咨询 (advice for people from elsewhere).
 
-        Without a location: the city-level hall if it advises, else the first county's.
+        Without a location: the city-level hall if it advises, else the first county's. Every
+        uncovered result of a page asks the same question, so it is answered once per request.
         """
+        key = (lat, lon)
+        if key not in self._consult:
+            self._consult[key] = self._nearest_consult(lat, lon)
+        return self._consult[key]
+
+    def _nearest_consult(self, lat: float | None, lon: float | None) -> HallOptionView | None:
         candidates = [h for h in self.directory.ordered if h.consults]
         if not candidates:
             return None
