@@ -26,7 +26,7 @@ import math
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,7 +253,8 @@ class Scored:
 
 
 class PostingsCache:
-    """Scored postings per (field, term) for one searcher, least recently used evicted first.
+    """Scored postings per (field, term) for one searcher -- and per query word, the best score of
+    its alternatives (keyed ``("", alternatives)``) -- least recently used evicted first.
 
     A searcher is a fixed view of the index (a commit opens a new one, with a new cache), so an
     entry never goes stale; only memory bounds it: ``budget`` postings in all (about 80 bytes
@@ -265,18 +266,18 @@ class PostingsCache:
 
     def __init__(self, budget: int = 200_000) -> None:
         self._budget = budget
-        self._entries: OrderedDict[tuple[str, str], dict[int, float] | None] = OrderedDict()
+        self._entries: OrderedDict[Hashable, dict[int, float] | None] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> tuple[bool, dict[int, float] | None]:
+    def get(self, key: Hashable) -> tuple[bool, dict[int, float] | None]:
         with self._lock:
             if key not in self._entries:
                 return False, None
             self._entries.move_to_end(key)
             return True, self._entries[key]
 
-    def put(self, key: tuple[str, str], postings: dict[int, float] | None) -> None:
+    def put(self, key: Hashable, postings: dict[int, float] | None) -> None:
         cost = 1 + (len(postings) if postings else 0)
         if cost > self._budget:
             return
@@ -340,6 +341,16 @@ def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | 
 
     totals: dict[int, float] = {}
     for concept in plan.concepts:
+        concept_key = ("", tuple(concept))
+        known, cached_best = shared.get(concept_key) if shared is not None else (False, None)
+        if known and cached_best is not None:
+            for alt in concept:  # the qualification rule and the highlight need the terms' postings
+                for fname, _boost in alt.fields:
+                    for w in alt.words:
+                        postings(fname, w)
+            for d, sc in cached_best.items():
+                totals[d] = totals.get(d, 0.0) + sc
+            continue
         best: dict[int, float] = {}
         get = best.get
         for alt in concept:
@@ -364,6 +375,8 @@ def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | 
                         best[d] = sc
         for d, sc in best.items():
             totals[d] = totals.get(d, 0.0) + sc
+        if shared is not None:  # the same word (社保卡) recurs across many different questions
+            shared.put(concept_key, best)
     for options in plan.net:
         for fname, term, boost in options:
             p = postings(fname, term)

@@ -407,3 +407,24 @@ def test_postings_cache_stays_within_its_budget() -> None:
     assert cache.get(("name_w", "b")) == (False, None)
     assert cache.get(("name_w", "a"))[0] and cache.get(("name_w", "d"))[0]
     assert len(cache) == 2
+
+
+def test_cached_postings_and_words_give_exactly_the_uncached_answers(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-searcher caches are an optimisation only: same hits, scores and highlights."""
+    import json
+
+    import search_index.index as index_module
+    from search_index import query
+
+    asked = [q["q"] for q in json.loads((Path(__file__).parent.parent / "bench" / "eval_queries.json").read_text())["queries"]]
+    asked += ["社保卡", "公积金 社保卡", "shebaoka", "gjj", "社报卡", "户口 迁移 证明"]
+    cached = [index.search(q, 20) for q in asked] + [index.search(q, 20) for q in reversed(asked)][::-1]
+    original = query.execute
+    monkeypatch.setattr(index_module, "execute", lambda s, plan, limit, shared=None: original(s, plan, limit, None))
+    monkeypatch.setattr(index_module, "RESULTS_CACHED", 0)
+    fresh = SearchIndex(index._dir)  # noqa: SLF001
+    plain = [fresh.search(q, 20) for q in asked]
+    assert cached == plain + plain
+    assert sum(1 for hits in plain if hits) > len(asked) // 2  # the comparison is not vacuous
