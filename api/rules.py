@@ -135,7 +135,7 @@ class RegionTree:
     (an unknown region contains nothing and lies in nothing).
     """
 
-    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo")
+    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo", "_full_names")
 
     _places: Mapping[str, Place]
     _children: Mapping[str, tuple[str, ...]]
@@ -171,6 +171,7 @@ class RegionTree:
         object.__setattr__(self, "_ancestors", MappingProxyType(ancestors))
         # derived answers only; the places themselves never change
         object.__setattr__(self, "_counties_memo", {})
+        object.__setattr__(self, "_full_names", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("RegionTree is immutable")
@@ -236,8 +237,12 @@ class RegionTree:
 
     def full_name(self, code: str) -> str:
         """Province → … → the region itself, e.g. "四川省南充市顺庆区"."""
-        chain = (*reversed(self.ancestors(code)), code)
-        return "".join(self._places[c].name for c in chain)
+        names: dict[str, str] = self._full_names  # type: ignore[attr-defined]
+        found = names.get(code)
+        if found is None:
+            chain = (*reversed(self.ancestors(code)), code)
+            found = names[code] = "".join(self._places[c].name for c in chain)
+        return found
 
     def name(self, code: str) -> str:
         """The short name, e.g. "顺庆区"."""
@@ -598,15 +603,26 @@ def _hall_candidates(
         return []
 
     counties = tree.local_counties(home_city)
+    all_counties = frozenset(counties)
     local_or_province = coverage.kind in ("LOCAL", "PROVINCE")
-    covered = set(counties) if local_or_province else set(coverage.local_regions)
-    citywide = covered >= set(counties)
-    reach = {a: local_reach(tree, home_city, a) for a in coverage.agreements}
+    covered = all_counties if local_or_province else frozenset(coverage.local_regions)
+    citywide = covered >= all_counties
+    reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]
+    relevant_in: dict[str, tuple[AgreementFacts, ...]] = {}  # county → the agreements in effect there
+    cross_province = matter.scope == "CROSS_PROVINCE"
+    here = None
+    if lat is not None and lon is not None:
+        phi = math.radians(lat)
+        here = (phi, math.cos(phi), lon)
 
     # Candidates are ordered and cut to `first` before any sentence is written: with hundreds of
-    # halls, the explanations were most of the cost of a results page.
+    # halls, the explanations were most of the cost of a results page. The cheap test (does the
+    # hall handle the matter at all) comes first; the rest only runs for the halls that pass it.
     candidates: list[tuple[HallFacts, str, float | None, tuple[AgreementFacts, ...], bool]] = []
     for hall in halls:
+        by_window = hall.has_cross_region_window and cross_province
+        if not (by_window or matter.code in hall.matter_codes):
+            continue
         if hall.region_code not in tree:
             continue
         county = local_county_of(tree, home_city, hall.region_code)
@@ -614,16 +630,16 @@ def _hall_candidates(
             county = home_city
         if county is None or (county != home_city and county not in covered):
             continue
-        by_window = hall.has_cross_region_window and matter.scope == "CROSS_PROVINCE"
-        if not (by_window or matter.code in hall.matter_codes):
-            continue
-        if county == home_city:
-            relevant = tuple(a for a in coverage.agreements if set(reach[a]) >= set(counties))
-        else:
-            relevant = tuple(a for a in coverage.agreements if county in reach[a])
+        relevant = relevant_in.get(county)
+        if relevant is None:
+            if county == home_city:
+                relevant = tuple(a for a, where in reach if where >= all_counties)
+            else:
+                relevant = tuple(a for a, where in reach if county in where)
+            relevant_in[county] = relevant
         distance = None
-        if lat is not None and lon is not None and hall.latitude is not None and hall.longitude is not None:
-            distance = great_circle_km(lat, lon, hall.latitude, hall.longitude)
+        if here is not None and hall.latitude is not None and hall.longitude is not None:
+            distance = _great_circle_from(*here, hall.latitude, hall.longitude)
         candidates.append((hall, county, distance, relevant, by_window))
 
     return candidates
@@ -643,10 +659,17 @@ def _check_coordinates(lat: float, lon: float) -> None:
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Haversine distance in kilometres on a sphere of radius 6371.0088 km."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    phi1 = math.radians(lat1)
+    return _great_circle_from(phi1, math.cos(phi1), lon1, lat2, lon2)
+
+
+def _great_circle_from(phi1: float, cos_phi1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`great_circle_km` with the first point's latitude already in radians and its cosine
+    (computed once when measuring one point against many halls; the result is the same float)."""
+    phi2 = math.radians(lat2)
     dphi = phi2 - phi1
     dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    a = math.sin(dphi / 2) ** 2 + cos_phi1 * math.cos(phi2) * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema.errors import TongbanSchema
+from api.schema.execution import execution_context_for
 from api.schema.limits import extensions
 from api.schema.mutations import Mutation
 from api.schema.queries import Query
@@ -22,12 +23,14 @@ __all__ = ["build_schema", "graphql_routes"]
 def build_schema(settings: Settings | None = None) -> TongbanSchema:
     """The schema with its limits and caches; introspection follows `settings.graphql_introspection`."""
     settings = settings or Settings()
-    return TongbanSchema(
+    schema = TongbanSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions(settings),
         config=StrawberryConfig(batching_config=None),
     )
+    schema.execution_context_class = execution_context_for(schema._schema)
+    return schema
 
 
 def graphql_routes(settings: Settings) -> list[BaseRoute]:

@@ -37,14 +37,18 @@ class GraphQLContext:
     state: AppState
     request: Any = None
     response: Any = None
-    loaders: Loaders = field(init=False)
     today: dt.date = field(default_factory=today)
+    _loaders: Loaders | None = field(default=None, init=False)
     _catalog: Catalog | None = field(default=None, init=False)
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _actor: Actor | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.state.db)
+    @property
+    def loaders(self) -> Loaders:
+        """This request's DataLoaders, made on first use (answers from the snapshot need none)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.state.db)
+        return self._loaders
 
     @property
     def db(self) -> Any:
@@ -64,7 +68,8 @@ class GraphQLContext:
 
     async def after_write(self) -> Catalog:
         """After a mutation: fresh loaders and a fresh snapshot, so the answer shows the change."""
-        self.loaders.reset()
+        if self._loaders is not None:
+            self._loaders.reset()
         self.state.catalog.invalidate()
         self._catalog = await self.state.catalog.get()
         return self._catalog

@@ -1,8 +1,20 @@
 """The GraphQL object types of CONTRACT.md §4 (names fixed), plus a few additive fields.
 
 Each type wraps a plain row (a Core `Row`, immutable, session-free) or a fact of the request's
-`Catalog` snapshot. Regions come entirely from the snapshot (0 statements); everything else that
-nests goes through the request's DataLoaders, never through a session of its own.
+`Catalog` snapshot. Regions come entirely from the snapshot (0 statements); so do the halls, matters
+and agreements of a coverage or whereToHandle answer (the snapshot holds their rows). Everything
+else that nests goes through the request's DataLoaders, never through a session of its own.
+
+Why many fields are `shown(...)` attributes and not resolver methods: strawberry calls a resolver
+method through several layers of wrappers (~3 µs a field), while a plain attribute is read
+directly. A whereToHandle answer has over a hundred fields, so fields that only show a stored value
+(or a cheap function of it) are set once in `__post_init__`; fields that take arguments, read the
+request (`info`), query the database or cost real work stay resolvers. The field order in the class
+is the field order of the SDL, so `shown` fields stay where they were.
+
+Objects built only from one snapshot (its regions, halls and agreements) are built once per snapshot
+and shared by every request that reads it (`Catalog.views`): they hold nothing of a request, and
+the snapshot never changes.
 """
 
 from __future__ import annotations
@@ -43,12 +55,70 @@ class CoverageKind(StrEnum):
 
 
 
+def shown(graphql_type: Any, description: str | None = None) -> Any:
+    """A field read as a plain attribute, set by the type's `__post_init__` (see the module docstring).
+    No class annotation on purpose: strawberry then keeps it in class order among the resolvers."""
+    return strawberry.field(graphql_type=graphql_type, description=description, default=None)
+
+
+def _views(catalog: Catalog, kind: str) -> dict[Any, Any]:
+    views = catalog.views.get(kind)
+    if views is None:
+        views = catalog.views[kind] = {}
+    return views
+
+
 def region_of(catalog: Catalog, code: str) -> Region:
-    return Region(place=catalog.region(code), catalog=catalog)
+    """The snapshot's region (one shared object per code); raises UNKNOWN_REGION."""
+    regions = _views(catalog, "region")
+    region = regions.get(code)
+    if region is None:
+        region = regions[code] = Region(place=catalog.region(code), catalog=catalog)
+    return region
 
 
 def regions_of(catalog: Catalog, codes: Any) -> list[Region]:
     return [region_of(catalog, code) for code in codes]
+
+
+def _region_field(catalog: Catalog, code: str) -> Region | Exception:
+    """A `shown` region field's value: the region, or the coded error that field answers with
+    (graphql-core raises an exception it finds as a field's value, at that field's path)."""
+    try:
+        return region_of(catalog, code)
+    except Exception as exc:  # noqa: BLE001 - handed to graphql-core, which raises it for the field
+        return exc
+
+
+def snapshot_hall(catalog: Catalog, hall_id: int | str) -> Hall:
+    """The snapshot's hall as a GraphQL object, built once per snapshot."""
+    halls = _views(catalog, "hall")
+    hall = halls.get(hall_id)
+    if hall is None:
+        hall = halls[hall_id] = Hall(row=catalog.hall_row(hall_id), catalog=catalog)
+    return hall
+
+
+def snapshot_agreements(catalog: Catalog, facts: Any) -> list[Agreement]:
+    """The agreements behind coverage facts, from the same snapshot (no query; every fact has its row)."""
+    agreements = _views(catalog, "agreement")
+    found: list[Agreement] = []
+    for fact in facts:
+        agreement = agreements.get(fact.id)
+        if agreement is None:
+            row = catalog.agreement_row(fact.id)
+            if row is None:
+                continue
+            agreement = agreements[fact.id] = Agreement(row=row, catalog=catalog)
+        found.append(agreement)
+    return found
+
+
+def snapshot_matter(catalog: Catalog, code: str) -> Matter | None:
+    """The snapshot's published matter as a GraphQL object (built per request: there are thousands
+    of matters, and one answer shows one)."""
+    row = catalog.matter_row(code)
+    return Matter(row=row) if row is not None else None
 
 
 # ---------------------------------------------------------------------------- Region
@@ -59,13 +129,12 @@ class Region:
     place: strawberry.Private[rules.Place]
     catalog: strawberry.Private[Catalog]
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.place.code
+    code = shown(str)
+    name = shown(str)
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.place.name
+    def __post_init__(self) -> None:
+        self.code = self.place.code
+        self.name = self.place.name
 
     @strawberry.field(description="Province → … → the region, e.g. 四川省南充市顺庆区.")
     def full_name(self) -> str:
@@ -156,62 +225,60 @@ class RegionRelation:
 class Agreement:
     row: strawberry.Private[Any]
     catalog: strawberry.Private[Catalog]
+    facts: strawberry.Private[rules.AgreementFacts | None] = None
+
+    id = shown(strawberry.ID)
+    key = shown(str | None)
+    title = shown(str)
+    partner = shown(Region, "The partner region that signed.")
+    local_signatory = shown(Region, "The home-city signatory: the city, a county or a town.")
+    signed_on = shown(dt.date)
+    effective_from = shown(dt.date)
+    expires_on = shown(dt.date | None)
+
+    def __post_init__(self) -> None:
+        row, catalog = self.row, self.catalog
+        self.id = strawberry.ID(str(row.id))
+        self.key = row.key
+        self.title = row.title
+        self.partner = _region_field(catalog, row.partner_code)
+        self.local_signatory = _region_field(catalog, row.local_code)
+        self.signed_on = row.signed_on
+        self.effective_from = row.effective_from
+        self.expires_on = row.expires_on
+        self.stored_status = enums.AgreementStatus(value_of(row.status))
+        self.citywide_shared = bool(row.citywide_shared)
+        self.covers_all_matters = bool(row.covers_all_matters)
+        self.registered_on = row.registered_on
+        self.late = rules.is_late_registration(row.signed_on, row.registered_on)
+        self.document_ref = row.document_ref
+        self.items_count = row.items_count
+        self.note = row.note
+        self.source = row.source
+        self.source_url = row.source_url
+        self.sample = bool(row.is_sample)
+        self.version = int(row.version)
 
     def _facts(self) -> rules.AgreementFacts:
-        return agreement_facts(self.row, None)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def key(self) -> str | None:
-        return self.row.key
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.row.title
-
-    @strawberry.field(description="The partner region that signed.")
-    def partner(self) -> Region:
-        return region_of(self.catalog, self.row.partner_code)
-
-    @strawberry.field(description="The home-city signatory: the city, a county or a town.")
-    def local_signatory(self) -> Region:
-        return region_of(self.catalog, self.row.local_code)
-
-    @strawberry.field
-    def signed_on(self) -> dt.date:
-        return self.row.signed_on
-
-    @strawberry.field
-    def effective_from(self) -> dt.date:
-        return self.row.effective_from
-
-    @strawberry.field
-    def expires_on(self) -> dt.date | None:
-        return self.row.expires_on
+        if self.facts is None:  # made once (a snapshot's agreement objects serve many requests)
+            self.facts = agreement_facts(self.row, None)
+        return self.facts
 
     @strawberry.field(description="The status today: PENDING before effectiveFrom, EXPIRED after expiresOn (§5.2).")
     def status(self, info: Info) -> AgreementStatus:
         return enums.AgreementStatus(rules.exposed_status(self._facts(), info.context.today))
 
-    @strawberry.field(description="The status as recorded by staff, whatever the date.")
-    def stored_status(self) -> AgreementStatus:
-        return enums.AgreementStatus(value_of(self.row.status))
+    stored_status = shown(AgreementStatus, "The status as recorded by staff, whatever the date.")
 
     @strawberry.field(description="In force on the date (default today): stored ACTIVE and within its dates.")
     def in_force(self, info: Info, on_date: dt.date | None = strawberry.UNSET) -> bool:
         day = on_date if isinstance(on_date, dt.date) else info.context.today
         return rules.in_force(self._facts(), day)
 
-    @strawberry.field(description="一地签约、全市共享: takes effect in every county of the home city.")
-    def citywide_shared(self) -> bool:
-        return bool(self.row.citywide_shared)
-
-    @strawberry.field(description="True when the agreement lists no matters: it covers every CROSS_PROVINCE matter.")
-    def covers_all_matters(self) -> bool:
-        return bool(self.row.covers_all_matters)
+    citywide_shared = shown(bool, "一地签约、全市共享: takes effect in every county of the home city.")
+    covers_all_matters = shown(
+        bool, "True when the agreement lists no matters: it covers every CROSS_PROVINCE matter."
+    )
 
     @strawberry.field(
         description="The matters the agreement lists; empty when coversAllMatters (then every CROSS_PROVINCE matter)."
@@ -226,41 +293,15 @@ class Agreement:
     def local_regions(self) -> list[Region]:
         return regions_of(self.catalog, self.catalog.local_reach(self._facts()))
 
-    @strawberry.field(description="The date it was entered in this directory.")
-    def registered_on(self) -> dt.date | None:
-        return self.row.registered_on
-
-    @strawberry.field(description="Entered more than 3 days after signing (the 3-day rule, §5.9).")
-    def late(self) -> bool:
-        return rules.is_late_registration(self.row.signed_on, self.row.registered_on)
-
-    @strawberry.field
-    def document_ref(self) -> str | None:
-        return self.row.document_ref
-
-    @strawberry.field(description="The number of matters the agreement text mentions, when known.")
-    def items_count(self) -> int | None:
-        return self.row.items_count
-
-    @strawberry.field
-    def note(self) -> str | None:
-        return self.row.note
-
-    @strawberry.field
-    def source(self) -> str | None:
-        return self.row.source
-
-    @strawberry.field
-    def source_url(self) -> str | None:
-        return self.row.source_url
-
-    @strawberry.field(description="Illustrative record (示例数据), not a real agreement.")
-    def sample(self) -> bool:
-        return bool(self.row.is_sample)
-
-    @strawberry.field(description="Optimistic-lock version: pass it back to updateAgreement.")
-    def version(self) -> int:
-        return int(self.row.version)
+    registered_on = shown(dt.date | None, "The date it was entered in this directory.")
+    late = shown(bool, "Entered more than 3 days after signing (the 3-day rule, §5.9).")
+    document_ref = shown(str | None)
+    items_count = shown(int | None, "The number of matters the agreement text mentions, when known.")
+    note = shown(str | None)
+    source = shown(str | None)
+    source_url = shown(str | None)
+    sample = shown(bool, "Illustrative record (示例数据), not a real agreement.")
+    version = shown(int, "Optimistic-lock version: pass it back to updateAgreement.")
 
 
 # ---------------------------------------------------------------------------- Matter and Guide
@@ -346,21 +387,23 @@ class Guide:
 class Matter:
     row: strawberry.Private[Any]
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.row.code
+    code = shown(str)
+    name = shown(str)
+    department = shown(str)
+    scope = shown(MatterScope)
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def department(self) -> str:
-        return self.row.department or ""
-
-    @strawberry.field
-    def scope(self) -> MatterScope:
-        return enums.MatterScope(value_of(self.row.scope))
+    def __post_init__(self) -> None:
+        row = self.row
+        self.code = row.code
+        self.name = row.name
+        self.department = row.department or ""
+        self.scope = enums.MatterScope(value_of(row.scope))
+        self.national_list = row.national_list
+        self.deadline = row.deadline
+        self.source = row.source
+        self.source_url = row.source_url
+        self.sample = bool(row.is_sample)
+        self.version = int(row.version)
 
     @strawberry.field
     def modes(self) -> list[HandlingMode]:
@@ -374,34 +417,18 @@ class Matter:
     def aliases(self) -> list[str]:
         return [str(a) for a in self.row.aliases or []]
 
-    @strawberry.field(description="The national list it comes from, e.g. 2020-35 or 2022-34.")
-    def national_list(self) -> str | None:
-        return self.row.national_list
-
-    @strawberry.field
-    def deadline(self) -> str | None:
-        return self.row.deadline
+    national_list = shown(str | None, "The national list it comes from, e.g. 2020-35 or 2022-34.")
+    deadline = shown(str | None)
 
     @strawberry.field
     async def guide(self, info: Info) -> Guide | None:
         row = await info.context.loaders.guide_by_matter.load(self.row.id)
         return Guide(row=row) if row is not None else None
 
-    @strawberry.field
-    def source(self) -> str | None:
-        return self.row.source
-
-    @strawberry.field
-    def source_url(self) -> str | None:
-        return self.row.source_url
-
-    @strawberry.field
-    def sample(self) -> bool:
-        return bool(self.row.is_sample)
-
-    @strawberry.field
-    def version(self) -> int:
-        return int(self.row.version)
+    source = shown(str | None)
+    source_url = shown(str | None)
+    sample = shown(bool)
+    version = shown(int)
 
 
 def _modes(row: Any) -> list[enums.HandlingMode]:
@@ -422,53 +449,37 @@ class Hall:
     row: strawberry.Private[Any]
     catalog: strawberry.Private[Catalog]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
+    id = shown(strawberry.ID)
+    key = shown(str | None)
+    name = shown(str)
+    region = shown(Region)
+    level = shown(HallLevel)
+    address = shown(str | None)
+    phone = shown(str | None)
+    opening_hours = shown(str | None)
+    latitude = shown(float | None)
+    longitude = shown(float | None)
+    coordinates_approximate = shown(bool, "True when the coordinates locate the town or county seat, not the door.")
+    has_cross_region_window = shown(bool, "设有跨区域通办窗口: handles every CROSS_PROVINCE matter.")
 
-    @strawberry.field
-    def key(self) -> str | None:
-        return self.row.key
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def region(self) -> Region:
-        return region_of(self.catalog, self.row.region_code)
-
-    @strawberry.field
-    def level(self) -> HallLevel:
-        return enums.HallLevel(value_of(self.row.level))
-
-    @strawberry.field
-    def address(self) -> str | None:
-        return self.row.address
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return self.row.phone
-
-    @strawberry.field
-    def opening_hours(self) -> str | None:
-        return self.row.opening_hours
-
-    @strawberry.field
-    def latitude(self) -> float | None:
-        return self.row.latitude
-
-    @strawberry.field
-    def longitude(self) -> float | None:
-        return self.row.longitude
-
-    @strawberry.field(description="True when the coordinates locate the town or county seat, not the door.")
-    def coordinates_approximate(self) -> bool:
-        return bool(self.row.coordinates_approximate)
-
-    @strawberry.field(description="设有跨区域通办窗口: handles every CROSS_PROVINCE matter.")
-    def has_cross_region_window(self) -> bool:
-        return bool(self.row.has_cross_region_window)
+    def __post_init__(self) -> None:
+        row = self.row
+        self.id = strawberry.ID(str(row.id))
+        self.key = row.key
+        self.name = row.name
+        self.region = _region_field(self.catalog, row.region_code)
+        self.level = enums.HallLevel(value_of(row.level))
+        self.address = row.address
+        self.phone = row.phone
+        self.opening_hours = row.opening_hours
+        self.latitude = row.latitude
+        self.longitude = row.longitude
+        self.coordinates_approximate = bool(row.coordinates_approximate)
+        self.has_cross_region_window = bool(row.has_cross_region_window)
+        self.source = row.source
+        self.source_url = row.source_url
+        self.sample = bool(row.is_sample)
+        self.version = int(row.version)
 
     @strawberry.field
     def window_services(self) -> list[WindowService]:
@@ -485,29 +496,14 @@ class Hall:
         rows = await info.context.loaders.hall_matters.load(self.row.id)
         return [Matter(row=row) for row in rows]
 
-    @strawberry.field
-    def source(self) -> str | None:
-        return self.row.source
-
-    @strawberry.field
-    def source_url(self) -> str | None:
-        return self.row.source_url
-
-    @strawberry.field
-    def sample(self) -> bool:
-        return bool(self.row.is_sample)
-
-    @strawberry.field
-    def version(self) -> int:
-        return int(self.row.version)
+    source = shown(str | None)
+    source_url = shown(str | None)
+    sample = shown(bool)
+    version = shown(int)
 
 
 # ---------------------------------------------------------------------------- answers
-
-
-async def _agreements(info: Info, catalog: Catalog, facts: Any) -> list[Agreement]:
-    rows = await info.context.loaders.agreement_by_id.load_many([int(a.id) for a in facts])
-    return [Agreement(row=row, catalog=catalog) for row in rows if row is not None]
+# Built from the request's snapshot only, so every field is set at once (no resolver runs).
 
 
 @strawberry.type(description="Can someone from homeRegion handle the matter here, on onDate, and where (§5.6)?")
@@ -518,40 +514,37 @@ class Coverage:
     matter_code: strawberry.Private[str | None]
     day: strawberry.Private[dt.date]
 
-    @strawberry.field
-    def home_region(self) -> Region:
-        return region_of(self.catalog, self.home_code)
+    home_region = shown(Region)
+    matter = shown(Matter | None)
+    covered = shown(bool)
+    kind = shown(CoverageKind, "Which rule decided: LOCAL, PROVINCE (全省通办), AGREEMENT, NONE, SCOPE_EXCLUDED.")
+    agreements = shown(list[Agreement], "Every agreement in force that covers home and matter.")
+    local_regions = shown(list[Region], "The home-city counties where it can be handled.")
+    explanation = shown(
+        str, "A plain Chinese sentence naming the chain: which agreement, who signed it, when, why here."
+    )
+    on_date = shown(dt.date)
 
-    @strawberry.field
-    async def matter(self, info: Info) -> Matter | None:
-        if self.matter_code is None:
-            return None
-        row = await info.context.loaders.matter_by_code.load(self.matter_code)
-        return Matter(row=row) if row is not None else None
+    def __post_init__(self) -> None:
+        result, catalog = self.result, self.catalog
+        self.home_region = _region_field(catalog, self.home_code)
+        self.matter = snapshot_matter(catalog, self.matter_code) if self.matter_code is not None else None
+        self.covered = result.covered
+        self.kind = CoverageKind(result.kind)
+        self.agreements = snapshot_agreements(catalog, result.agreements)
+        self.local_regions = regions_of(catalog, result.local_regions)
+        self.explanation = result.explanation
+        self.on_date = self.day
 
-    @strawberry.field
-    def covered(self) -> bool:
-        return self.result.covered
 
-    @strawberry.field(description="Which rule decided: LOCAL, PROVINCE (全省通办), AGREEMENT, NONE, SCOPE_EXCLUDED.")
-    def kind(self) -> CoverageKind:
-        return CoverageKind(self.result.kind)
-
-    @strawberry.field(description="Every agreement in force that covers home and matter.")
-    async def agreements(self, info: Info) -> list[Agreement]:
-        return await _agreements(info, self.catalog, self.result.agreements)
-
-    @strawberry.field(description="The home-city counties where it can be handled.")
-    def local_regions(self) -> list[Region]:
-        return regions_of(self.catalog, self.result.local_regions)
-
-    @strawberry.field(description="A plain Chinese sentence naming the chain: which agreement, who signed it, when, why here.")
-    def explanation(self) -> str:
-        return self.result.explanation
-
-    @strawberry.field
-    def on_date(self) -> dt.date:
-        return self.day
+def _matter_modes(catalog: Catalog, code: str) -> list[enums.HandlingMode]:
+    """A snapshot matter's modes, converted once per snapshot (nobody mutates the shared list)."""
+    modes = _views(catalog, "modes")
+    found = modes.get(code)
+    if found is None:
+        row = catalog.matter_row(code)
+        found = modes[code] = _modes(row) if row is not None else []
+    return found
 
 
 @strawberry.type(description="A hall where the matter can be handled, and why (§5.7).")
@@ -560,32 +553,24 @@ class HallOption:
     catalog: strawberry.Private[Catalog]
     matter_code: strawberry.Private[str]
 
-    @strawberry.field
-    async def hall(self, info: Info) -> Hall:
-        row = await info.context.loaders.hall_by_id.load(int(self.option.hall.id))
-        return Hall(row=row, catalog=self.catalog)
+    hall = shown(Hall)
+    distance_km = shown(
+        float | None, "Great-circle distance from the given point, in km; null without a point or coordinates."
+    )
+    modes = shown(list[HandlingMode], "How the matter is handled (the matter's modes).")
+    agreements = shown(list[Agreement], "The covering agreements that take effect in this hall's county.")
+    county = shown(Region, "The local county the hall stands in (the home city for a city-level hall).")
+    explanation = shown(str)
 
-    @strawberry.field(description="Great-circle distance from the given point, in km; null without a point or coordinates.")
-    def distance_km(self) -> float | None:
-        distance = self.option.distance_km
-        return round(distance, 3) if distance is not None else None
-
-    @strawberry.field(description="How the matter is handled (the matter's modes).")
-    async def modes(self, info: Info) -> list[HandlingMode]:
-        row = await info.context.loaders.matter_by_code.load(self.matter_code)
-        return _modes(row) if row is not None else []
-
-    @strawberry.field(description="The covering agreements that take effect in this hall's county.")
-    async def agreements(self, info: Info) -> list[Agreement]:
-        return await _agreements(info, self.catalog, self.option.agreements)
-
-    @strawberry.field(description="The local county the hall stands in (the home city for a city-level hall).")
-    def county(self) -> Region:
-        return region_of(self.catalog, self.option.county_code)
-
-    @strawberry.field
-    def explanation(self) -> str:
-        return self.option.explanation
+    def __post_init__(self) -> None:
+        option, catalog = self.option, self.catalog
+        self.hall = snapshot_hall(catalog, option.hall.id)
+        distance = option.distance_km
+        self.distance_km = round(distance, 3) if distance is not None else None
+        self.modes = _matter_modes(catalog, self.matter_code)
+        self.agreements = snapshot_agreements(catalog, option.agreements)
+        self.county = _region_field(catalog, option.county_code)
+        self.explanation = option.explanation
 
 
 @strawberry.type(description="A search result.")

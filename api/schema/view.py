@@ -9,6 +9,7 @@ JSON. A partner's client can therefore always read `extensions.code`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cross_web import HTTPException
@@ -23,6 +24,7 @@ from api.schema.context import GraphQLContext
 from api.schema.errors import ensure_codes
 
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -35,7 +37,7 @@ def _has_lone_surrogate(value: object, depth: int = 0) -> bool:
     if depth > 200:
         return False
     if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
+        return _SURROGATE.search(value) is not None
     if isinstance(value, dict):
         return any(_has_lone_surrogate(k, depth + 1) or _has_lone_surrogate(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
@@ -50,6 +52,8 @@ class TongbanGraphQL(GraphQL):
         # An error message may echo a lone surrogate from the request; escape it (\ud800) rather
         # than fail to encode the response as UTF-8.
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if _SURROGATE.search(text) is None:
+            return text
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     async def process_result(self, request: Any, result: Any) -> Any:

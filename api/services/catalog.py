@@ -46,6 +46,11 @@ from api.rules import AgreementFacts, CoverageResult, HallFacts, HallOption, Mat
 from api.services.base import Actor, BadInput, NotFound, ServiceContext, UnknownRegion, today
 from api.services.regions import load_tree
 
+AGREEMENTS = Agreement.__table__
+HALLS = Hall.__table__
+MATTERS = Matter.__table__
+_UNSHOWN = frozenset({"created_at", "updated_at"})
+
 TIER_THRESHOLDS_KEY = "tier_thresholds"
 DEFAULT_THRESHOLD = 60.0
 
@@ -78,7 +83,15 @@ class Catalog:
     _agreements_by_id: Mapping[int | str, AgreementFacts] = field(default_factory=dict, repr=False)
     _by_partner: Mapping[str, tuple[AgreementFacts, ...]] = field(default_factory=dict, repr=False)
     _cross_province: tuple[MatterFacts, ...] = field(default=(), repr=False)
+    _window_halls: tuple[HallFacts, ...] = field(default=(), repr=False)
+    _halls_listing: Mapping[str, tuple[HallFacts, ...]] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
+    hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
+    agreement_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
+    matter_rows: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    views: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False)
+    """What an adapter derives from this snapshot alone (e.g. GraphQL objects for its halls), kept
+    with it: built at most once per snapshot, dropped with it. Never holds per-request state."""
 
     def __post_init__(self) -> None:
         if not self._agreements_by_id:
@@ -92,6 +105,20 @@ class Catalog:
         object.__setattr__(
             self, "_cross_province", tuple(m for m in self.matters.values() if m.scope == "CROSS_PROVINCE")
         )
+        # An index, not a rule: every hall that might handle a matter (those with a cross-region
+        # window, and those listing it), so §5.7 looks at a few dozen halls instead of all of them.
+        listing: dict[str, list[HallFacts]] = {}
+        for hall in self.halls:
+            if not hall.has_cross_region_window:
+                for code in hall.matter_codes:
+                    listing.setdefault(code, []).append(hall)
+        object.__setattr__(self, "_window_halls", tuple(h for h in self.halls if h.has_cross_region_window))
+        object.__setattr__(self, "_halls_listing", MappingProxyType({k: tuple(v) for k, v in listing.items()}))
+
+    def halls_for(self, matter_code: str) -> tuple[HallFacts, ...]:
+        """The halls that may handle the matter, for `rules.hall_options` to decide on (a superset of
+        the answer, each hall once; the rules order the result, so this order does not matter)."""
+        return self._window_halls + self._halls_listing.get(matter_code, ())
 
     def agreements_for_home(self, home_code: str) -> tuple[AgreementFacts, ...]:
         """The agreements whose partner is the home region or one of its ancestors (§5.3): the only
@@ -145,6 +172,21 @@ class Catalog:
 
     def agreement(self, agreement_id: int) -> AgreementFacts | None:
         return self._agreements_by_id.get(agreement_id)
+
+    # ---------------------------------------------------------------- the rows behind the facts
+    # The full rows (plain immutable Core `Row`s) of the same snapshot, so an answer built from the
+    # facts (a hall option, a coverage's agreements) shows their details without another query, and
+    # the details always agree with the facts the rules decided on.
+
+    def hall_row(self, hall_id: int | str) -> Any | None:
+        return self.hall_rows.get(hall_id)
+
+    def agreement_row(self, agreement_id: int | str) -> Any | None:
+        return self.agreement_rows.get(agreement_id)
+
+    def matter_row(self, code: str) -> Any | None:
+        """A published matter's row (unpublished matters are not in the snapshot)."""
+        return self.matter_rows.get(code)
 
     def local_reach(self, agreement: AgreementFacts) -> tuple[str, ...]:
         """§5.4: the local counties where the agreement takes effect."""
@@ -208,7 +250,7 @@ class Catalog:
         coverage = self.coverage(home_code, matter_code, day)
         try:
             return rules.hall_options(
-                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls, lat, lon, first
+                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls_for(matter_code), lat, lon, first
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
@@ -216,7 +258,8 @@ class Catalog:
     def count_where_to_handle(self, home_code: str, matter_code: str, day: dt.date | None = None) -> int:
         """How many halls `where_to_handle` lists, without writing their explanations."""
         coverage = self.coverage(home_code, matter_code, day)
-        return rules.count_hall_options(self.tree, self.home_city, coverage, self.matter(matter_code), self.halls)
+        matter = self.matter(matter_code)
+        return rules.count_hall_options(self.tree, self.home_city, coverage, matter, self.halls_for(matter_code))
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
         """What a write service needs besides its session, built from this snapshot's tree."""
@@ -292,30 +335,26 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
         for code, population, cooperation, sample in index_rows
     }
 
-    matter_rows = await session.execute(
-        select(Matter.code, Matter.name, Matter.scope).where(Matter.published.is_(True)).order_by(Matter.code)
-    )
-    matters = {code: MatterFacts(code, name, value_of(scope)) for code, name, scope in matter_rows}
+    # Full rows (less the timestamps nobody shows), kept beside the facts: GraphQL answers about
+    # coverage and halls read a matter's name and modes, a hall's address, an agreement's title.
+    matter_columns = [c for c in MATTERS.c if c.name not in _UNSHOWN]
+    matter_rows = {
+        row.code: row
+        for row in await session.execute(
+            select(*matter_columns).where(MATTERS.c.published.is_(True)).order_by(MATTERS.c.code)
+        )
+    }
+    matters = {code: MatterFacts(code, row.name, value_of(row.scope)) for code, row in matter_rows.items()}
 
     agreement_codes = await _codes_by_owner(session, agreement_matters, "agreement_id")
-    agreement_rows = await session.execute(select(Agreement.__table__).order_by(Agreement.id))
+    agreement_rows = {row.id: row for row in await session.execute(select(AGREEMENTS).order_by(AGREEMENTS.c.id))}
     agreements = tuple(
         agreement_facts(row, None if row.covers_all_matters else agreement_codes.get(row.id, set()))
-        for row in agreement_rows
+        for row in agreement_rows.values()
     )
 
     hall_codes = await _codes_by_owner(session, hall_matters, "hall_id")
-    hall_rows = await session.execute(
-        select(
-            Hall.id,
-            Hall.key,
-            Hall.name,
-            Hall.region_code,
-            Hall.latitude,
-            Hall.longitude,
-            Hall.has_cross_region_window,
-        ).order_by(Hall.id)
-    )
+    hall_rows = {row.id: row for row in await session.execute(select(HALLS).order_by(HALLS.c.id))}
     halls = tuple(
         HallFacts(
             id=row.id,
@@ -327,7 +366,7 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
             has_cross_region_window=bool(row.has_cross_region_window),
             matter_codes=frozenset(hall_codes.get(row.id, ())),
         )
-        for row in hall_rows
+        for row in hall_rows.values()
     )
 
     return Catalog(
@@ -339,14 +378,20 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
         indices=MappingProxyType(indices),
         thresholds=await _thresholds(session),
         mark=mark,
+        hall_rows=MappingProxyType(hall_rows),
+        agreement_rows=MappingProxyType(agreement_rows),
+        matter_rows=MappingProxyType(matter_rows),
     )
 
 
 class CatalogCache:
     """One process's current `Catalog`, reloaded only when the outbox mark moved.
 
-    `get()` costs one small query when nothing changed. Concurrent callers that find the snapshot
-    stale wait on one lock, and only the first reloads.
+    `get()` costs one small query when nothing changed, at most every `recheck_seconds`. Concurrent
+    callers that find the check due share one mark query (under load, 32 requests each opening a
+    session for the same `SELECT max(id)` exhausted the pool and stalled every request for half a
+    second, twice a second); callers that find the snapshot stale wait on one lock, and only the
+    first reloads.
     """
 
     def __init__(self, db: Database, home_city: str, recheck_seconds: float = 0.5) -> None:
@@ -358,6 +403,8 @@ class CatalogCache:
         self._lock = asyncio.Lock()
         self._checked_at = -1e9
         self._writes = 0
+        self._check: asyncio.Task[tuple[int, float]] | None = None
+        self._check_writes = 0
         self.loads = 0
         # a write committed in this process marks the snapshot stale at once
         db.write_listeners.append(self._stale)
@@ -374,10 +421,9 @@ class CatalogCache:
         if cached is not None and moment - self._checked_at < self.recheck_seconds:
             return cached
         writes = self._writes
-        async with self.db.read() as session:
-            mark = await current_mark(session)
+        mark, started = await self._mark(writes)
         if writes == self._writes:  # no local commit raced the read
-            self._checked_at = moment
+            self._checked_at = max(self._checked_at, started)
         cached = self._catalog
         if cached is not None and cached.mark == mark and len(cached.tree):
             return cached
@@ -392,6 +438,28 @@ class CatalogCache:
             self._catalog = catalog
             self.loads += 1
             return catalog
+
+    async def _mark(self, writes: int) -> tuple[int, float]:
+        """The outbox mark and when its read began. A read already in flight is shared unless this
+        process committed a write since it began (then its answer may predate the write)."""
+        check = self._check
+        if check is None or self._check_writes != writes:
+            check = asyncio.ensure_future(self._read_mark())
+            self._check, self._check_writes = check, writes
+            check.add_done_callback(self._checked)
+        # shielded: a caller that goes away (client disconnect) does not cancel the others' read
+        return await asyncio.shield(check)
+
+    async def _read_mark(self) -> tuple[int, float]:
+        started = time.monotonic()
+        async with self.db.read() as session:
+            return await current_mark(session), started
+
+    def _checked(self, check: asyncio.Task[tuple[int, float]]) -> None:
+        if self._check is check:
+            self._check = None
+        if not check.cancelled():
+            check.exception()  # retrieved here: every waiter may have gone away
 
     def invalidate(self) -> None:
         """Forget the snapshot (not the static region tree): the next `get()` reloads."""
