@@ -598,3 +598,28 @@ async def test_region_page_shows_relation_and_index_edits_at_once(
         await set_partner_indices(session, ctx, NANCHONG, 12.5, 13.5)
     after = visible_text((await get(client, f"/regions/{NANCHONG}")).text)
     assert "12.5" in after and "13.5" in after
+
+
+async def test_region_agreements_come_a_page_at_a_time(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The city's own page lists every agreement signed with any county: hundreds at scale."""
+    from web import public
+
+    whole = (await get(client, "/regions/331000")).text
+    titles = re.findall(r'<h3 id="agreement-\d+">', whole)
+    assert len(titles) > 4
+    monkeypatch.setattr(public, "AGREEMENTS_PER_PAGE", 2)
+    seen: list[str] = []
+    page = 1
+    while True:
+        html = (await get(client, f"/regions/331000?page={page}")).text
+        on_page = re.findall(r'<h3 id="agreement-\d+">', html)
+        assert 1 <= len(on_page) <= 2
+        seen += on_page
+        if 'rel="next"' not in html:
+            break
+        page += 1
+    assert sorted(seen) == sorted(titles)  # every agreement once, none lost between pages
+    assert "协议第 1/" in (await get(client, "/regions/331000")).text
+    assert (await get(client, f"/regions/331000?page={page + 1}")).status_code == 404

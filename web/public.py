@@ -43,6 +43,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 MAX_QUERY = 100
 RESULTS_PER_PAGE = 10
+AGREEMENTS_PER_PAGE = 20
 SEARCH_DEPTH = 50
 LIST_PAGE_SIZE = 200
 VARY = {"Vary": "HX-Request"}
@@ -494,16 +495,23 @@ async def region_page(request: Request) -> Response:
         relevant = [a for a in catalog.agreements if county is None or county in catalog.local_reach(a)]
         inner: list[rules.AgreementFacts] = []
     else:
-        relevant = [a for a in catalog.agreements if rules.partner_covers(tree, a.partner_code, code)]
-        inner = [
-            a for a in catalog.agreements if a.partner_code != code and tree.contains(code, a.partner_code)
-        ]
+        relevant = list(catalog.agreements_for_home(code))
+        inner = list(catalog.agreements_inside(code))
     shown = await data.region_details(_state(request), catalog)
     details = shown.agreements
     relations = shown.relations_touching(tree, code)
     indices_date = shown.indices_dates.get(code) if catalog.partner_indices(code) else None
-    views = [presenter.agreement(a, details.get(int(a.id))) for a in relevant]
-    views.sort(key=lambda v: (not v.in_force, v.facts.signed_on), reverse=False)
+    # In force first, then by signing date; a page of them at a time (the home city's own page lists
+    # every agreement signed with any county, hundreds at scale, which no one reads on one page).
+    day = presenter.day
+    ordered = sorted(relevant, key=lambda a: (not rules.in_force(a, day), a.signed_on))
+    in_force_total = sum(1 for a in ordered if rules.in_force(a, day))
+    page_number = _page_number(request)
+    pages = max(1, -(-len(ordered) // AGREEMENTS_PER_PAGE))
+    if page_number > pages:
+        raise PageNotFound(f"“{tree.full_name(code)}”的协议只有 {pages} 页。", "region")
+    shown = ordered[(page_number - 1) * AGREEMENTS_PER_PAGE : page_number * AGREEMENTS_PER_PAGE]
+    views = [presenter.agreement(a, details.get(int(a.id))) for a in shown]
     in_force = [v for v in views if v.in_force]
     not_in_force = [v for v in views if not v.in_force]
     inner_views = [presenter.agreement(a, details.get(int(a.id))) for a in inner]
@@ -530,6 +538,10 @@ async def region_page(request: Request) -> Response:
         "summary": summary,
         "in_force": in_force,
         "not_in_force": not_in_force,
+        "in_force_total": in_force_total,
+        "not_in_force_total": len(ordered) - in_force_total,
+        "page": page_number,
+        "pages": pages,
         "inner_by_partner": inner_by_partner,
         "relations": relations,
         "indices": indices,

@@ -128,6 +128,15 @@ class Catalog:
             found.extend(self._by_partner.get(code, ()))
         return tuple(found)
 
+    def agreements_inside(self, code: str) -> tuple[AgreementFacts, ...]:
+        """The agreements signed with regions strictly inside `code` (a province's signed cities):
+        they do not cover `code` itself (§5.3, coverage flows downwards only)."""
+        found: list[AgreementFacts] = []
+        for partner, agreements in self._by_partner.items():
+            if partner != code and self.tree.contains(code, partner):
+                found.extend(agreements)
+        return tuple(found)
+
     # ---------------------------------------------------------------- regions
 
     def region(self, code: str) -> rules.Place:
