@@ -45,13 +45,13 @@ __all__ = [
     "Scope",
     "Tier",
     "UnknownRegion",
-    "count_hall_options",
     "coverage_for",
     "covers_matter",
     "exposed_status",
     "format_date_cn",
     "great_circle_km",
     "hall_options",
+    "hall_options_counted",
     "in_force",
     "is_late_registration",
     "local_county_of",
@@ -568,7 +568,23 @@ def hall_options(
     without one, by (county code, name, id). ``first`` keeps the first N.
     Not covered → [].
     """
+    return hall_options_counted(tree, home_city, coverage, matter, halls, lat, lon, first)[0]
+
+
+def hall_options_counted(
+    tree: RegionTree,
+    home_city: str,
+    coverage: CoverageResult,
+    matter: MatterFacts,
+    halls: Iterable[HallFacts],
+    lat: float | None = None,
+    lon: float | None = None,
+    first: int | None = None,
+) -> tuple[list[HallOption], int]:
+    """:func:`hall_options` and how many halls qualify in all (before ``first`` cuts the list):
+    a results page shows the nearest three and says how many more there are, in one pass."""
     candidates = _hall_candidates(tree, home_city, coverage, matter, halls, lat, lon, first)
+    total = len(candidates)
     if lat is not None:
         candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name, _id_key(c[0].id)))
     else:
@@ -579,7 +595,7 @@ def hall_options(
     return [
         HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
         for hall, county, distance, relevant, by_window in candidates
-    ]
+    ], total
 
 
 def _hall_candidates(
@@ -643,13 +659,6 @@ def _hall_candidates(
         candidates.append((hall, county, distance, relevant, by_window))
 
     return candidates
-
-
-def count_hall_options(
-    tree: RegionTree, home_city: str, coverage: CoverageResult, matter: MatterFacts, halls: Iterable[HallFacts]
-) -> int:
-    """How many halls :func:`hall_options` would list (no sentences written)."""
-    return len(_hall_candidates(tree, home_city, coverage, matter, halls, None, None, None))
 
 
 def _check_coordinates(lat: float, lon: float) -> None:

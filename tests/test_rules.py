@@ -26,6 +26,7 @@ from api.rules import (
     format_date_cn,
     great_circle_km,
     hall_options,
+    hall_options_counted,
     in_force,
     is_late_registration,
     local_county_of,
@@ -551,6 +552,12 @@ def test_hall_options_nearest_first_and_first() -> None:
     assert [i for i, _, _ in options(coverage, SOCIAL_CARD, lat=28.37, lon=121.38, first=2)] == [14, 13]
     assert options(coverage, SOCIAL_CARD, first=0) == []
     assert [i for i, _, _ in options(coverage, SOCIAL_CARD, first=1)] == [10]
+    for first in (None, 0, 1, 2, 6, 10):  # the results page: the nearest few and how many in all
+        shown, total = hall_options_counted(TREE, TAIZHOU, coverage, SOCIAL_CARD, HALLS, 28.37, 121.38, first)
+        assert shown == hall_options(TREE, TAIZHOU, coverage, SOCIAL_CARD, HALLS, 28.37, 121.38, first)
+        assert total == 6
+    not_covered = coverage_for(TREE, TAIZHOU, SHUNQING, SOCIAL_CARD, [NANCHONG_EXPIRED], D, CROSS)
+    assert hall_options_counted(TREE, TAIZHOU, not_covered, SOCIAL_CARD, HALLS) == ([], 0)
 
 
 def test_hall_options_ties_break_by_name_then_id() -> None:

@@ -289,10 +289,9 @@ class Presenter:
             coverage = self.catalog.coverage(home, matter.code, self.day)
         view.coverage = self.coverage(coverage)
         if coverage.covered:
-            options = self.catalog.where_to_handle(home, matter.code, lat, lon, self.day, halls_shown)
+            options, total = self.catalog.where_to_handle_counted(home, matter.code, lat, lon, self.day, halls_shown)
             shown = [v for o in options if (v := self.hall_option(o)) is not None]
             view.halls = shown
-            total = self.catalog.count_where_to_handle(home, matter.code, self.day)
             view.more_halls = max(0, total - len(shown))
         else:
             view.consult = self.nearest_consult(lat, lon)

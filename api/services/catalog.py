@@ -264,11 +264,23 @@ class Catalog:
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
 
-    def count_where_to_handle(self, home_code: str, matter_code: str, day: dt.date | None = None) -> int:
-        """How many halls `where_to_handle` lists, without writing their explanations."""
+    def where_to_handle_counted(
+        self,
+        home_code: str,
+        matter_code: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        day: dt.date | None = None,
+        first: int | None = None,
+    ) -> tuple[list[HallOption], int]:
+        """`where_to_handle` cut to `first`, and how many halls qualify in all (one pass)."""
         coverage = self.coverage(home_code, matter_code, day)
-        matter = self.matter(matter_code)
-        return rules.count_hall_options(self.tree, self.home_city, coverage, matter, self.halls_for(matter_code))
+        try:
+            return rules.hall_options_counted(
+                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls_for(matter_code), lat, lon, first
+            )
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
         """What a write service needs besides its session, built from this snapshot's tree."""
