@@ -20,26 +20,50 @@ Four views of a text are produced:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-import jieba
-from pypinyin import Style, lazy_pinyin
+
+def _import_jieba() -> Any:
+    """Import jieba without ``pkg_resources`` (~12 MB per process, deprecated).
+
+    jieba 0.42 only uses it to open its own dictionary file and falls back to a plain
+    ``open`` when the import fails; the block is lifted right after the import.
+    """
+    if "pkg_resources" in sys.modules:
+        import jieba
+
+        return jieba
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # makes the import fail
+    try:
+        import jieba
+    finally:
+        del sys.modules["pkg_resources"]
+    return jieba
+
+
+jieba = _import_jieba()
 
 __all__ = [
     "SynonymTable",
     "bigram_pairs",
+    "bulk_analysis",
     "char_bigrams",
     "char_pinyin",
+    "generate_pinyin_data",
     "is_cjk",
     "jieba_tokenizer",
     "load_synonyms",
@@ -55,6 +79,8 @@ _DATA = Path(__file__).with_name("synonyms.txt")
 _STOPWORDS = Path(__file__).with_name("stopwords.txt")
 
 _tokenizer: jieba.Tokenizer | None = None
+#: jieba's own block pattern (see ``_precise``)
+_HAN_BLOCKS: re.Pattern[str] = jieba.re_han_default
 _tokenizer_lock = threading.Lock()
 _added_words: set[str] = set()
 
@@ -95,8 +121,7 @@ def jieba_tokenizer() -> jieba.Tokenizer:
             table = load_synonyms()
             for word in table.all_words():
                 _add_word(tk, word)
-            char_pinyin.cache_clear()
-            lazy_pinyin("载入")  # load pypinyin's phrase tables now
+            _pinyin_tables()  # load the pinyin tables now, not in a query
             _tokenizer = tk
             # The dictionaries above are ~250k long-lived objects; without this, every
             # full garbage collection walks them (~40 ms, a visible search latency spike).
@@ -122,6 +147,12 @@ def _add_word(tk: jieba.Tokenizer, word: str) -> None:
     if len(word) >= 2 and word not in _added_words and all(_is_word_char(c) for c in word):
         tk.add_word(word)
         _added_words.add(word)
+        # a new word changes how text is cut (and jieba's total frequency, so possibly
+        # elsewhere too): forget every remembered cut
+        global _cut_generation
+        _cut_generation += 1
+        _cuts.clear()
+        _sub_word_cache.clear()
 
 
 def add_words(words: Iterable[str]) -> None:
@@ -132,24 +163,85 @@ def add_words(words: Iterable[str]) -> None:
             _add_word(tk, normalize(w))
 
 
+# Cuts are remembered per block, jieba's own unit: jieba splits a text at every character
+# outside ``re_han_default`` (punctuation, spaces) and cuts each block on its own, so a
+# block's words never depend on its neighbours. Names, materials and steps repeat across
+# matters (20,000 matters have ~440,000 blocks but ~41,000 distinct ones), so a rebuild
+# cuts each only once. Bounded: a serving process keeps a few thousand, a rebuild (inside
+# ``bulk_analysis``) all it meets.
+_CUT_CACHE_SIZE = 4096
+_BULK_CUT_CACHE_SIZE = 500_000
+_CACHED_BLOCK_CHARS = 200
+_cut_cache_size = _CUT_CACHE_SIZE
+_cuts: dict[str, tuple[str, ...]] = {}
+_sub_word_cache: dict[str, tuple[str, ...]] = {}
+_cut_generation = 0  # moves whenever a word is added (see ``_remember``)
+_bulk_depth = 0
+
+
+@contextlib.contextmanager
+def bulk_analysis() -> Iterator[None]:
+    """Remember many more cuts while indexing many documents (forgotten afterwards)."""
+    global _cut_cache_size, _bulk_depth
+    with _tokenizer_lock:
+        _bulk_depth += 1
+        _cut_cache_size = _BULK_CUT_CACHE_SIZE
+    try:
+        yield
+    finally:
+        with _tokenizer_lock:
+            _bulk_depth -= 1
+            if _bulk_depth == 0:
+                _cut_cache_size = _CUT_CACHE_SIZE
+                _cuts.clear()
+                _sub_word_cache.clear()
+
+
+def _remember(cache: dict[str, tuple[str, ...]], key: str, value: tuple[str, ...], generation: int) -> None:
+    """Keep ``value``, computed while ``_cut_generation`` was ``generation``."""
+    if len(key) > _CACHED_BLOCK_CHARS:
+        return  # long blocks rarely repeat; they would only crowd the cache
+    if len(cache) >= _cut_cache_size:
+        cache.clear()
+    cache[key] = value
+    if _cut_generation != generation:  # a word was added meanwhile: the value may be stale
+        cache.pop(key, None)
+
+
 def _precise(text: str) -> list[str]:
     """jieba's precise cut without HMM (deterministic, and the same for index and query)."""
-    return [w for w in jieba_tokenizer().cut(text, HMM=False) if w and _is_word_char(w[0])]
+    tk = jieba_tokenizer()
+    out: list[str] = []
+    for block in _HAN_BLOCKS.split(text):
+        if not block:
+            continue
+        words = _cuts.get(block)
+        if words is None:
+            generation = _cut_generation
+            words = tuple(w for w in tk.cut(block, HMM=False) if w and _is_word_char(w[0]))
+            _remember(_cuts, block, words, generation)
+        out.extend(words)
+    return out
 
 
 def _sub_words(word: str) -> list[str]:
     """Every dictionary word strictly inside ``word`` (2 characters or more)."""
     if len(word) <= 2 or not is_cjk(word[0]):
         return []
-    freq = jieba_tokenizer().FREQ
-    out = []
-    n = len(word)
-    for size in range(n - 1, 1, -1):
-        for i in range(0, n - size + 1):
-            sub = word[i : i + size]
-            if freq.get(sub):
-                out.append(sub)
-    return out
+    found = _sub_word_cache.get(word)
+    if found is None:
+        generation = _cut_generation
+        freq = jieba_tokenizer().FREQ
+        out = []
+        n = len(word)
+        for size in range(n - 1, 1, -1):
+            for i in range(0, n - size + 1):
+                sub = word[i : i + size]
+                if freq.get(sub):
+                    out.append(sub)
+        found = tuple(out)
+        _remember(_sub_word_cache, word, found, generation)
+    return list(found)
 
 
 def index_words(text: str) -> tuple[list[str], list[str]]:
@@ -181,10 +273,220 @@ def char_bigrams(text: str) -> list[str]:
     return out
 
 
+# Pinyin ------------------------------------------------------------------------------
+#
+# pypinyin's tables cost every process that imports it ~55 MB (its phrase table alone is
+# ~600,000 Python objects). What this module needs of it -- one toneless syllable per
+# character, phrase-aware like ``lazy_pinyin`` -- is kept in ``pinyin.txt``, generated
+# from pypinyin by :func:`generate_pinyin_data` (a test checks it against the installed
+# pypinyin), and loaded into a few compact strings (~3 MB): serving processes never
+# import pypinyin. The conversion below reproduces ``lazy_pinyin(text, errors=list)``
+# exactly, including its greedy phrase segmentation, so indexes built before and after
+# this change hold the same terms.
+
+_PINYIN_DATA = Path(__file__).with_name("pinyin.txt")
+_TABLE_BASE = 0x3000
+_NOT_HAN, _HAN_UNREAD = "\0", "\1"  # table codes below the first syllable code (2)
+_PHRASE, _PREFIX = "\1", "\2"  # entry flags in the phrase-prefix blobs
+
+
+@dataclass(frozen=True)
+class _PinyinTables:
+    #: code point - _TABLE_BASE -> _NOT_HAN, _HAN_UNREAD or chr(2 + index in ``syllables``)
+    chars: str
+    syllables: tuple[str, ...]
+    #: first character -> "\n" + "\n".join(rest + flag) for every prefix of every phrase of
+    #: two or more characters (flag _PHRASE for a phrase, _PREFIX for a mere prefix)
+    prefixes: dict[str, str]
+    #: phrases whose reading differs from their characters' default readings
+    readings: dict[str, tuple[str, ...]]
+    #: every toneless syllable of any reading of any character (for split_syllables)
+    all_syllables: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _pinyin_tables() -> _PinyinTables:
+    """Load ``pinyin.txt`` (streamed: the file's phrases come sorted, so grouped by their
+    first character, and only one group's entries exist at a time)."""
+    codes = array("H")
+    syllables: list[str] = []
+    all_syllables: frozenset[str] = frozenset()
+    prefixes: dict[str, str] = {}
+    readings: dict[str, tuple[str, ...]] = {}
+    first, rests = "", {}
+
+    def flush() -> None:
+        if rests:
+            prefixes[first] = "\n" + "\n".join(r + f for r, f in sorted(rests.items())) + "\n"
+
+    with open(_PINYIN_DATA, encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if not line or line[0] == "#":
+                continue
+            if line[0] == "@":
+                key, _, value = line[1:].partition(" ")
+                if key == "han":
+                    lo, hi = (int(x, 16) - _TABLE_BASE for x in value.split("-"))
+                    if len(codes) <= hi:
+                        codes.frombytes(bytes(2 * (hi + 1 - len(codes))))  # zeros: _NOT_HAN
+                    codes[lo : hi + 1] = array("H", [ord(_HAN_UNREAD)]) * (hi + 1 - lo)
+                elif key == "syllables":
+                    all_syllables = frozenset(value.split())
+                continue
+            if line[0] == "=":
+                syllable, _, chars = line[1:].partition(" ")
+                code = 2 + len(syllables)
+                syllables.append(syllable)
+                for ch in chars:
+                    codes[ord(ch) - _TABLE_BASE] = code
+                continue
+            phrase, *reading = line.split(" ")
+            if reading:
+                readings[phrase] = tuple(reading)
+            if phrase[0] != first:
+                flush()
+                first, rests = phrase[0], {}
+                if first in prefixes:
+                    raise ValueError(f"{_PINYIN_DATA.name}: phrases out of order at {phrase}")
+            for end in range(2, len(phrase)):
+                rests.setdefault(phrase[1:end], _PREFIX)
+            rests[phrase[1:]] = _PHRASE
+    flush()
+    if codes.itemsize != 2 or len(syllables) > 0xD7FF - 2:
+        raise ValueError("pinyin table does not fit 16-bit codes")
+    chars = codes.tobytes().decode("utf-16-le" if sys.byteorder == "little" else "utf-16-be")
+    return _PinyinTables(chars, tuple(syllables), prefixes, readings, all_syllables)
+
+
+def _han_segments(run: str, prefixes: dict[str, str]) -> Iterable[str]:
+    """pypinyin's greedy phrase segmentation of a run of Chinese characters.
+
+    At each position the longest phrase starting there is taken, scanning while the text
+    is a prefix of some phrase. Quirk kept on purpose (it decides readings): when the scan
+    reaches the end of the run without finding a phrase, the rest is split into single
+    characters.
+    """
+    remain = run
+    while remain:
+        blob = prefixes.get(remain[0])
+        best = 0
+        if blob is not None:
+            for end in range(2, len(remain) + 1):
+                key = "\n" + remain[1:end]
+                if key + _PHRASE in blob:
+                    best = end
+                elif key + _PREFIX not in blob:
+                    break
+            else:
+                if not best:
+                    yield from remain
+                    return
+        if best:
+            yield remain[:best]
+            remain = remain[best:]
+        else:
+            yield remain[0]
+            remain = remain[1:]
+
+
+def generate_pinyin_data() -> str:
+    """The text of ``pinyin.txt``, from the installed pypinyin (slow; imports pypinyin).
+
+    After upgrading pypinyin, rewrite the file with::
+
+        .venv/bin/python -c "from search_index.analysis import generate_pinyin_data as g; \\
+            open('search_index/pinyin.txt', 'w', encoding='utf-8').write(g())"
+    """
+    from importlib.metadata import version
+
+    from pypinyin import lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT, RE_HANS
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    def read(text: str) -> list[str]:
+        return lazy_pinyin(text, errors=lambda s: list(s))
+
+    han = [o for o in range(0x110000) if not 0xD800 <= o <= 0xDFFF and RE_HANS.match(chr(o))]
+    ranges: list[list[int]] = []
+    for o in han:
+        if ranges and ranges[-1][1] == o - 1:
+            ranges[-1][1] = o
+        else:
+            ranges.append([o, o])
+    if not han or han[0] < _TABLE_BASE:
+        raise ValueError("pypinyin's Chinese characters start below the table base")
+    by_syllable: dict[str, list[str]] = {}
+    default: dict[str, str] = {}
+    for o in han:
+        if o in pinyin_dict:
+            (syllable,) = read(chr(o))
+            if syllable != chr(o):
+                by_syllable.setdefault(syllable, []).append(chr(o))
+                default[chr(o)] = syllable
+    phrases = []
+    for phrase in sorted(PHRASES_DICT):
+        if len(phrase) < 2 or not all(RE_HANS.match(c) for c in phrase):
+            raise ValueError(f"unexpected pypinyin phrase {phrase!r}")
+        reading = read(phrase)
+        plain = [default.get(c, c) for c in phrase]
+        phrases.append(phrase if reading == plain else " ".join([phrase, *reading]))
+    syllables: set[str] = set()
+    for value in set(pinyin_dict.values()):
+        for marked in value.split(","):
+            p = unicodedata.normalize("NFD", marked.replace("ü", "v"))
+            plain_syllable = "".join(c for c in p if unicodedata.category(c) != "Mn")
+            if plain_syllable.isascii() and plain_syllable.isalpha():
+                syllables.add(plain_syllable)
+    for syllable in [*by_syllable, *(w for line in phrases for w in line.split(" ")[1:])]:
+        if not syllable or not syllable.isascii() or " " in syllable:
+            raise ValueError(f"unexpected pypinyin syllable {syllable!r}")
+    lines = [
+        f"# Generated from pypinyin {version('pypinyin')} by search_index.analysis.generate_pinyin_data;"
+        " do not edit.",
+        "# @han LO-HI: code points pypinyin treats as Chinese; @syllables: every toneless syllable;",
+        "# =SYLLABLE CHARS: characters read SYLLABLE when alone; then pypinyin's phrases, one a line,",
+        "# followed by their reading where it differs from their characters' readings.",
+        *(f"@han {lo:x}-{hi:x}" for lo, hi in ranges),
+        "@syllables " + " ".join(sorted(syllables)),
+        *(f"={syllable} {''.join(chars)}" for syllable, chars in sorted(by_syllable.items())),
+        *phrases,
+    ]
+    return "\n".join(lines) + "\n"
+
+
 @lru_cache(maxsize=4096)
 def char_pinyin(text: str) -> tuple[str, ...]:
-    """One pinyin syllable per character of ``text`` (non-Chinese characters kept as is)."""
-    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: list(s)))
+    """One pinyin syllable per character of ``text`` (non-Chinese characters kept as is).
+
+    The same as pypinyin's ``lazy_pinyin(text, errors=list)``: toneless, ``v`` for ü,
+    phrase-aware (银行 -> yin hang, 行走 -> xing zou).
+    """
+    tables = _pinyin_tables()
+    chars, syllables, size = tables.chars, tables.syllables, len(tables.chars)
+    codes = [chars[o] if 0 <= (o := ord(ch) - _TABLE_BASE) < size else _NOT_HAN for ch in text]
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        start = i
+        if codes[i] == _NOT_HAN:
+            while i < n and codes[i] == _NOT_HAN:
+                i += 1
+            out.extend(text[start:i])
+            continue
+        while i < n and codes[i] != _NOT_HAN:
+            i += 1
+        position = start
+        for segment in _han_segments(text[start:i], tables.prefixes):
+            reading = tables.readings.get(segment) if len(segment) > 1 else None
+            if reading is not None:
+                out.extend(reading)
+            else:
+                for k, ch in enumerate(segment, start=position):
+                    code = codes[k]
+                    out.append(syllables[ord(code) - 2] if code > _HAN_UNREAD else ch)
+            position += len(segment)
+    return tuple(out)
 
 
 def _word_pinyin(word: str) -> tuple[str, str] | None:
@@ -237,18 +539,8 @@ def bigram_pairs(text: str) -> list[tuple[str, str]]:
     ]
 
 
-@lru_cache(maxsize=1)
 def _syllables() -> frozenset[str]:
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    marked = {p for value in set(pinyin_dict.values()) for p in value.split(",")}
-    out: set[str] = set()
-    for p in marked:
-        p = unicodedata.normalize("NFD", p.replace("ü", "v"))
-        s = "".join(c for c in p if unicodedata.category(c) != "Mn")
-        if s.isascii() and s.isalpha():
-            out.add(s)
-    return frozenset(out)
+    return _pinyin_tables().all_syllables
 
 
 def split_syllables(latin: str) -> list[str] | None:

@@ -302,13 +302,15 @@ class SearchIndex:
         A document with a repeated code replaces the earlier one.
         """
         fields: dict[str, dict[str, Any]] = {}
-        for f in (document_fields(doc) for doc in documents):
-            fields[f["code"]] = f
+        with analysis.bulk_analysis():
+            for f in (document_fields(doc) for doc in documents):
+                fields[f["code"]] = f
         with self._write_lock:
             self._dir.mkdir(parents=True, exist_ok=True)
             folder = store.new_generation(self._dir)
             try:
-                ix = windex.create_in(str(folder), build_schema())
+                # a caller that gives the sort more memory (the CLI) gets the faster build
+                ix = store.create_index(folder, build_schema(), in_memory=pool_mb > DEFAULT_POOL_MB)
                 writer = self._writer(ix, limitmb=pool_mb)
                 try:
                     for f in fields.values():
@@ -319,8 +321,7 @@ class SearchIndex:
                     raise
                 # one writer makes one segment: nothing to merge, so no optimize pass
                 writer.commit()
-                ix.close()
-                store.fsync_tree(folder)
+                store.save_index(ix, folder)
                 store.write_pointer(self._dir, folder.name)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)

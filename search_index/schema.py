@@ -1,8 +1,10 @@
 """The index schema and the mapping from a matter document (plain dict) to its fields.
 
-All text fields are KEYWORD fields fed with pre-analysed, space-separated terms (see
-``analysis``): the schema pickled into the index then needs no custom analyzer class,
-and the terms are exactly the ones the query builder produces.
+All text fields are KEYWORD fields fed with pre-analysed terms (see ``analysis``): the
+schema pickled into the index then needs no custom analyzer class, and the terms are
+exactly the ones the query builder produces. The terms are handed to Whoosh as lists,
+which it indexes as they are (no tokenizer pass); a string of space-separated terms
+would index the same, as no analysed term contains whitespace.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def _strings(value: Any, limit: int = 50) -> list[str]:
     return [v[:_MAX_NAME] for v in value[:limit] if isinstance(v, str) and v.strip()]
 
 
-def _join(terms: list[str]) -> str:
-    return " ".join(t for t in terms if t and not t.isspace())
+def _terms(terms: list[str]) -> list[str]:
+    return [t for t in terms if t and not t.isspace()]
 
 
 #: typical number of terms per field, the pivot of the length normalisation below
@@ -130,19 +132,19 @@ def document_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
         "aliases": aliases,
         "keywords": keywords,
         "guide": guide,
-        "name_w": _join(name_words),
-        "alias_w": _join(alias_words),
-        "keyword_w": _join(keyword_words),
-        "sub_w": _join(sub_words),
-        "dept_w": _join(sum(analysis.index_words(department), [])),
-        "guide_w": _join(sum(analysis.index_words(guide), [])),
-        "gram": _join([g for t in titles for g in analysis.char_bigrams(t)]),
-        "py": _join(full),
-        "pyi": _join(initials),
-        "pyg": _join(grams),
+        "name_w": _terms(name_words),
+        "alias_w": _terms(alias_words),
+        "keyword_w": _terms(keyword_words),
+        "sub_w": _terms(sub_words),
+        "dept_w": _terms(sum(analysis.index_words(department), [])),
+        "guide_w": _terms(sum(analysis.index_words(guide), [])),
+        "gram": _terms([g for t in titles for g in analysis.char_bigrams(t)]),
+        "py": _terms(full),
+        "pyi": _terms(initials),
+        "pyg": _terms(grams),
     }
     for fname in _TYPICAL_LENGTH:
-        n = len(fields[fname].split())
+        n = len(fields[fname])
         if n:
             fields[f"_{fname}_boost"] = length_norm(fname, n)
     return fields

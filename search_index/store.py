@@ -21,6 +21,10 @@ import shutil
 import time
 from pathlib import Path
 
+from whoosh import index as windex
+from whoosh.fields import Schema
+from whoosh.filedb.filestore import FileStorage, RamStorage, copy_storage
+
 POINTER = "CURRENT"
 _GEN = re.compile(r"^gen-(\d{6,})$")
 #: an unreferenced folder newer than the live one is removed only after this long
@@ -78,6 +82,29 @@ def _fsync(path: Path, directory: bool = False) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def create_index(folder: Path, schema: Schema, in_memory: bool = False) -> windex.Index:
+    """A new, empty Whoosh index for the generation ``folder``; finish it with :func:`save_index`.
+
+    ``in_memory`` builds it in memory and writes the files at the end: faster (Whoosh reads
+    back each document's field lengths for every posting it writes), but the index and any
+    sort runs that overflow the writer's pool are held in memory until then.
+    """
+    if in_memory:
+        return RamStorage().create_index(schema)
+    return windex.create_in(str(folder), schema)
+
+
+def save_index(ix: windex.Index, folder: Path) -> None:
+    """Close the committed index ``ix`` made by :func:`create_index` and flush ``folder`` to disk.
+
+    An in-memory index is first written into ``folder`` as it is (the same files).
+    """
+    if isinstance(ix.storage, RamStorage):
+        copy_storage(ix.storage, FileStorage(str(folder)))
+    ix.close()
+    fsync_tree(folder)
 
 
 def fsync_tree(folder: Path) -> None:
