@@ -212,3 +212,23 @@ def test_a_rebuild_in_memory_gives_the_same_index_as_one_on_disk(tmp_path: Path)
         )
     for reader in readers:
         reader.close()
+
+
+def test_region_type_ahead_reads_every_bundled_region_as_pypinyin() -> None:
+    """web.regions builds its pinyin index from the compact tables (pypinyin stays out of workers)."""
+    import csv
+
+    from pypinyin import Style, lazy_pinyin
+
+    from web.regions import name_syllables
+
+    with (ROOT / "api" / "data" / "regions.csv").open(encoding="utf-8") as handle:
+        names = {row["name"] for row in csv.DictReader(handle)}
+    assert len(names) > 3000
+    wrong = [
+        name
+        for name in names
+        if name_syllables(name) != lazy_pinyin(name, errors="ignore")
+        or [s[0] for s in name_syllables(name)] != lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+    ]
+    assert not wrong, wrong[:10]
