@@ -1,15 +1,15 @@
-"""The few database reads the public pages make, each batched: never one query per result.
+"""What the public pages show, as view models, and the few database reads they make.
 
-Coverage and hall choice come from the in-memory `Catalog` snapshot (api.services.catalog). What
-the snapshot does not carry for display (a hall's address, hours and phone; a matter's modes and
-provenance) is read here: hall details once per catalog change mark (halls are few and change
-rarely), matter details in one query for the whole page of results.
+Coverage and hall choice come from the in-memory `Catalog` snapshot (api.services.catalog), and so
+do the details shown beside them: halls (the directory, built once per change mark) and the
+matters of a results page (from the snapshot's rows, no query). The region pages' agreement
+details, relations and index dates are read whole once per change mark; a matter's guide, the
+lists and a hall's own matters are read per page, each in one batched query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from api.enums import value_of
-from api.models import Agreement, Hall, Matter, Region, RegionRelation, hall_matters
+from api.models import Matter, Region, RegionRelation, hall_matters
 from api.rules import RegionTree
 from api.services.snapshots import published_guide
 
@@ -66,10 +66,9 @@ class HallDirectory:
     ordered: tuple[HallView, ...] = field(default=())
 
 
-async def _load_halls(session: AsyncSession, tree: RegionTree, home_city: str) -> list[HallView]:
-    rows = (
-        (await session.execute(select(Hall).order_by(Hall.region_code, Hall.name, Hall.id))).scalars().all()
-    )
+def _hall_views(catalog: Any) -> list[HallView]:
+    tree: RegionTree = catalog.tree
+    rows = sorted(catalog.hall_rows.values(), key=lambda h: (h.region_code, h.name, h.id))
     views = []
     for hall in rows:
         code = hall.region_code
@@ -109,14 +108,13 @@ async def _load_halls(session: AsyncSession, tree: RegionTree, home_city: str) -
 DIRECTORY_KEY = "web.hall_directory"
 
 
-async def hall_directory(state: Any, catalog: Any) -> HallDirectory:
-    """Every hall's display details, kept on the app state and reloaded only when the catalog's
-    change mark moved. Two requests racing after a change may both load it; both get the same data."""
+def hall_directory(state: Any, catalog: Any) -> HallDirectory:
+    """Every hall's display details, built from the catalog snapshot's rows once per change mark
+    and kept on the app state."""
     found = state.extras.get(DIRECTORY_KEY)
     if isinstance(found, HallDirectory) and found.mark == catalog.mark:
         return found
-    async with state.db.read() as session:
-        views = await _load_halls(session, catalog.tree, catalog.home_city)
+    views = _hall_views(catalog)
     directory = HallDirectory(catalog.mark, {v.id: v for v in views}, tuple(views))
     state.extras[DIRECTORY_KEY] = directory
     return directory
@@ -175,7 +173,8 @@ class GuideView:
     published_at: dt.datetime | None
 
 
-def _matter_view(matter: Matter, with_guide: bool = False) -> MatterView:
+def _matter_view(matter: Any, with_guide: bool = False) -> MatterView:
+    """A matter (ORM object, or a snapshot row when `with_guide` is false) as the pages show it."""
     guide = published_guide(matter) if with_guide else None
     return MatterView(
         code=matter.code,
@@ -211,56 +210,14 @@ def _matter_view(matter: Matter, with_guide: bool = False) -> MatterView:
     )
 
 
-async def matters_by_code(session: AsyncSession, codes: list[str]) -> dict[str, MatterView]:
-    """Display details of the published matters among `codes`, in one query."""
-    if not codes:
-        return {}
-    rows = (
-        await session.execute(select(Matter).where(Matter.code.in_(codes), Matter.published.is_(True)))
-    ).scalars()
-    return {m.code: _matter_view(m) for m in rows}
-
-
-MATTER_VIEWS_KEY = "web.matter_views"
-#: matter display details remembered per catalog mark (~1 KB each)
-MATTER_VIEWS_CACHED = 2000
-
-
-@dataclass
-class _MatterViews:
-    mark: int
-    views: OrderedDict[str, MatterView | None] = field(default_factory=OrderedDict)
-
-
-async def result_matters(state: Any, catalog: Any, codes: list[str]) -> dict[str, MatterView]:
-    """`matters_by_code` through a cache kept until the catalog's change mark moves.
-
-    Every matter write moves the mark (each write leaves an outbox row), so a remembered view is
-    never older than the snapshot the page answers from; a results page whose matters were all
-    shown recently makes no query at all. Unpublished or unknown codes are remembered as absent.
-    """
-    cached = state.extras.get(MATTER_VIEWS_KEY)
-    if not isinstance(cached, _MatterViews) or cached.mark != catalog.mark:
-        cached = _MatterViews(catalog.mark)
-        state.extras[MATTER_VIEWS_KEY] = cached
-    views = cached.views
+def result_matters(catalog: Any, codes: list[str]) -> dict[str, MatterView]:
+    """Display details of the published matters among `codes`, from the catalog snapshot's rows
+    (no query: the snapshot holds every published matter's row, and moves with every write)."""
     found: dict[str, MatterView] = {}
-    missing: list[str] = []
-    for code in dict.fromkeys(codes):
-        if code in views:
-            views.move_to_end(code)
-            if (view := views[code]) is not None:
-                found[code] = view
-        else:
-            missing.append(code)
-    if missing:
-        async with state.db.read() as session:
-            loaded = await matters_by_code(session, missing)
-        found.update(loaded)
-        for code in missing:
-            views[code] = loaded.get(code)
-        while len(views) > MATTER_VIEWS_CACHED:
-            views.popitem(last=False)
+    for code in codes:
+        row = catalog.matter_row(code)
+        if row is not None:
+            found[code] = _matter_view(row)
     return found
 
 
@@ -317,20 +274,14 @@ class AgreementDetails:
     updated_at: dt.datetime | None
 
 
-async def _agreement_details(session: AsyncSession) -> dict[int, AgreementDetails]:
-    rows = await session.execute(
-        select(
-            Agreement.id,
-            Agreement.document_ref,
-            Agreement.items_count,
-            Agreement.note,
-            Agreement.source,
-            Agreement.source_url,
-            Agreement.is_sample,
-            Agreement.updated_at,
+def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
+    return {
+        row.id: AgreementDetails(
+            row.id, row.document_ref, row.items_count, row.note, row.source, row.source_url,
+            bool(row.is_sample), row.updated_at,
         )
-    )
-    return {row.id: AgreementDetails(row.id, *row[1:6], bool(row.is_sample), row.updated_at) for row in rows}
+        for row in catalog.agreement_rows.values()
+    }
 
 
 @dataclass(frozen=True)
@@ -373,9 +324,9 @@ async def _indices_dates(session: AsyncSession) -> dict[str, dt.datetime]:
 
 @dataclass(frozen=True)
 class RegionDetails:
-    """What the region pages show beyond the catalog snapshot: every agreement's document details,
-    every pairing relation and when each region's partner indices were set. A few thousand small
-    rows at most, so they are read whole, once per catalog change mark (like the hall directory)."""
+    """What the region pages show beside the coverage answer: every agreement's document details
+    (from the snapshot's rows), every pairing relation and when each region's partner indices were
+    set (a few hundred small rows at most, read whole once per catalog change mark)."""
 
     mark: int
     agreements: dict[int, AgreementDetails]
@@ -400,7 +351,7 @@ async def region_details(state: Any, catalog: Any) -> RegionDetails:
         return found
     async with state.db.read() as session:
         details = RegionDetails(
-            catalog.mark, await _agreement_details(session), await _relations(session), await _indices_dates(session)
+            catalog.mark, _agreement_details(catalog), await _relations(session), await _indices_dates(session)
         )
     state.extras[REGION_DETAILS_KEY] = details
     return details

@@ -122,7 +122,7 @@ def page(handler: Handler) -> Handler:
 async def snapshot(request: Request) -> tuple[Any, data.HallDirectory]:
     state = _state(request)
     catalog = await state.catalog.get()
-    directory = await data.hall_directory(state, catalog)
+    directory = data.hall_directory(state, catalog)
     return catalog, directory
 
 
@@ -288,7 +288,7 @@ async def search(request: Request) -> Response:
         found = len(ranked)
         covered = sum(1 for a in answers.values() if a is not None and a.covered)
         shown = ranked[(page_number - 1) * RESULTS_PER_PAGE : page_number * RESULTS_PER_PAGE]
-        matters = await data.result_matters(_state(request), catalog, [code for code, _, _ in shown])
+        matters = data.result_matters(catalog, [code for code, _, _ in shown])
         for code, score, highlight in shown:
             matter = matters.get(code)
             if matter is not None:

@@ -49,7 +49,7 @@ from api.services.regions import load_tree
 AGREEMENTS = Agreement.__table__
 HALLS = Hall.__table__
 MATTERS = Matter.__table__
-_UNSHOWN = frozenset({"created_at", "updated_at"})
+_UNSHOWN = frozenset({"created_at"})
 
 TIER_THRESHOLDS_KEY = "tier_thresholds"
 DEFAULT_THRESHOLD = 60.0
@@ -356,8 +356,9 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
         for code, population, cooperation, sample in index_rows
     }
 
-    # Full rows (less the timestamps nobody shows), kept beside the facts: GraphQL answers about
-    # coverage and halls read a matter's name and modes, a hall's address, an agreement's title.
+    # Full rows (less the creation time nobody shows), kept beside the facts: GraphQL answers about
+    # coverage and halls read a matter's name and modes, a hall's address, an agreement's title;
+    # the results page shows a matter's modes, department and when it was last updated.
     matter_columns = [c for c in MATTERS.c if c.name not in _UNSHOWN]
     matter_rows = {
         row.code: row
