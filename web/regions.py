@@ -190,18 +190,27 @@ class Near:
 @dataclass(frozen=True)
 class NearGroup:
     county: Option
-    towns: list[Option]
+    towns: tuple[Option, ...]
 
 
-def near_options(tree: RegionTree, home_city: str) -> list[NearGroup]:
-    """The home city's counties, each with its towns (for the "where are you now" select)."""
+_near_built: tuple[RegionTree, str, tuple[NearGroup, ...]] | None = None
+
+
+def near_options(tree: RegionTree, home_city: str) -> tuple[NearGroup, ...]:
+    """The home city's counties, each with its towns (for the "where are you now" select); built
+    once per tree (the cache holds the tree itself, so the identity check is safe)."""
+    global _near_built
+    found = _near_built
+    if found is not None and found[0] is tree and found[1] == home_city:
+        return found[2]
     groups = []
     for county in tree.local_counties(home_city):
-        towns = [
+        towns = tuple(
             Option(c, tree.name(c)) for c in tree.children(county) if (p := tree.get(c)) and p.level == "TOWN"
-        ]
+        )
         groups.append(NearGroup(Option(county, tree.name(county)), towns))
-    return groups
+    _near_built = (tree, home_city, tuple(groups))
+    return _near_built[2]
 
 
 def _mean_point(points: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
