@@ -65,7 +65,9 @@ class PartnerIndices:
     sample: bool = False
 
 
-MEMO_LIMIT = 50_000
+#: coverage answers remembered per snapshot before the memo starts afresh. Each answer carries its
+#: explanation (~0.6 KB): a results page asks for 50 at once, so 50,000 held ~30 MB per worker.
+MEMO_LIMIT = 10_000
 
 
 @dataclass(frozen=True, eq=False)
