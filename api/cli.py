@@ -152,23 +152,49 @@ async def _token_add(settings: Settings, name: str, label: str | None) -> int:
 
 
 def _tcp_socket(config: Any) -> Any:
-    """uvicorn's shared listening socket for several workers is created without IPPROTO_TCP, and
-    asyncio only sets TCP_NODELAY on sockets whose proto says TCP: every keep-alive response then
-    waits ~40 ms for a delayed ACK (measured by bench/run.py: 726 vs 6,490 req/s for hello-world).
-    Binding the socket with the protocol named restores TCP_NODELAY on the accepted connections."""
+    """A listening socket for one worker, bound with SO_REUSEPORT so that each worker has its own.
+
+    Why its own: with one shared socket, asyncio accepts up to `backlog` connections per wake-up,
+    so whichever worker wakes first takes a whole burst of keep-alive connections and the others
+    idle (measured by bench/run.py: 2 workers answered the search page no faster than 1). With
+    SO_REUSEPORT the kernel spreads new connections over the workers' sockets.
+
+    Why IPPROTO_TCP is named: uvicorn creates its socket without it, and asyncio only sets
+    TCP_NODELAY on sockets whose proto says TCP: every keep-alive response then waited ~40 ms for
+    a delayed ACK (hello-world: 726 vs 6,490 req/s)."""
     import socket
 
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((config.host, config.port))
     sock.set_inheritable(True)
     return sock
 
 
+def _supervisor(config: Any) -> Any:
+    """uvicorn's worker supervisor (signals, health checks, restarts, SIGHUP/SIGTTIN) unchanged,
+    except that each worker it starts or restarts gets a socket of its own (`_tcp_socket`): it
+    reads `self.sockets` every time it creates a worker, so that attribute hands out a new one."""
+    from uvicorn.supervisors import Multiprocess
+
+    class PerWorkerSockets(Multiprocess):
+        @property  # type: ignore[override]
+        def sockets(self) -> list[Any]:
+            return [_tcp_socket(self.config)]
+
+        @sockets.setter
+        def sockets(self, _shared: list[Any]) -> None:
+            pass  # the shared socket uvicorn would hand to every worker is not used
+
+    probe = _tcp_socket(config)  # fail here, in the parent, when the address is taken
+    probe.close()
+    return PerWorkerSockets(config, sockets=[])
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
         "api.app:create_app",
@@ -184,7 +210,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     if workers <= 1:
         uvicorn.Server(config).run()
         return 0
-    Multiprocess(config, sockets=[_tcp_socket(config)]).run()
+    _supervisor(config).run()
     return 0
 
 

@@ -72,3 +72,94 @@ def test_user_and_token_commands(settings: Settings, tmp_path: Path) -> None:
     assert token.returncode == 0 and token.stdout.strip().startswith("tb_")
     wrong = run(["user", "add", "x", "--role", "county", "--region", "511300"], settings, tmp_path, stdin="a long enough password\n")
     assert wrong.returncode != 0 and "region" in wrong.stderr
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on `port` (state 0A in /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if parts[1].endswith(f":{port:04X}") and parts[3] == "0A":
+            found.add(parts[9])
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def test_serve_with_two_workers_gives_each_its_own_listening_socket(settings: Settings, tmp_path: Path) -> None:
+    """A burst of keep-alive connections must reach both workers: with one shared socket asyncio let
+    the first worker to wake accept the whole burst, and 2 workers served no more than 1."""
+    import socket
+    import time
+
+    import httpx
+
+    assert run(["init", "--demo"], settings, tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "TONGBAN_DATABASE_URL": settings.database_url,
+        "TONGBAN_INDEX_DIR": str(settings.index_dir),
+        "TONGBAN_SECRET_KEY": "cli-test",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([*TONGBAN, "serve", "--workers", "2", "--port", str(port)], cwd=tmp_path, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline:
+            workers = [k for k in _children(server.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()]
+            if len(workers) == 2 and len(_listening_inodes(port)) == 2:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(
+                f"wanted 2 workers listening on 2 sockets, saw {len(workers)} workers and "
+                f"{len(_listening_inodes(port))} listening sockets: "
+                + (tmp_path / "serve.log").read_text(errors="replace")[-2000:]
+            )
+        listening = _listening_inodes(port)
+        assert len(listening) == 2
+        assert all(len(_socket_inodes(w) & listening) == 1 for w in workers)  # one each, not one shared
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(16)]
+        try:
+            assert all(c.get("/healthz").status_code == 200 for c in clients)
+        finally:
+            for c in clients:
+                c.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert server.returncode == 0
