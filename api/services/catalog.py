@@ -252,19 +252,7 @@ class Catalog:
         first: int | None = None,
     ) -> list[HallOption]:
         """§5.7: the halls that can handle the matter for someone from `home_code`, nearest first."""
-        if (lat is None) != (lon is None):
-            raise BadInput("纬度和经度应同时提供或同时省略")
-        if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise BadInput(f"坐标超出范围: {lat}, {lon}")
-        if first is not None and first < 0:
-            raise BadInput("first 不能为负数")
-        coverage = self.coverage(home_code, matter_code, day)
-        try:
-            return rules.hall_options(
-                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls_for(matter_code), lat, lon, first
-            )
-        except ValueError as exc:
-            raise BadInput(str(exc)) from exc
+        return self.where_to_handle_counted(home_code, matter_code, lat, lon, day, first)[0]
 
     def where_to_handle_counted(
         self,
@@ -275,7 +263,14 @@ class Catalog:
         day: dt.date | None = None,
         first: int | None = None,
     ) -> tuple[list[HallOption], int]:
-        """`where_to_handle` cut to `first`, and how many halls qualify in all (one pass)."""
+        """`where_to_handle` cut to `first`, and how many halls qualify in all (one pass): a results
+        page shows the nearest few and links to the rest."""
+        if (lat is None) != (lon is None):
+            raise BadInput("纬度和经度应同时提供或同时省略")
+        if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise BadInput(f"坐标超出范围: {lat}, {lon}")
+        if first is not None and first < 0:
+            raise BadInput("first 不能为负数")
         coverage = self.coverage(home_code, matter_code, day)
         try:
             return rules.hall_options_counted(
