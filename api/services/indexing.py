@@ -106,6 +106,7 @@ class SearchService:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
+        self._stopping = False
         self.last_error: str | None = None
         db.write_listeners.append(self._written)
 
@@ -132,9 +133,16 @@ class SearchService:
             await self.ensure_current()
         except Exception:  # the app still serves pages; /healthz reports the index as not ready
             log.exception("search index could not be prepared at start-up")
+        self._stopping = False
         self._task = asyncio.create_task(self._follow(), name="tongban-index-follow")
 
     async def stop(self) -> None:
+        # The flag, not only the cancellation, ends the follower: a cancellation that lands while
+        # a wait is completing can be lost (asyncio.wait_for in 3.11 did exactly that, and an app
+        # shutdown then waited for the follower forever).
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -145,9 +153,12 @@ class SearchService:
 
     async def _follow(self) -> None:
         self._wake = asyncio.Event()
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 await self.catch_up()
