@@ -93,7 +93,7 @@ class _Handle:
     def remember(self, key: tuple[str, int], hits: tuple[Hit, ...]) -> None:
         with self.results_lock:
             self.results[key] = hits
-            if len(self.results) > RESULTS_CACHED:
+            while len(self.results) > RESULTS_CACHED:
                 self.results.popitem(last=False)
 
 
