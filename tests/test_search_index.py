@@ -428,3 +428,22 @@ def test_cached_postings_and_words_give_exactly_the_uncached_answers(
     plain = [fresh.search(q, 20) for q in asked]
     assert cached == plain + plain
     assert sum(1 for hits in plain if hits) > len(asked) // 2  # the comparison is not vacuous
+
+
+def test_batched_commits_do_not_pile_up_segments(index: SearchIndex) -> None:
+    """An import applies its changes in batches, one commit (one segment) each, and Whoosh's merge
+    policy keeps batches of a few hundred apart (10 batches of 200 left 11 segments); past the
+    bound a commit merges them, and the same documents are found as in one built index."""
+    from search_index.index import MAX_SEGMENTS
+
+    extra = [doc(f"M-X{i:04d}", f"第{i}号证明开具", guide_text="携带居民身份证") for i in range(2000)]
+    for start in range(0, len(extra), 200):
+        batch = extra[start : start + 200]
+        index.apply_changes([(start + i + 1, d["code"], d) for i, d in enumerate(batch)])
+        folder = index._dir / store.read_pointer(index._dir)  # noqa: SLF001
+        assert len(windex.open_dir(str(folder))._segments()) <= MAX_SEGMENTS  # noqa: SLF001
+    built = SearchIndex(index._dir.parent / "built")  # noqa: SLF001
+    built.rebuild([*DOCS, *extra], len(extra))
+    for q in ("社保卡", "公积金", "新生儿入户"):  # the same documents (ties may order differently)
+        assert sorted(codes(index.search(q, 100))) == sorted(codes(built.search(q, 100))), q
+    assert codes(index.search("第1234号证明开具"))[0] == codes(built.search("第1234号证明开具"))[0] == "M-X1234"
