@@ -332,8 +332,13 @@ class SearchIndex:
             store.cleanup(self._dir)
         self._after_write()
 
-    def apply_changes(self, changes: Iterable[Change], applied_id: int | None = None) -> int:
+    def apply_changes(
+        self, changes: Iterable[Change], applied_id: int | None = None, *, more_follow: bool = False
+    ) -> int:
         """Apply outbox changes ``(outbox_id, code, document | None)``; None deletes.
+
+        ``more_follow``: the caller has further batches to apply at once (an import's catch-up), so
+        the segments are not merged yet: that is done once, by the last batch.
 
         Changes with an id at or below :meth:`last_applied_id` are skipped, so replaying
         is harmless; the last change per code wins. The new high-water mark -- the highest
@@ -386,9 +391,9 @@ class SearchIndex:
                     raise
                 # Each commit adds a segment, and Whoosh's merge policy leaves many after an import
                 # applied in batches (15 after 5,000 matters); a search then looks every term up in
-                # each. Past MAX_SEGMENTS this commit merges them into one (a few seconds at 5,000
-                # matters; bench queries over cold postings: mean 5.1 -> 3.0 ms).
-                writer.commit(optimize=len(writer.segments) >= MAX_SEGMENTS)
+                # each. Past MAX_SEGMENTS the last batch's commit merges them into one (a few seconds
+                # at 5,000 matters; bench queries over cold postings: mean 5.1 -> 3.0 ms).
+                writer.commit(optimize=not more_follow and len(writer.segments) >= MAX_SEGMENTS)
             finally:
                 ix.close()
         self._after_write()

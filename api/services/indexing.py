@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -228,7 +229,10 @@ class SearchService:
                     document = matter_document(matter) if matter is not None and matter.published else None
                     changes.append((last_id, code, document))
                 top = events[-1].id
-                await asyncio.to_thread(index.apply_changes, changes, top)
+                # a full batch means more may follow: the index merges its segments after the last
+                await asyncio.to_thread(
+                    functools.partial(index.apply_changes, changes, top, more_follow=len(events) == BATCH)
+                )
                 applied += len(events)
                 since = top
         # staff changed the synonym dictionary: the analyzer changed, so build afresh
