@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -34,7 +34,6 @@ class AppState:
     catalog: Any = None  # api.services.catalog.CatalogCache
     search: Any = None  # api.services.indexing.SearchService
     templates: Any = None  # jinja2 templates (web)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def state_of(request: Request) -> AppState:

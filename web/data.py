@@ -3,8 +3,8 @@
 Coverage and hall choice come from the in-memory `Catalog` snapshot (api.services.catalog), and so
 do the details shown beside them: halls (the directory, built once per change mark) and the
 matters of a results page (from the snapshot's rows, no query). The region pages' agreement
-details, relations and index dates are read whole once per change mark; a matter's guide, the
-lists and a hall's own matters are read per page, each in one batched query.
+details and relations once per snapshot; a matter's guide, the lists and a hall's own matters are
+read per page, each in one batched query.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from api.enums import value_of
-from api.models import Matter, Region, RegionRelation, hall_matters
+from api.models import Matter, RegionRelation, hall_matters
 from api.rules import RegionTree
 from api.services.snapshots import published_guide
 
@@ -61,7 +61,6 @@ class HallView:
 
 @dataclass(frozen=True)
 class HallDirectory:
-    mark: int
     by_id: dict[int, HallView]
     ordered: tuple[HallView, ...] = field(default=())
 
@@ -108,16 +107,14 @@ def _hall_views(catalog: Any) -> list[HallView]:
 DIRECTORY_KEY = "web.hall_directory"
 
 
-def hall_directory(state: Any, catalog: Any) -> HallDirectory:
-    """Every hall's display details, built from the catalog snapshot's rows once per change mark
-    and kept on the app state."""
-    found = state.extras.get(DIRECTORY_KEY)
-    if isinstance(found, HallDirectory) and found.mark == catalog.mark:
-        return found
-    views = _hall_views(catalog)
-    directory = HallDirectory(catalog.mark, {v.id: v for v in views}, tuple(views))
-    state.extras[DIRECTORY_KEY] = directory
-    return directory
+def hall_directory(catalog: Any) -> HallDirectory:
+    """Every hall's display details, built from the catalog snapshot's rows once per snapshot and
+    kept with it (`Catalog.views`)."""
+    found = catalog.views.get(DIRECTORY_KEY)
+    if found is None:
+        views = _hall_views(catalog)
+        found = catalog.views[DIRECTORY_KEY] = HallDirectory({v.id: v for v in views}, tuple(views))
+    return found
 
 
 async def hall_matter_codes(session: AsyncSession, hall_id: int) -> list[tuple[str, str]]:
@@ -315,23 +312,14 @@ async def _relations(session: AsyncSession) -> tuple[RelationView, ...]:
     )
 
 
-async def _indices_dates(session: AsyncSession) -> dict[str, dt.datetime]:
-    rows = await session.execute(
-        select(Region.code, Region.indices_updated_at).where(Region.indices_updated_at.is_not(None))
-    )
-    return {code: when for code, when in rows}
-
-
 @dataclass(frozen=True)
 class RegionDetails:
-    """What the region pages show beside the coverage answer: every agreement's document details
-    (from the snapshot's rows), every pairing relation and when each region's partner indices were
-    set (a few hundred small rows at most, read whole once per catalog change mark)."""
+    """What the region pages show beside the coverage answer that the snapshot's facts do not
+    carry: every agreement's document details (from the snapshot's rows) and every pairing relation
+    (a few hundred small rows at most, read whole once per snapshot)."""
 
-    mark: int
     agreements: dict[int, AgreementDetails]
     relations: tuple[RelationView, ...]
-    indices_dates: dict[str, dt.datetime]
 
     def relations_touching(self, tree: RegionTree, code: str) -> list[RelationView]:
         """Pairing relations whose partner is this region, encloses it, or lies inside it."""
@@ -346,12 +334,11 @@ REGION_DETAILS_KEY = "web.region_details"
 
 
 async def region_details(state: Any, catalog: Any) -> RegionDetails:
-    found = state.extras.get(REGION_DETAILS_KEY)
-    if isinstance(found, RegionDetails) and found.mark == catalog.mark:
-        return found
-    async with state.db.read() as session:
-        details = RegionDetails(
-            catalog.mark, _agreement_details(catalog), await _relations(session), await _indices_dates(session)
-        )
-    state.extras[REGION_DETAILS_KEY] = details
-    return details
+    """`RegionDetails`, kept with the catalog snapshot (`Catalog.views`). Two requests racing on a
+    new snapshot may both read it; both get the same data."""
+    found = catalog.views.get(REGION_DETAILS_KEY)
+    if found is None:
+        async with state.db.read() as session:
+            relations = await _relations(session)
+        found = catalog.views[REGION_DETAILS_KEY] = RegionDetails(_agreement_details(catalog), relations)
+    return found

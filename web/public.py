@@ -120,10 +120,8 @@ def page(handler: Handler) -> Handler:
 
 
 async def snapshot(request: Request) -> tuple[Any, data.HallDirectory]:
-    state = _state(request)
-    catalog = await state.catalog.get()
-    directory = data.hall_directory(state, catalog)
-    return catalog, directory
+    catalog = await _state(request).catalog.get()
+    return catalog, data.hall_directory(catalog)
 
 
 def _param(request: Request, name: str, max_len: int = 40) -> str:
@@ -497,10 +495,9 @@ async def region_page(request: Request) -> Response:
     else:
         relevant = list(catalog.agreements_for_home(code))
         inner = list(catalog.agreements_inside(code))
-    shown = await data.region_details(_state(request), catalog)
-    details = shown.agreements
-    relations = shown.relations_touching(tree, code)
-    indices_date = shown.indices_dates.get(code) if catalog.partner_indices(code) else None
+    extra = await data.region_details(_state(request), catalog)
+    details = extra.agreements
+    relations = extra.relations_touching(tree, code)
     # In force first, then by signing date; a page of them at a time (the home city's own page lists
     # every agreement signed with any county, hundreds at scale, which no one reads on one page).
     day = presenter.day
@@ -545,7 +542,7 @@ async def region_page(request: Request) -> Response:
         "inner_by_partner": inner_by_partner,
         "relations": relations,
         "indices": indices,
-        "indices_date": indices_date,
+        "indices_date": indices.updated_at if indices else None,
         "tier": tier,
         "thresholds": catalog.thresholds,
         "halls": halls,

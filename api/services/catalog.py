@@ -63,6 +63,7 @@ class PartnerIndices:
     population: float | None
     cooperation: float | None
     sample: bool = False
+    updated_at: dt.datetime | None = None
 
 
 #: coverage answers remembered per snapshot before the memo starts afresh. Each answer carries its
@@ -91,9 +92,10 @@ class Catalog:
     hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     agreement_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     matter_rows: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    views: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False)
-    """What an adapter derives from this snapshot alone (e.g. GraphQL objects for its halls), kept
-    with it: built at most once per snapshot, dropped with it. Never holds per-request state."""
+    views: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What an adapter derives from this snapshot alone (GraphQL objects for its halls, the pages'
+    hall directory), kept with it: built at most once per snapshot, dropped with it. Never holds
+    per-request state."""
 
     def __post_init__(self) -> None:
         if not self._agreements_by_id:
@@ -344,13 +346,14 @@ async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree |
         tree = await load_tree(session)
 
     index_rows = await session.execute(
-        select(Region.code, Region.population_index, Region.cooperation_index, Region.indices_sample).where(
-            (Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None))
-        )
+        select(
+            Region.code, Region.population_index, Region.cooperation_index, Region.indices_sample,
+            Region.indices_updated_at,
+        ).where((Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None)))
     )
     indices = {
-        code: PartnerIndices(population, cooperation, bool(sample))
-        for code, population, cooperation, sample in index_rows
+        code: PartnerIndices(population, cooperation, bool(sample), updated_at)
+        for code, population, cooperation, sample, updated_at in index_rows
     }
 
     # Full rows (less the creation time nobody shows), kept beside the facts: GraphQL answers about
