@@ -21,9 +21,11 @@ Concurrency model (why it is safe):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import shutil
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +62,59 @@ class Hit:
     highlight: str | None
 
 
+class Answer:
+    """The matters for one question, best first, before highlighting.
+
+    A results page ranks 50 hits (covered matters first) and shows 10; after scoring, the
+    highlight (the stored text read back and the matched words marked) was most of what a hit
+    cost, so an answer makes it on demand, for the hits shown, and remembers it. The text is read
+    from the index as it is when asked: after a commit in between, the matter's current text.
+    """
+
+    __slots__ = ("_docnums", "_highlights", "_index", "_masks", "_serial", "_terms", "codes", "scores")
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        serial: int,
+        hits: Sequence[tuple[str, float, int, int]],
+        terms: tuple[tuple[str, str], ...],
+    ) -> None:
+        # (code, score, docnum, bit mask of `terms` the document matched) per hit, kept column-wise:
+        # 2,048 remembered answers of 50 hits took 14 MB as tuples, 6 MB like this
+        self.codes: tuple[str, ...] = tuple(h[0] for h in hits)
+        self.scores = array("d", (h[1] for h in hits))
+        self._docnums = array("q", (h[2] for h in hits))
+        self._masks = tuple(h[3] for h in hits)
+        self._index = index
+        self._serial = serial  # the searcher the docnums belong to
+        self._terms = terms
+        self._highlights: dict[str, str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def scored(self) -> list[tuple[str, float]]:
+        """(code, score) for every hit, best first."""
+        return list(zip(self.codes, self.scores, strict=True))
+
+    def highlights(self, codes: Iterable[str]) -> dict[str, str | None]:
+        """The highlight of each of these hits (None for a code not among them)."""
+        codes = list(codes)
+        wanted = {code for code in codes if code not in self._highlights}
+        if wanted:
+            hits = [
+                (code, docnum, mask)
+                for code, docnum, mask in zip(self.codes, self._docnums, self._masks, strict=True)
+                if code in wanted
+            ]
+            self._highlights.update(self._index._highlight(self, hits))  # noqa: SLF001
+        return {code: self._highlights.get(code) for code in codes}
+
+    def terms_of(self, mask: int) -> set[tuple[str, str]]:
+        return {term for bit, term in enumerate(self._terms) if mask >> bit & 1}
+
+
 class IndexBusyError(RuntimeError):
     """Another live writer held the index longer than ``writer_timeout``."""
 
@@ -67,35 +122,46 @@ class IndexBusyError(RuntimeError):
 #: segments an index may have before a commit merges them into one (see apply_changes)
 MAX_SEGMENTS = 8
 
-#: answers remembered per searcher (a query's hits, at most 100 each): the popular questions
-#: (社保卡, 公积金, 户口迁移) are asked again and again and their answer only changes with a commit
-RESULTS_CACHED = 512
+#: answers remembered per searcher (a question's hits, at most 100 each, ~5 KB for the 50 of a
+#: results page): the popular questions (社保卡, 公积金, 户口迁移) are asked again and again and
+#: their answer only changes with a commit
+RESULTS_CACHED = 2048
+
+_serials = itertools.count(1)
 
 
 class _Handle:
     """A searcher plus the number of searches using it (closed when retired and idle), and what
     was computed from it: postings and answers, valid exactly as long as the searcher is."""
 
-    __slots__ = ("postings", "refs", "results", "results_lock", "retired", "searcher")
+    __slots__ = ("codes", "postings", "refs", "results", "results_lock", "retired", "searcher", "serial")
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
+        self.serial = next(_serials)
         self.refs = 0
         self.retired = False
         self.postings = PostingsCache()
-        self.results: OrderedDict[tuple[str, int], tuple[Hit, ...]] = OrderedDict()
+        self.results: OrderedDict[tuple[str, int], Answer] = OrderedDict()
         self.results_lock = threading.Lock()
+        self.codes: dict[int, str] = {}  # docnum → matter code, read once from the stored fields
 
-    def cached(self, key: tuple[str, int]) -> tuple[Hit, ...] | None:
+    def code_of(self, docnum: int) -> str:
+        code = self.codes.get(docnum)
+        if code is None:
+            code = self.codes[docnum] = self.searcher.stored_fields(docnum).get("code") or ""
+        return code
+
+    def cached(self, key: tuple[str, int]) -> Answer | None:
         with self.results_lock:
             hits = self.results.get(key)
             if hits is not None:
                 self.results.move_to_end(key)
             return hits
 
-    def remember(self, key: tuple[str, int], hits: tuple[Hit, ...]) -> None:
+    def remember(self, key: tuple[str, int], answer: Answer) -> None:
         with self.results_lock:
-            self.results[key] = hits
+            self.results[key] = answer
             while len(self.results) > RESULTS_CACHED:
                 self.results.popitem(last=False)
 
@@ -240,49 +306,81 @@ class SearchIndex:
             self._release(handle)
 
     def search(self, text: str, limit: int = 10) -> list[Hit]:
-        """Matters for a citizen's free text, best first. Never raises for any input.
+        """Matters for a citizen's free text, best first, highlighted. Never raises for any input.
 
         The text is sanitised (:func:`sanitize_query`) and never parsed as a query
         language; an empty or unusable text gives ``[]``.
         """
+        answer = self.find(text, limit)
+        if answer is None:
+            return []
+        marked = answer.highlights(answer.codes)
+        return [Hit(code=code, score=score, highlight=marked[code]) for code, score in answer.scored()]
+
+    def find(self, text: str, limit: int = 10) -> Answer | None:
+        """:meth:`search` without the highlights (ask the answer for those you show); None when
+        nothing matches or the text is unusable. Never raises for any input."""
         try:
-            return self._search(text, limit)
+            return self._find(text, limit)
         except Exception:
             log.exception("search failed for %r", text[:100] if isinstance(text, str) else text)
-            return []
+            return None
 
-    def _search(self, text: str, limit: int) -> list[Hit]:
+    def _find(self, text: str, limit: int) -> Answer | None:
         clean = sanitize_query(text)
         if not clean:
-            return []
+            return None
         limit = max(1, min(int(limit), 100))
         handle = self._acquire()
         if handle is None:
-            return []
+            return None
         try:
             key = (clean, limit)
             known = handle.cached(key)
             if known is not None:
-                return list(known)
+                return known if len(known) else None
             plan = build_plan(clean, self._synonyms, self._lexicon)
-            if plan is None:
-                return []
-            searcher = handle.searcher
-            hits: list[Hit] = []
-            for found in execute(searcher, plan, limit + 1, handle.postings):
-                stored = searcher.stored_fields(found.docnum)
-                code = stored.get("code")
+            found = [] if plan is None else execute(handle.searcher, plan, limit + 1, handle.postings)
+            terms: dict[tuple[str, str], int] = {}
+            hits: list[tuple[str, float, int, int]] = []
+            for scored in found:
+                code = handle.code_of(scored.docnum)
                 if not code or code == META_CODE:
                     continue
-                hits.append(
-                    Hit(code=code, score=round(found.score, 4), highlight=highlight(stored, found.terms))
-                )
+                mask = 0
+                for term in scored.terms:
+                    mask |= 1 << terms.setdefault(term, len(terms))
+                hits.append((code, round(scored.score, 4), scored.docnum, mask))
                 if len(hits) >= limit:
                     break
-            handle.remember(key, tuple(hits))
-            return hits
+            answer = Answer(self, handle.serial, hits, tuple(terms))
+            handle.remember(key, answer)
+            return answer if hits else None
         finally:
             self._release(handle)
+
+    def _highlight(self, answer: Answer, hits: Sequence[tuple[str, int, int]]) -> dict[str, str | None]:
+        """(for `Answer`) The highlights of `hits`, read from the current searcher: by docnum when it
+        is the one that answered, else by code (a commit in between may have moved the document)."""
+        made: dict[str, str | None] = {code: None for code, _docnum, _mask in hits}
+        handle = self._acquire(check_commits=False)
+        if handle is None:
+            return made
+        try:
+            searcher = handle.searcher
+            same = handle.serial == answer._serial  # noqa: SLF001
+            for code, docnum, mask in hits:
+                number = docnum if same else searcher.document_number(code=code)
+                if number is None:
+                    continue
+                stored = searcher.stored_fields(number)
+                if stored.get("code") == code:
+                    made[code] = highlight(stored, answer.terms_of(mask))
+        except Exception:
+            log.exception("highlighting failed")
+        finally:
+            self._release(handle)
+        return made
 
     # -- writing ---------------------------------------------------------------------
 

@@ -455,3 +455,33 @@ def test_batched_commits_do_not_pile_up_segments(index: SearchIndex) -> None:
     for q in ("社保卡", "公积金", "新生儿入户"):  # the same documents (ties may order differently)
         assert sorted(codes(index.search(q, 100))) == sorted(codes(built.search(q, 100))), q
     assert codes(index.search("第1234号证明开具"))[0] == codes(built.search("第1234号证明开具"))[0] == "M-X1234"
+
+
+def test_an_answer_highlights_only_the_hits_asked_for_and_the_same_as_search(index: SearchIndex) -> None:
+    """A results page ranks every hit but shows a page of them: `find` leaves the highlights to be
+    made for those, and they are the ones `search` gives."""
+    answer = index.find("社保卡", 10)
+    assert answer is not None and len(answer) >= 2
+    first = answer.scored()[0][0]
+    marked = answer.highlights([first])
+    assert answer._highlights.keys() == {first}  # noqa: SLF001 - the others were not made
+    whole = index.search("社保卡", 10)
+    assert [code for code, _ in answer.scored()] == codes(whole)
+    assert [score for _, score in answer.scored()] == [h.score for h in whole]
+    assert marked == {first: whole[0].highlight}
+    assert answer.highlights(codes(whole)) == {h.code: h.highlight for h in whole}
+    assert answer.highlights(["M-NOT-A-HIT"]) == {"M-NOT-A-HIT": None}
+    assert index.find("", 10) is None and index.find("zzzqqq", 10) is None
+
+
+def test_an_answer_highlights_from_the_current_text_after_a_commit(index: SearchIndex) -> None:
+    """Between the search and the page's highlights a commit may change or remove a matter: the
+    highlight follows the index as it is then (never another document's text)."""
+    answer = index.find("公积金", 10)
+    assert answer is not None
+    found = [code for code, _ in answer.scored()]
+    assert {"M-HF-BUY", "M-HF-MOVE"} <= set(found)
+    index.apply_changes([(1, "M-HF-BUY", None), (2, "M-HF-MOVE", doc("M-HF-MOVE", "公积金账户转移"))])
+    marked = answer.highlights(found)
+    assert marked["M-HF-BUY"] is None  # removed since
+    assert marked["M-HF-MOVE"] == "<mark>公积金</mark>账户转移"

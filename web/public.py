@@ -152,7 +152,10 @@ def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, st
     return None, f"没有找到代码为“{raw[:20]}”的地区。请在下面重新选择你的户籍地（参保地）。"
 
 
-def _fallback_hits(catalog: Any, text: str, limit: int) -> list[tuple[str, float, str | None]]:
+Highlighter = Callable[[list[str]], dict[str, str | None]]
+
+
+def _fallback_hits(catalog: Any, text: str, limit: int) -> list[tuple[str, float]]:
     """While the search index is not ready: matter names containing the words typed."""
     words = [w for w in re.split(r"[\s,，、]+", text) if w]
     if not words:
@@ -161,23 +164,31 @@ def _fallback_hits(catalog: Any, text: str, limit: int) -> list[tuple[str, float
     for matter in catalog.matters.values():
         matched = sum(1 for w in words if w in matter.name)
         if matched:
-            found.append((matter.code, float(matched), None))
+            found.append((matter.code, float(matched)))
     found.sort(key=lambda h: (-h[1], h[0]))
     return found[:limit]
 
 
 def run_search(
     request: Request, catalog: Any, text: str, limit: int
-) -> tuple[list[tuple[str, float, str | None]], bool]:
-    """(hits, degraded): the index's hits for published matters, or name matching without it."""
+) -> tuple[list[tuple[str, float]], Highlighter, bool]:
+    """(hits, highlighter, degraded): the index's hits (code, score) for published matters, or name
+    matching without it. The highlighter marks the matched words for the hits a page shows."""
     search = _state(request).search
     if search is not None and search.is_ready():
         try:
-            hits = search.search(text, limit)
-            return [(h.code, float(h.score), h.highlight) for h in hits if h.code in catalog.matters], False
+            answer = search.find(text, limit)
+            if answer is None:
+                return [], _no_highlights, False
+            hits = [(code, score) for code, score in answer.scored() if code in catalog.matters]
+            return hits, answer.highlights, False
         except Exception:
             log.exception("search failed; falling back to name matching")
-    return _fallback_hits(catalog, text, limit), True
+    return _fallback_hits(catalog, text, limit), _no_highlights, True
+
+
+def _no_highlights(codes: list[str]) -> dict[str, str | None]:
+    return dict.fromkeys(codes)
 
 
 def _near_context(tree: rules.RegionTree, home_city: str, near: regions.Near | None) -> dict[str, Any]:
@@ -278,20 +289,21 @@ async def search(request: Request) -> Response:
     degraded = False
     found = covered = 0
     if text:
-        hits, degraded = run_search(request, catalog, text, SEARCH_DEPTH)
+        hits, highlights, degraded = run_search(request, catalog, text, SEARCH_DEPTH)
         # Coverage for every hit comes from the in-memory snapshot (no query), so the covered
         # matters can go first across all pages; details are loaded for the shown page only.
-        answers = {code: catalog.coverage(home, code, presenter.day) if home else None for code, _, _ in hits}
+        answers = {code: catalog.coverage(home, code, presenter.day) if home else None for code, _ in hits}
         ranked = sorted(hits, key=lambda h: 0 if answers[h[0]] is None or answers[h[0]].covered else 1)
         found = len(ranked)
         covered = sum(1 for a in answers.values() if a is not None and a.covered)
         shown = ranked[(page_number - 1) * RESULTS_PER_PAGE : page_number * RESULTS_PER_PAGE]
-        matters = data.result_matters(catalog, [code for code, _, _ in shown])
-        for code, score, highlight in shown:
+        matters = data.result_matters(catalog, [code for code, _ in shown])
+        marked = highlights([code for code, _ in shown])
+        for code, score in shown:
             matter = matters.get(code)
             if matter is not None:
                 results.append(
-                    presenter.result(matter, highlight, score, home, lat, lon, coverage=answers[code])
+                    presenter.result(matter, marked[code], score, home, lat, lon, coverage=answers[code])
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
 

@@ -261,6 +261,13 @@ class SearchService:
             return []
         return list(self._index.search(text, limit=limit))
 
+    def find(self, text: str, limit: int = 10) -> Any:
+        """The hits without highlights (`search_index.index.Answer`; None for no hits): a results
+        page asks it for the highlights of the hits it shows."""
+        if self._index is None:
+            return None
+        return self._index.find(text, limit=limit)
+
 
 def _reporting(documents: list[dict[str, Any]], progress: Progress | None) -> Iterable[dict[str, Any]]:
     total = len(documents)
