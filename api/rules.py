@@ -491,54 +491,148 @@ def coverage_for(
 
     Raises :class:`UnknownRegion` when ``home_city`` or ``home_code`` is not in the tree.
     """
-    tree.place(home_city)
-    tree.place(home_code)
-    agreements = tuple(agreements)
-    counties = tree.local_counties(home_city)
-    words = _Words(tree, home_city)
-    home_province = tree.province_of(home_city)
-
-    if tree.contains(home_city, home_code):
-        return CoverageResult(True, "LOCAL", (), counties, words.local(home_code, matter))
-
-    if home_province is not None and tree.contains(home_province, home_code):
-        if matter is not None and matter.scope == "CITYWIDE":
-            return CoverageResult(False, "SCOPE_EXCLUDED", (), (), words.citywide_only(home_code, matter))
-        return CoverageResult(
-            True, "PROVINCE", (), counties, words.province(home_code, home_province, matter)
-        )
-
-    if matter is not None and matter.scope != "CROSS_PROVINCE":
-        if matter.scope == "CITYWIDE":
-            text = words.citywide_only(home_code, matter)
-        else:
-            text = words.province_only(home_code, home_province, matter)
-        return CoverageResult(False, "SCOPE_EXCLUDED", (), (), text)
-
+    standing = home_standing(tree, home_city, home_code, agreements, day)
     cross_codes = (
         frozenset(m.code for m in cross_province_matters if m.scope == "CROSS_PROVINCE")
         if matter is None
         else frozenset()
     )
+    return explain(tree, standing, matter, decide(standing, matter, cross_codes))
 
-    def covers(agreement: AgreementFacts) -> bool:
-        if matter is None:
-            return _covers_any(agreement, cross_codes)
-        return covers_matter(agreement, matter)
 
-    partners = [a for a in agreements if partner_covers(tree, a.partner_code, home_code)]
-    reach = {a: local_reach(tree, home_city, a) for a in partners}
-    for_home = sorted((a for a in partners if reach[a]), key=_agreement_order)
-    covering = tuple(a for a in for_home if in_force(a, day) and covers(a))
+@dataclass(frozen=True, slots=True)
+class HomeStanding:
+    """What §5.6 settles about a home on a day before any matter is named.
+
+    ``where``: LOCAL (in the home city), PROVINCE (elsewhere in its province) or OUTSIDE. For an
+    OUTSIDE home, ``agreements`` are those whose partner covers it (§5.3) and that reach a local
+    county (§5.4), in (signed_on, id) order, with their ``reach`` and whether each is ``in_force``
+    (§5.2) on ``day``. Working this out walks the home's ancestors and every candidate agreement;
+    :func:`decide` then answers any matter from it with a few set look-ups, so a results page
+    decides 50 matters for one home for little more than the cost of one.
+    """
+
+    home_city: str
+    home_code: str
+    day: date
+    where: Literal["LOCAL", "PROVINCE", "OUTSIDE"]
+    province: str | None  # the home city's province
+    counties: tuple[str, ...]  # the local counties (§5.1)
+    agreements: tuple[AgreementFacts, ...] = ()
+    reach: tuple[tuple[str, ...], ...] = ()
+    in_force: tuple[bool, ...] = ()
+
+
+def home_standing(
+    tree: RegionTree, home_city: str, home_code: str, agreements: Iterable[AgreementFacts], day: date
+) -> HomeStanding:
+    """The matter-independent half of §5.6 for ``home_code`` (see :class:`HomeStanding`).
+
+    Raises :class:`UnknownRegion` when ``home_city`` or ``home_code`` is not in the tree.
+    """
+    tree.place(home_city)
+    tree.place(home_code)
+    counties = tree.local_counties(home_city)
+    province = tree.province_of(home_city)
+    if tree.contains(home_city, home_code):
+        return HomeStanding(home_city, home_code, day, "LOCAL", province, counties)
+    if province is not None and tree.contains(province, home_code):
+        return HomeStanding(home_city, home_code, day, "PROVINCE", province, counties)
+    reached = [(a, local_reach(tree, home_city, a)) for a in agreements if partner_covers(tree, a.partner_code, home_code)]
+    reached = sorted(((a, r) for a, r in reached if r), key=lambda pair: _agreement_order(pair[0]))
+    return HomeStanding(
+        home_city,
+        home_code,
+        day,
+        "OUTSIDE",
+        province,
+        counties,
+        tuple(a for a, _ in reached),
+        tuple(r for _, r in reached),
+        tuple(in_force(a, day) for a, _ in reached),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageDecision:
+    """§5.6 decided, before it is put into words: :class:`CoverageResult` without the
+    explanation, plus what a NONE explanation names (agreements not in force, or in force but
+    not covering the matter)."""
+
+    covered: bool
+    kind: CoverageKind
+    agreements: tuple[AgreementFacts, ...] = ()
+    local_regions: tuple[str, ...] = ()
+    not_in_force: tuple[AgreementFacts, ...] = ()
+    excluded: tuple[AgreementFacts, ...] = ()
+
+
+def decide(
+    standing: HomeStanding, matter: MatterFacts | None, cross_province_codes: frozenset[str] = frozenset()
+) -> CoverageDecision:
+    """§5.6 for one matter (None: any of ``cross_province_codes``) against a home's standing."""
+    if standing.where == "LOCAL":
+        return CoverageDecision(True, "LOCAL", (), standing.counties)
+    if standing.where == "PROVINCE":
+        if matter is not None and matter.scope == "CITYWIDE":
+            return CoverageDecision(False, "SCOPE_EXCLUDED")
+        return CoverageDecision(True, "PROVINCE", (), standing.counties)
+    if matter is not None and matter.scope != "CROSS_PROVINCE":
+        return CoverageDecision(False, "SCOPE_EXCLUDED")
+    if matter is None:
+        covers = [_covers_any(a, cross_province_codes) for a in standing.agreements]
+    else:
+        covers = [covers_matter(a, matter) for a in standing.agreements]
+    covering = tuple(
+        a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if live and yes
+    )
     if covering:
-        regions = tuple(sorted({c for a in covering for c in reach[a]}))
-        text = words.by_agreements(home_code, matter, covering, reach, regions)
-        return CoverageResult(True, "AGREEMENT", covering, regions, text)
+        regions = tuple(
+            sorted(
+                {
+                    c
+                    for reach, live, yes in zip(standing.reach, standing.in_force, covers, strict=True)
+                    if live and yes
+                    for c in reach
+                }
+            )
+        )
+        return CoverageDecision(True, "AGREEMENT", covering, regions)
+    return CoverageDecision(
+        False,
+        "NONE",
+        not_in_force=tuple(
+            a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if not live and yes
+        ),
+        excluded=tuple(
+            a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if live and not yes
+        ),
+    )
 
-    not_in_force = [a for a in for_home if not in_force(a, day) and covers(a)]
-    excluded = [a for a in for_home if in_force(a, day) and not covers(a)]
-    text = words.none(home_code, matter, day, not_in_force, excluded)
-    return CoverageResult(False, "NONE", (), (), text)
+
+def explain(
+    tree: RegionTree, standing: HomeStanding, matter: MatterFacts | None, decision: CoverageDecision
+) -> CoverageResult:
+    """The decision with its one-sentence explanation (§5.6), as :func:`coverage_for` returns it."""
+    words = _Words(tree, standing.home_city)
+    home_code = standing.home_code
+    kind = decision.kind
+    if kind == "LOCAL":
+        text = words.local(home_code, matter)
+    elif kind == "PROVINCE":
+        text = words.province(home_code, standing.province or standing.home_city, matter)
+    elif kind == "SCOPE_EXCLUDED":
+        assert matter is not None  # noqa: S101 - "any matter" is never excluded by scope
+        if matter.scope == "CITYWIDE":
+            text = words.citywide_only(home_code, matter)
+        else:
+            text = words.province_only(home_code, standing.province, matter)
+    elif kind == "AGREEMENT":
+        reach = dict(zip(standing.agreements, standing.reach, strict=True))
+        text = words.by_agreements(home_code, matter, decision.agreements, reach, decision.local_regions)
+    else:
+        text = words.none(home_code, matter, standing.day, list(decision.not_in_force), list(decision.excluded))
+    return CoverageResult(decision.covered, kind, decision.agreements, decision.local_regions, text)
 
 
 # --------------------------------------------------------------------------- §5.7 halls

@@ -84,11 +84,33 @@ async def test_coverage_and_where_to_handle_call_the_rules(demo_db: Database) ->
     assert catalog.coverage("511302", None, DAY).covered
 
 
+async def test_covered_agrees_with_coverage_for_every_home_matter_and_day(demo_db: Database) -> None:
+    """A results page ranks its hits with `covered` (no sentence written) and explains the shown
+    ones with `coverage`: both read one home standing per (home, day), and must never disagree,
+    in whatever order they are asked, whatever the day (agreements start and expire)."""
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    partners = sorted({a.partner_code for a in catalog.agreements})
+    homes = [*partners, *(c for p in partners for c in catalog.tree.children(p)[:2]), "331081", "330106", "110101"]
+    codes: list[str | None] = [*sorted(catalog.matters), None]
+    days = sorted({DAY, *(a.effective_from for a in catalog.agreements), *(a.expires_on for a in catalog.agreements if a.expires_on)})
+    kinds = set()
+    for day in days[:6]:
+        for home in homes:
+            for code in codes:
+                asked_first = catalog.covered(home, code, day)
+                result = catalog.coverage(home, code, day)
+                assert asked_first == result.covered == catalog.covered(home, code, day), (home, code, day)
+                kinds.add(result.kind)
+    assert kinds == {"LOCAL", "PROVINCE", "AGREEMENT", "NONE", "SCOPE_EXCLUDED"}  # every branch was asked
+
+
 @pytest.mark.parametrize(
     ("call", "error"),
     [
         (lambda c: c.coverage("999999", "M-008", DAY), UnknownRegion),
         (lambda c: c.coverage("511302", "NO-SUCH", DAY), NotFound),
+        (lambda c: c.covered("999999", "M-008", DAY), UnknownRegion),
+        (lambda c: c.covered("511302", "NO-SUCH", DAY), NotFound),
         (lambda c: c.where_to_handle("511302", "M-008", 28.3, None, DAY), BadInput),
         (lambda c: c.where_to_handle("511302", "M-008", 91.0, 121.0, DAY), BadInput),
         (lambda c: c.where_to_handle("511302", "M-008", None, None, DAY, first=-1), BadInput),

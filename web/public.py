@@ -290,12 +290,12 @@ async def search(request: Request) -> Response:
     found = covered = 0
     if text:
         hits, highlights, degraded = run_search(request, catalog, text, SEARCH_DEPTH)
-        # Coverage for every hit comes from the in-memory snapshot (no query), so the covered
-        # matters can go first across all pages; details are loaded for the shown page only.
-        answers = {code: catalog.coverage(home, code, presenter.day) if home else None for code, _ in hits}
-        ranked = sorted(hits, key=lambda h: 0 if answers[h[0]] is None or answers[h[0]].covered else 1)
+        # Whether each hit is covered comes from the in-memory snapshot (no query, no sentence), so
+        # the covered matters can go first across all pages; the shown page gets the explanations.
+        yes = {code: catalog.covered(home, code, presenter.day) if home else True for code, _ in hits}
+        ranked = sorted(hits, key=lambda h: 0 if yes[h[0]] else 1)
         found = len(ranked)
-        covered = sum(1 for a in answers.values() if a is not None and a.covered)
+        covered = sum(yes.values()) if home else 0
         shown = ranked[(page_number - 1) * RESULTS_PER_PAGE : page_number * RESULTS_PER_PAGE]
         matters = data.result_matters(catalog, [code for code, _ in shown])
         marked = highlights([code for code, _ in shown])
@@ -303,7 +303,7 @@ async def search(request: Request) -> Response:
             matter = matters.get(code)
             if matter is not None:
                 results.append(
-                    presenter.result(matter, marked[code], score, home, lat, lon, coverage=answers[code])
+                    presenter.result(matter, marked[code], score, home, lat, lon)
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
 

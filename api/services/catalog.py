@@ -88,7 +88,9 @@ class Catalog:
     _cross_province: tuple[MatterFacts, ...] = field(default=(), repr=False)
     _window_halls: tuple[HallFacts, ...] = field(default=(), repr=False)
     _halls_listing: Mapping[str, tuple[HallFacts, ...]] = field(default_factory=dict, repr=False)
+    _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
+    _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
     hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     agreement_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     matter_rows: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -109,6 +111,7 @@ class Catalog:
         object.__setattr__(
             self, "_cross_province", tuple(m for m in self.matters.values() if m.scope == "CROSS_PROVINCE")
         )
+        object.__setattr__(self, "_cross_codes", frozenset(m.code for m in self._cross_province))
         # An index, not a rule: every hall that might handle a matter (those with a cross-region
         # window, and those listing it), so §5.7 looks at a few dozen halls instead of all of them.
         listing: dict[str, list[HallFacts]] = {}
@@ -219,7 +222,6 @@ class Catalog:
     def coverage(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> CoverageResult:
         """§5.6: can someone from `home_code` handle the matter (or any cross-province matter) here on `day`?"""
         self.region(home_code)
-        self.region(self.home_city)
         matter = self.matter(matter_code) if matter_code is not None else None
         day = day or today()
         key = (home_code, matter_code, day)
@@ -227,22 +229,34 @@ class Catalog:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        try:
-            result = rules.coverage_for(
-                self.tree,
-                self.home_city,
-                home_code,
-                matter,
-                self.agreements_for_home(home_code),
-                day,
-                self._cross_province,
-            )
-        except rules.UnknownRegion as exc:
-            raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
+        standing = self.standing(home_code, day)
+        result = rules.explain(self.tree, standing, matter, rules.decide(standing, matter, self._cross_codes))
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
         self._memo[key] = result
         return result
+
+    def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
+        """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
+        self.region(home_code)
+        matter = self.matter(matter_code) if matter_code is not None else None
+        return rules.decide(self.standing(home_code, day or today()), matter, self._cross_codes).covered
+
+    def standing(self, home_code: str, day: dt.date) -> rules.HomeStanding:
+        """The home's matter-independent half of §5.6 (`rules.home_standing`), once per (home, day)."""
+        key = (home_code, day)
+        found = self._standings.get(key)
+        if found is None:
+            try:
+                found = rules.home_standing(
+                    self.tree, self.home_city, home_code, self.agreements_for_home(home_code), day
+                )
+            except rules.UnknownRegion as exc:
+                raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
+            if len(self._standings) >= MEMO_LIMIT:
+                self._standings.clear()
+            self._standings[key] = found
+        return found
 
     def where_to_handle(
         self,
