@@ -34,10 +34,13 @@ __all__ = [
     "LEVELS",
     "SCOPES",
     "AgreementFacts",
+    "CoverageDecision",
     "CoverageKind",
     "CoverageResult",
     "HallFacts",
     "HallOption",
+    "HallSite",
+    "HomeStanding",
     "Level",
     "MatterFacts",
     "Place",
@@ -47,17 +50,22 @@ __all__ = [
     "UnknownRegion",
     "coverage_for",
     "covers_matter",
+    "decide",
+    "explain",
     "exposed_status",
     "format_date_cn",
     "great_circle_km",
     "hall_options",
     "hall_options_counted",
+    "hall_options_placed",
+    "home_standing",
     "in_force",
     "is_late_registration",
     "local_county_of",
     "local_reach",
     "partner_covers",
     "partner_tier",
+    "place_halls",
 ]
 
 Level = Literal["PROVINCE", "CITY", "COUNTY", "TOWN"]
@@ -677,18 +685,73 @@ def hall_options_counted(
 ) -> tuple[list[HallOption], int]:
     """:func:`hall_options` and how many halls qualify in all (before ``first`` cuts the list):
     a results page shows the nearest three and says how many more there are, in one pass."""
-    candidates = _hall_candidates(tree, home_city, coverage, matter, halls, lat, lon, first)
+    return hall_options_placed(tree, home_city, coverage, matter, place_halls(tree, home_city, halls), lat, lon, first)
+
+
+@dataclass(frozen=True, slots=True)
+class HallSite:
+    """A hall placed for §5.7: the local county it stands in (the home city itself when the city has
+    no counties), or None for a city-level hall (``city_level``), and its ranks in the two orders
+    of §5.7's ties: ``rank`` without a location (county code, name, id; a city-level hall sorts
+    under the city's code), ``name_rank`` by (name, id)."""
+
+    hall: HallFacts
+    county: str | None
+    city_level: bool
+    rank: int
+    name_rank: int
+
+
+def place_halls(tree: RegionTree, home_city: str, halls: Iterable[HallFacts]) -> tuple[HallSite, ...]:
+    """The halls that can ever qualify in ``home_city`` (a known region inside it), placed, in
+    ``rank`` order.
+
+    Where a hall stands does not depend on the question, so a snapshot places its halls once and
+    asks :func:`hall_options_placed` with them: per question, a hall then costs a few look-ups and
+    the ordering compares integers.
+    """
+    placed: list[tuple[HallFacts, str | None, bool]] = []
+    for hall in halls:
+        if hall.region_code not in tree:
+            continue
+        county = local_county_of(tree, home_city, hall.region_code)
+        city_level = county is None and hall.region_code == home_city
+        if county is not None or city_level:
+            placed.append((hall, county, city_level))
+    by_place = sorted(placed, key=lambda p: (p[1] or home_city, p[0].name, _id_key(p[0].id)))
+    by_name = {id(p[0]): rank for rank, p in enumerate(sorted(placed, key=lambda p: (p[0].name, _id_key(p[0].id))))}
+    return tuple(
+        HallSite(hall, county, city_level, rank, by_name[id(hall)])
+        for rank, (hall, county, city_level) in enumerate(by_place)
+    )
+
+
+def hall_options_placed(
+    tree: RegionTree,
+    home_city: str,
+    coverage: CoverageResult,
+    matter: MatterFacts,
+    sites: Iterable[HallSite],
+    lat: float | None = None,
+    lon: float | None = None,
+    first: int | None = None,
+) -> tuple[list[HallOption], int]:
+    """:func:`hall_options_counted` for halls already placed by :func:`place_halls` (same home city,
+    and all from one call: the ranks order them)."""
+    candidates = _hall_candidates(tree, home_city, coverage, matter, sites, lat, lon, first)
     total = len(candidates)
     if lat is not None:
-        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name, _id_key(c[0].id)))
+        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name_rank))
     else:
-        candidates.sort(key=lambda c: (c[1], c[0].name, _id_key(c[0].id)))
+        candidates.sort(key=lambda c: c[0].rank)
     if first is not None:
         candidates = candidates[:first]
     words = _Words(tree, home_city)
     return [
-        HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
-        for hall, county, distance, relevant, by_window in candidates
+        HallOption(
+            site.hall, county, distance, relevant, words.hall(site.hall, matter, coverage.kind, by_window, relevant)
+        )
+        for site, county, distance, relevant, by_window in candidates
     ], total
 
 
@@ -697,11 +760,11 @@ def _hall_candidates(
     home_city: str,
     coverage: CoverageResult,
     matter: MatterFacts,
-    halls: Iterable[HallFacts],
+    sites: Iterable[HallSite],
     lat: float | None,
     lon: float | None,
     first: int | None,
-) -> list[tuple[HallFacts, str, float | None, tuple[AgreementFacts, ...], bool]]:
+) -> list[tuple[HallSite, str, float | None, tuple[AgreementFacts, ...], bool]]:
     """The halls of §5.7 with their county, distance and relevant agreements, unordered."""
     if (lat is None) != (lon is None):
         raise ValueError("latitude and longitude must be given together")
@@ -720,6 +783,7 @@ def _hall_candidates(
     reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]
     relevant_in: dict[str, tuple[AgreementFacts, ...]] = {}  # county → the agreements in effect there
     cross_province = matter.scope == "CROSS_PROVINCE"
+    code = matter.code
     here = None
     if lat is not None and lon is not None:
         phi = math.radians(lat)
@@ -728,17 +792,18 @@ def _hall_candidates(
     # Candidates are ordered and cut to `first` before any sentence is written: with hundreds of
     # halls, the explanations were most of the cost of a results page. The cheap test (does the
     # hall handle the matter at all) comes first; the rest only runs for the halls that pass it.
-    candidates: list[tuple[HallFacts, str, float | None, tuple[AgreementFacts, ...], bool]] = []
-    for hall in halls:
+    candidates: list[tuple[HallSite, str, float | None, tuple[AgreementFacts, ...], bool]] = []
+    for site in sites:
+        hall = site.hall
         by_window = hall.has_cross_region_window and cross_province
-        if not (by_window or matter.code in hall.matter_codes):
+        if not (by_window or code in hall.matter_codes):
             continue
-        if hall.region_code not in tree:
-            continue
-        county = local_county_of(tree, home_city, hall.region_code)
-        if county is None and hall.region_code == home_city and citywide:
+        county = site.county
+        if county is None:  # a city-level hall: only where the coverage reaches every county
+            if not citywide:
+                continue
             county = home_city
-        if county is None or (county != home_city and county not in covered):
+        elif county != home_city and county not in covered:
             continue
         relevant = relevant_in.get(county)
         if relevant is None:
@@ -750,7 +815,7 @@ def _hall_candidates(
         distance = None
         if here is not None and hall.latitude is not None and hall.longitude is not None:
             distance = _great_circle_from(*here, hall.latitude, hall.longitude)
-        candidates.append((hall, county, distance, relevant, by_window))
+        candidates.append((site, county, distance, relevant, by_window))
 
     return candidates
 

@@ -86,8 +86,8 @@ class Catalog:
     _agreements_by_id: Mapping[int | str, AgreementFacts] = field(default_factory=dict, repr=False)
     _by_partner: Mapping[str, tuple[AgreementFacts, ...]] = field(default_factory=dict, repr=False)
     _cross_province: tuple[MatterFacts, ...] = field(default=(), repr=False)
-    _window_halls: tuple[HallFacts, ...] = field(default=(), repr=False)
-    _halls_listing: Mapping[str, tuple[HallFacts, ...]] = field(default_factory=dict, repr=False)
+    _window_sites: tuple[rules.HallSite, ...] = field(default=(), repr=False)
+    _listing_sites: Mapping[str, tuple[rules.HallSite, ...]] = field(default_factory=dict, repr=False)
     _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
@@ -113,19 +113,23 @@ class Catalog:
         )
         object.__setattr__(self, "_cross_codes", frozenset(m.code for m in self._cross_province))
         # An index, not a rule: every hall that might handle a matter (those with a cross-region
-        # window, and those listing it), so §5.7 looks at a few dozen halls instead of all of them.
-        listing: dict[str, list[HallFacts]] = {}
-        for hall in self.halls:
+        # window, and those listing it), placed in its county once (`rules.place_halls`), so §5.7
+        # looks at a few dozen halls per question and works out none of their counties.
+        sites = {site.hall: site for site in rules.place_halls(self.tree, self.home_city, self.halls)}
+        listing: dict[str, list[rules.HallSite]] = {}
+        for hall, site in sites.items():
             if not hall.has_cross_region_window:
                 for code in hall.matter_codes:
-                    listing.setdefault(code, []).append(hall)
-        object.__setattr__(self, "_window_halls", tuple(h for h in self.halls if h.has_cross_region_window))
-        object.__setattr__(self, "_halls_listing", MappingProxyType({k: tuple(v) for k, v in listing.items()}))
+                    listing.setdefault(code, []).append(site)
+        window = tuple(site for hall, site in sites.items() if hall.has_cross_region_window)
+        object.__setattr__(self, "_window_sites", window)
+        object.__setattr__(self, "_listing_sites", MappingProxyType({k: tuple(v) for k, v in listing.items()}))
 
-    def halls_for(self, matter_code: str) -> tuple[HallFacts, ...]:
-        """The halls that may handle the matter, for `rules.hall_options` to decide on (a superset of
-        the answer, each hall once; the rules order the result, so this order does not matter)."""
-        return self._window_halls + self._halls_listing.get(matter_code, ())
+    def sites_for(self, matter_code: str) -> tuple[rules.HallSite, ...]:
+        """The placed halls that may handle the matter, for `rules.hall_options_placed` to decide on (a
+        superset of the answer, each hall once; the rules order the result, so this order does not
+        matter)."""
+        return self._window_sites + self._listing_sites.get(matter_code, ())
 
     def agreements_for_home(self, home_code: str) -> tuple[AgreementFacts, ...]:
         """The agreements whose partner is the home region or one of its ancestors (§5.3): the only
@@ -289,8 +293,8 @@ class Catalog:
             raise BadInput("first 不能为负数")
         coverage = self.coverage(home_code, matter_code, day)
         try:
-            return rules.hall_options_counted(
-                self.tree, self.home_city, coverage, self.matter(matter_code), self.halls_for(matter_code), lat, lon, first
+            return rules.hall_options_placed(
+                self.tree, self.home_city, coverage, self.matter(matter_code), self.sites_for(matter_code), lat, lon, first
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
