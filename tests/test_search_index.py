@@ -485,3 +485,38 @@ def test_an_answer_highlights_from_the_current_text_after_a_commit(index: Search
     marked = answer.highlights(found)
     assert marked["M-HF-BUY"] is None  # removed since
     assert marked["M-HF-MOVE"] == "<mark>公积金</mark>账户转移"
+
+
+def test_block_reads_of_postings_match_the_matcher_interface(index: SearchIndex) -> None:
+    """`term_weights` reads Whoosh's segment matchers a block at a time: over several segments with
+    deleted documents it must give exactly what the standard matcher interface gives."""
+    from whoosh.matching.wrappers import FilterMatcher
+
+    from search_index.query import term_weights
+
+    extra = [doc(f"M-B{i:03d}", f"第{i}号社保卡补领", guide_text="携带居民身份证") for i in range(300)]
+    for start in range(0, 300, 100):  # three more segments (more_follow: no merge)
+        batch = extra[start : start + 100]
+        index.apply_changes([(start + i + 1, d["code"], d) for i, d in enumerate(batch)], more_follow=True)
+    index.apply_changes([(400 + i, f"M-B{i:03d}", None) for i in range(0, 300, 7)], more_follow=True)  # deletions
+    index.apply_changes([(500, "M-LOSS", None)], more_follow=True)
+    handle = index._acquire()  # noqa: SLF001
+    try:
+        reader = handle.searcher.reader()
+        leaves = reader.leaf_readers()
+        assert len(leaves) > 1 and any(leaf.has_deletions() for leaf, _ in leaves)
+        filtered = compared = 0
+        for fname in ("name_w", "sub_w", "guide_w", "gram", "py", "pyi"):
+            for term in list(reader.lexicon(fname)):
+                text = term.decode("utf-8") if isinstance(term, bytes) else term
+                standard = []
+                matcher = reader.postings(fname, text)
+                filtered += any(isinstance(m, FilterMatcher) for m in getattr(matcher, "matchers", [matcher]))
+                while matcher.is_active():
+                    standard.append((matcher.id(), matcher.weight()))
+                    matcher.next()
+                assert list(term_weights(leaves, fname, text)) == standard, (fname, text)
+                compared += 1
+        assert compared > 100 and filtered > 0
+    finally:
+        index._release(handle)  # noqa: SLF001
