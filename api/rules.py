@@ -738,34 +738,6 @@ def hall_options_placed(
 ) -> tuple[list[HallOption], int]:
     """:func:`hall_options_counted` for halls already placed by :func:`place_halls` (same home city,
     and all from one call: the ranks order them)."""
-    candidates = _hall_candidates(tree, home_city, coverage, matter, sites, lat, lon, first)
-    total = len(candidates)
-    if lat is not None:
-        candidates.sort(key=lambda c: (c[2] is None, c[2] or 0.0, c[0].name_rank))
-    else:
-        candidates.sort(key=lambda c: c[0].rank)
-    if first is not None:
-        candidates = candidates[:first]
-    words = _Words(tree, home_city)
-    return [
-        HallOption(
-            site.hall, county, distance, relevant, words.hall(site.hall, matter, coverage.kind, by_window, relevant)
-        )
-        for site, county, distance, relevant, by_window in candidates
-    ], total
-
-
-def _hall_candidates(
-    tree: RegionTree,
-    home_city: str,
-    coverage: CoverageResult,
-    matter: MatterFacts,
-    sites: Iterable[HallSite],
-    lat: float | None,
-    lon: float | None,
-    first: int | None,
-) -> list[tuple[HallSite, str, float | None, tuple[AgreementFacts, ...], bool]]:
-    """The halls of §5.7 with their county, distance and relevant agreements, unordered."""
     if (lat is None) != (lon is None):
         raise ValueError("latitude and longitude must be given together")
     if lat is not None and lon is not None:
@@ -773,51 +745,64 @@ def _hall_candidates(
     if first is not None and first < 0:
         raise ValueError("first must not be negative")
     if not coverage.covered:
-        return []
+        return [], 0
 
     counties = tree.local_counties(home_city)
     all_counties = frozenset(counties)
-    local_or_province = coverage.kind in ("LOCAL", "PROVINCE")
-    covered = all_counties if local_or_province else frozenset(coverage.local_regions)
+    covered = all_counties if coverage.kind in ("LOCAL", "PROVINCE") else frozenset(coverage.local_regions)
     citywide = covered >= all_counties
-    reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]
-    relevant_in: dict[str, tuple[AgreementFacts, ...]] = {}  # county → the agreements in effect there
     cross_province = matter.scope == "CROSS_PROVINCE"
     code = matter.code
-    here = None
+
+    # Which halls qualify is decided for every hall (the page says how many there are); the
+    # ordering, the agreements in effect at each hall and its sentence only for the `first`
+    # shown: with a hundred halls, those were most of the cost. A city-level hall (county None)
+    # qualifies only where the coverage reaches every county.
+    qualifying = [
+        site
+        for site in sites
+        if ((cross_province and site.hall.has_cross_region_window) or code in site.hall.matter_codes)
+        and (
+            site.city_level and citywide
+            if site.county is None
+            else site.county == home_city or site.county in covered
+        )
+    ]
+    total = len(qualifying)
     if lat is not None and lon is not None:
         phi = math.radians(lat)
         here = (phi, math.cos(phi), lon)
+        located = [
+            (
+                site,
+                None
+                if site.hall.latitude is None or site.hall.longitude is None
+                else _great_circle_from(*here, site.hall.latitude, site.hall.longitude),
+            )
+            for site in qualifying
+        ]
+        located.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name_rank))
+    else:
+        qualifying.sort(key=lambda site: site.rank)
+        located = [(site, None) for site in qualifying]
+    if first is not None:
+        located = located[:first]
 
-    # Candidates are ordered and cut to `first` before any sentence is written: with hundreds of
-    # halls, the explanations were most of the cost of a results page. The cheap test (does the
-    # hall handle the matter at all) comes first; the rest only runs for the halls that pass it.
-    candidates: list[tuple[HallSite, str, float | None, tuple[AgreementFacts, ...], bool]] = []
-    for site in sites:
+    reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]
+    words = _Words(tree, home_city)
+    options: list[HallOption] = []
+    for site, distance in located:
         hall = site.hall
+        county = site.county or home_city
+        if county == home_city:
+            relevant = tuple(a for a, where in reach if where >= all_counties)
+        else:
+            relevant = tuple(a for a, where in reach if county in where)
         by_window = hall.has_cross_region_window and cross_province
-        if not (by_window or code in hall.matter_codes):
-            continue
-        county = site.county
-        if county is None:  # a city-level hall: only where the coverage reaches every county
-            if not citywide:
-                continue
-            county = home_city
-        elif county != home_city and county not in covered:
-            continue
-        relevant = relevant_in.get(county)
-        if relevant is None:
-            if county == home_city:
-                relevant = tuple(a for a, where in reach if where >= all_counties)
-            else:
-                relevant = tuple(a for a, where in reach if county in where)
-            relevant_in[county] = relevant
-        distance = None
-        if here is not None and hall.latitude is not None and hall.longitude is not None:
-            distance = _great_circle_from(*here, hall.latitude, hall.longitude)
-        candidates.append((site, county, distance, relevant, by_window))
-
-    return candidates
+        options.append(
+            HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
+        )
+    return options, total
 
 
 def _check_coordinates(lat: float, lon: float) -> None:

@@ -8,7 +8,18 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.rules import AgreementFacts, MatterFacts, Place, RegionTree, coverage_for, in_force
+from api.rules import (
+    AgreementFacts,
+    HallFacts,
+    MatterFacts,
+    Place,
+    RegionTree,
+    coverage_for,
+    great_circle_km,
+    hall_options_counted,
+    in_force,
+    local_reach,
+)
 
 HOME = "331000"
 PLACES = [
@@ -91,3 +102,84 @@ def test_coverage_on_a_date_depends_only_on_agreements_in_force_then(items, home
         only_in_force.local_regions,
         only_in_force.agreements,
     )
+
+
+# §5.7 against a plain restatement of its text: the rules place halls once and order by precomputed
+# ranks (speed); whatever the halls, agreements, home and location, the answer must be the one the
+# policy describes.
+HALL_PLACES = [*LOCALS, "511302", "341600"]  # local halls, the city itself, and halls elsewhere
+
+
+@st.composite
+def hall_lists(draw: st.DrawFn) -> tuple[HallFacts, ...]:
+    halls = []
+    for ident in range(draw(st.integers(0, 8))):
+        located = draw(st.booleans())
+        halls.append(
+            HallFacts(
+                id=ident,
+                key=None,
+                name=draw(st.sampled_from(["甲中心", "乙中心", "丙中心"])),  # ties on name happen
+                region_code=draw(st.sampled_from(HALL_PLACES)),
+                latitude=draw(st.floats(28.0, 29.0)) if located else None,
+                longitude=draw(st.floats(120.8, 121.8)) if located else None,
+                has_cross_region_window=draw(st.booleans()),
+                matter_codes=draw(st.sets(st.sampled_from(["M-1", "M-2", "M-3"]))),
+            )
+        )
+    return tuple(draw(st.permutations(halls)))
+
+
+def reference_halls(result, matter, halls, lat, lon, first):  # type: ignore[no-untyped-def]
+    """§5.7 as written: a hall in a covered local county (or a town of one) that handles the matter
+    (a cross-region window for a CROSS_PROVINCE matter, or listing it); a city-level hall when the
+    coverage reaches every county; nearest first (no coordinates last), ties by (name, id); without
+    a location by (county, name, id)."""
+    if not result.covered:
+        return [], 0
+    counties = TREE.local_counties(HOME)
+    covered = set(counties) if result.kind in ("LOCAL", "PROVINCE") else set(result.local_regions)
+    reach = {a.id: set(local_reach(TREE, HOME, a)) for a in result.agreements}
+    found = []
+    for hall in halls:
+        if not ((hall.has_cross_region_window and matter.scope == "CROSS_PROVINCE") or matter.code in hall.matter_codes):
+            continue
+        chain = [hall.region_code, *TREE.ancestors(hall.region_code)]
+        county = next((c for c in chain if c in counties), None)
+        if county is None:
+            if hall.region_code != HOME or not covered >= set(counties):
+                continue
+            county = HOME
+            relevant = tuple(a for a in result.agreements if reach[a.id] >= set(counties))
+        else:
+            if county not in covered:
+                continue
+            relevant = tuple(a for a in result.agreements if county in reach[a.id])
+        distance = None
+        if lat is not None and hall.latitude is not None:
+            distance = great_circle_km(lat, lon, hall.latitude, hall.longitude)
+        found.append((hall.id, county, distance, relevant, hall.name))
+    if lat is not None:
+        found.sort(key=lambda f: (f[2] is None, f[2] or 0.0, f[4], f[0]))
+    else:
+        found.sort(key=lambda f: (f[1], f[4], f[0]))
+    return [f[:4] for f in found][:first], len(found)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    agreement_lists,
+    hall_lists(),
+    st.sampled_from([*HOMES, "331081", "331081001", "330000"]),
+    st.sampled_from([*MATTERS, MatterFacts("M-3", "本市事项", "CITYWIDE")]),
+    days,
+    st.one_of(st.none(), st.tuples(st.floats(28.0, 29.0), st.floats(120.8, 121.8))),
+    st.one_of(st.none(), st.integers(0, 5)),
+)
+def test_hall_options_are_what_the_policy_text_says(items, halls, home, matter, day, point, first) -> None:  # type: ignore[no-untyped-def]
+    result = coverage_for(TREE, HOME, home, matter, items, day, MATTERS)
+    lat, lon = point if point else (None, None)
+    options, total = hall_options_counted(TREE, HOME, result, matter, halls, lat, lon, first)
+    got = [(o.hall.id, o.county_code, o.distance_km, o.agreements) for o in options]
+    assert (got, total) == reference_halls(result, matter, halls, lat, lon, first)
+    assert all(o.explanation.startswith(o.hall.name) for o in options)
