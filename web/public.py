@@ -191,6 +191,24 @@ def _no_highlights(codes: list[str]) -> dict[str, str | None]:
     return dict.fromkeys(codes)
 
 
+NEAR_KEY = "web.public.near"  # `Catalog.views`: the points the `near` values stand for
+NEAR_REMEMBERED = 1_000
+
+
+def resolve_near(request: Request, catalog: Any, directory: Any) -> tuple[regions.Near | None, str | None]:
+    """`regions.resolve_near` for this request's `near`, once per value and snapshot: a place name
+    stands for the mean point of the halls in it, which walks every hall."""
+    raw = _param(request, "near", 60)
+    known: dict[str, tuple[regions.Near | None, str | None]] = catalog.views.setdefault(NEAR_KEY, {})
+    found = known.get(raw)
+    if found is None:
+        found = regions.resolve_near(raw, catalog.tree, catalog.home_city, directory.ordered)
+        if len(known) >= NEAR_REMEMBERED:  # any text may be typed: bounded
+            known.clear()
+        known[raw] = found
+    return found
+
+
 def _near_context(tree: rules.RegionTree, home_city: str, near: regions.Near | None) -> dict[str, Any]:
     return {
         "near": near,
@@ -233,9 +251,7 @@ async def lookup(request: Request) -> Response:
     catalog, directory = await snapshot(request)
     tree = catalog.tree
     home, home_problem = parse_home(request, tree)
-    near, near_problem = regions.resolve_near(
-        _param(request, "near", 60), tree, catalog.home_city, directory.ordered
-    )
+    near, near_problem = resolve_near(request, catalog, directory)
     explicit_home = bool(_param(request, "home")) and home is not None
     chooser = regions.chooser(
         tree, _param(request, "province"), _param(request, "city"), _param(request, "county")
@@ -278,9 +294,7 @@ async def search(request: Request) -> Response:
             [(k, v) for k, v in request.query_params.multi_items() if k != "pick"] + [("pick", "1")]
         )
         return RedirectResponse("/?" + query, status_code=303, headers=VARY)
-    near, near_problem = regions.resolve_near(
-        _param(request, "near", 60), tree, catalog.home_city, directory.ordered
-    )
+    near, near_problem = resolve_near(request, catalog, directory)
     presenter = Presenter(catalog, directory, today())
     lat, lon = (near.lat, near.lon) if near else (None, None)
 
@@ -370,9 +384,7 @@ async def matter_page(request: Request) -> Response:
     choosing = bool(request.query_params.get("pick"))
     if choosing:
         home = None  # still moving down province → city → county: no answer yet
-    near, near_problem = regions.resolve_near(
-        _param(request, "near", 60), tree, catalog.home_city, directory.ordered
-    )
+    near, near_problem = resolve_near(request, catalog, directory)
     presenter = Presenter(catalog, directory, today())
     lat, lon = (near.lat, near.lon) if near else (None, None)
     result = presenter.result(matter, None, 0.0, home, lat, lon, halls_shown=100)
