@@ -23,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import shutil
 import threading
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -129,6 +131,9 @@ RESULTS_CACHED = 2048
 
 _serials = itertools.count(1)
 
+#: how long a search trusts that the index on disk has not changed under it (see `_acquire`)
+RECHECK_SECONDS = 0.25
+
 
 class _Handle:
     """A searcher plus the number of searches using it (closed when retired and idle), and what
@@ -203,6 +208,7 @@ class SearchIndex:
         self._gen: _Generation | None = None
         self._pointer_key: tuple[int, int, int] | None = None
         self._failed = False  # the pointer's generation could not be opened
+        self._checked_at = -math.inf  # when the pointer and the searcher were last checked
 
     # -- reading ---------------------------------------------------------------------
 
@@ -247,11 +253,18 @@ class SearchIndex:
 
     def _acquire(self, check_commits: bool = True) -> _Handle | None:
         with self._state_lock:
-            self._open_current()
+            # Another process's commit or swap shows within RECHECK_SECONDS (this instance's own
+            # writes at once: `_after_write`). Looking every time cost a stat of the pointer and a
+            # listing of the folder on every search, twice per results page.
+            now = time.monotonic()
+            due = self._gen is None or now - self._checked_at >= RECHECK_SECONDS
+            if due:
+                self._open_current()
             gen = self._gen
             if gen is None:
                 return None
-            if check_commits:
+            if check_commits and due:
+                self._checked_at = now
                 try:
                     fresh = gen.handle.searcher.up_to_date()
                 except OSError:
@@ -499,6 +512,7 @@ class SearchIndex:
 
     def _after_write(self) -> None:
         """Make this instance's searches see its own write immediately."""
+        self._checked_at = -math.inf
         handle = self._acquire()
         if handle is not None:
             self._release(handle)
@@ -509,6 +523,7 @@ class SearchIndex:
             self._retire_generation()
             self._pointer_key = None
             self._failed = False
+            self._checked_at = -math.inf
 
 
 def _applied_id(searcher: Searcher) -> int:

@@ -187,7 +187,10 @@ def test_rebuild_reports_count_and_applied_id(index: SearchIndex) -> None:
     assert index.last_applied_id() == 41
 
 
-def test_rebuild_swaps_atomically_while_searchers_are_open(tmp_path: Path) -> None:
+def test_rebuild_swaps_atomically_while_searchers_are_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import search_index.index as index_module
+
+    monkeypatch.setattr(index_module, "RECHECK_SECONDS", 0)  # every search looks at the disk
     a = SearchIndex(tmp_path / "ix")
     b = SearchIndex(tmp_path / "ix")  # another worker process on the same folder
     a.rebuild(DOCS, 5)
@@ -379,8 +382,13 @@ def test_a_broken_pointer_is_not_ready_until_repaired(
     assert idx.is_ready() and idx.last_applied_id() == 3
 
 
-def test_remembered_answers_and_postings_end_with_the_commit_that_changes_them(tmp_path: Path) -> None:
+def test_remembered_answers_and_postings_end_with_the_commit_that_changes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Answers are cached per searcher: a commit by this or another instance opens a new one."""
+    import search_index.index as index_module
+
+    monkeypatch.setattr(index_module, "RECHECK_SECONDS", 0)  # every search looks at the disk
     folder = tmp_path / "shared"
     writer, reader = SearchIndex(folder), SearchIndex(folder)
     writer.rebuild(DOCS, 1)
@@ -520,3 +528,26 @@ def test_block_reads_of_postings_match_the_matcher_interface(index: SearchIndex)
         assert compared > 100 and filtered > 0
     finally:
         index._release(handle)  # noqa: SLF001
+
+
+def test_another_instances_commit_shows_within_the_recheck_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search trusts the disk for RECHECK_SECONDS (a stat and a folder listing per search were
+    measurable); this instance's own writes show at once, another's after the interval."""
+    import search_index.index as index_module
+
+    folder = tmp_path / "shared"
+    writer, reader = SearchIndex(folder), SearchIndex(folder)
+    writer.rebuild(DOCS, 1)
+    assert "M-NEW" not in codes(reader.search("居住证"))
+    monkeypatch.setattr(index_module, "RECHECK_SECONDS", 3600.0)
+    writer.apply_changes([(2, "M-NEW", doc("M-NEW", "居住证申领"))])
+    assert codes(writer.search("居住证"))[0] == "M-NEW"  # its own write: at once
+    assert "M-NEW" not in codes(reader.search("居住证"))  # the other: not looked at yet
+    monkeypatch.setattr(index_module, "RECHECK_SECONDS", 0.05)
+    time.sleep(0.06)
+    assert codes(reader.search("居住证"))[0] == "M-NEW"
+    writer.rebuild([*DOCS, doc("M-NEW2", "居住证签注")], 3)  # a swap to a new generation, too
+    time.sleep(0.06)
+    assert "M-NEW2" in codes(reader.search("居住证")) and reader.last_applied_id() == 3
