@@ -60,6 +60,7 @@ __all__ = [
     "hall_options_placed",
     "home_standing",
     "in_force",
+    "is_covered",
     "is_late_registration",
     "local_county_of",
     "local_reach",
@@ -529,6 +530,9 @@ class HomeStanding:
     agreements: tuple[AgreementFacts, ...] = ()
     reach: tuple[tuple[str, ...], ...] = ()
     in_force: tuple[bool, ...] = ()
+    # for :func:`is_covered`: an agreement in force covers every matter / the codes those in force list
+    live_all_matters: bool = False
+    live_codes: frozenset[str] = frozenset()
 
 
 def home_standing(
@@ -548,6 +552,7 @@ def home_standing(
         return HomeStanding(home_city, home_code, day, "PROVINCE", province, counties)
     reached = [(a, local_reach(tree, home_city, a)) for a in agreements if partner_covers(tree, a.partner_code, home_code)]
     reached = sorted(((a, r) for a, r in reached if r), key=lambda pair: _agreement_order(pair[0]))
+    live = [a for a, _ in reached if in_force(a, day)]
     return HomeStanding(
         home_city,
         home_code,
@@ -558,7 +563,23 @@ def home_standing(
         tuple(a for a, _ in reached),
         tuple(r for _, r in reached),
         tuple(in_force(a, day) for a, _ in reached),
+        any(a.matter_codes is None for a in live),
+        frozenset(code for a in live for code in a.matter_codes or ()),
     )
+
+
+def is_covered(
+    standing: HomeStanding, matter: MatterFacts | None, cross_province_codes: frozenset[str] = frozenset()
+) -> bool:
+    """``decide(standing, matter, cross_province_codes).covered`` without building the decision:
+    ranking a page of hits needs only this (a few set look-ups; tests hold the two equal)."""
+    if standing.where == "LOCAL":
+        return True
+    if standing.where == "PROVINCE":
+        return matter is None or matter.scope != "CITYWIDE"
+    if matter is None:
+        return standing.live_all_matters or not standing.live_codes.isdisjoint(cross_province_codes)
+    return matter.scope == "CROSS_PROVINCE" and (standing.live_all_matters or matter.code in standing.live_codes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from api.rules import (
@@ -15,9 +15,12 @@ from api.rules import (
     Place,
     RegionTree,
     coverage_for,
+    decide,
     great_circle_km,
     hall_options_counted,
+    home_standing,
     in_force,
+    is_covered,
     local_reach,
 )
 
@@ -183,3 +186,22 @@ def test_hall_options_are_what_the_policy_text_says(items, halls, home, matter, 
     got = [(o.hall.id, o.county_code, o.distance_km, o.agreements) for o in options]
     assert (got, total) == reference_halls(result, matter, halls, lat, lon, first)
     assert all(o.explanation.startswith(o.hall.name) for o in options)
+
+
+LISTING_M1 = AgreementFacts(1, "a1", "协议", "511300", "331081", DAY0, DAY0, None, "ACTIVE", True, frozenset({"M-1"}))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    agreement_lists,
+    st.sampled_from([*HOMES, "331081", "330000"]),
+    st.sampled_from([*MATTERS, MatterFacts("M-3", "本市事项", "CITYWIDE"), None]),
+    days,
+)
+@example((LISTING_M1,), "511302", None, DAY0)  # "any matter" covered by an agreement listing one
+@example((LISTING_M1,), "511302", MATTERS[1], DAY0)  # a matter the agreement does not list
+def test_is_covered_is_the_decisions_answer(items, home, matter, day) -> None:  # type: ignore[no-untyped-def]
+    """A results page ranks with is_covered and explains with coverage_for: never different."""
+    standing = home_standing(TREE, HOME, home, items, day)
+    cross = frozenset(m.code for m in MATTERS)
+    assert is_covered(standing, matter, cross) == decide(standing, matter, cross).covered == coverage(home, matter, items, day).covered

@@ -244,7 +244,7 @@ class Catalog:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
         self.region(home_code)
         matter = self.matter(matter_code) if matter_code is not None else None
-        return rules.decide(self.standing(home_code, day or today()), matter, self._cross_codes).covered
+        return rules.is_covered(self.standing(home_code, day or today()), matter, self._cross_codes)
 
     def standing(self, home_code: str, day: dt.date) -> rules.HomeStanding:
         """The home's matter-independent half of §5.6 (`rules.home_standing`), once per (home, day)."""
