@@ -207,14 +207,22 @@ def _matter_view(matter: Any, with_guide: bool = False) -> MatterView:
     )
 
 
+RESULT_MATTERS_KEY = "web.data.result_matters"  # `Catalog.views`: code → MatterView without guide
+
+
 def result_matters(catalog: Any, codes: list[str]) -> dict[str, MatterView]:
     """Display details of the published matters among `codes`, from the catalog snapshot's rows
     (no query: the snapshot holds every published matter's row, and moves with every write)."""
+    known: dict[str, MatterView] = catalog.views.setdefault(RESULT_MATTERS_KEY, {})
     found: dict[str, MatterView] = {}
     for code in codes:
-        row = catalog.matter_row(code)
-        if row is not None:
-            found[code] = _matter_view(row)
+        view = known.get(code)
+        if view is None:
+            row = catalog.matter_row(code)
+            if row is None:
+                continue
+            view = known[code] = _matter_view(row)  # once per snapshot: at most one per matter
+        found[code] = view
     return found
 
 
