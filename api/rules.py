@@ -721,6 +721,9 @@ class HallSite:
     city_level: bool
     rank: int
     name_rank: int
+    # the hall's latitude in radians and its cosine, for distances (None: no coordinates)
+    phi: float | None = None
+    cos_phi: float = 0.0
 
 
 def place_halls(tree: RegionTree, home_city: str, halls: Iterable[HallFacts]) -> tuple[HallSite, ...]:
@@ -741,10 +744,13 @@ def place_halls(tree: RegionTree, home_city: str, halls: Iterable[HallFacts]) ->
             placed.append((hall, county, city_level))
     by_place = sorted(placed, key=lambda p: (p[1] or home_city, p[0].name, _id_key(p[0].id)))
     by_name = {id(p[0]): rank for rank, p in enumerate(sorted(placed, key=lambda p: (p[0].name, _id_key(p[0].id))))}
-    return tuple(
-        HallSite(hall, county, city_level, rank, by_name[id(hall)])
-        for rank, (hall, county, city_level) in enumerate(by_place)
-    )
+    sites = []
+    for rank, (hall, county, city_level) in enumerate(by_place):
+        located = hall.latitude is not None and hall.longitude is not None
+        phi = math.radians(hall.latitude) if located else None  # type: ignore[arg-type]
+        cos_phi = math.cos(phi) if phi is not None else 0.0
+        sites.append(HallSite(hall, county, city_level, rank, by_name[id(hall)], phi, cos_phi))
+    return tuple(sites)
 
 
 def hall_options_placed(
@@ -797,8 +803,8 @@ def hall_options_placed(
             (
                 site,
                 None
-                if site.hall.latitude is None or site.hall.longitude is None
-                else _great_circle_from(*here, site.hall.latitude, site.hall.longitude),
+                if site.phi is None
+                else _great_circle_between(*here, site.phi, site.cos_phi, site.hall.longitude),
             )
             for site in qualifying
         ]
@@ -841,9 +847,17 @@ def _great_circle_from(phi1: float, cos_phi1: float, lon1: float, lat2: float, l
     """:func:`great_circle_km` with the first point's latitude already in radians and its cosine
     (computed once when measuring one point against many halls; the result is the same float)."""
     phi2 = math.radians(lat2)
+    return _great_circle_between(phi1, cos_phi1, lon1, phi2, math.cos(phi2), lon2)
+
+
+def _great_circle_between(
+    phi1: float, cos_phi1: float, lon1: float, phi2: float, cos_phi2: float, lon2: float
+) -> float:
+    """The haversine itself, both latitudes in radians with their cosines (a placed hall carries
+    its own, see :class:`HallSite`): the same float as :func:`great_circle_km`."""
     dphi = phi2 - phi1
     dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + cos_phi1 * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    a = math.sin(dphi / 2) ** 2 + cos_phi1 * cos_phi2 * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
