@@ -552,7 +552,8 @@ def home_standing(
         return HomeStanding(home_city, home_code, day, "PROVINCE", province, counties)
     reached = [(a, local_reach(tree, home_city, a)) for a in agreements if partner_covers(tree, a.partner_code, home_code)]
     reached = sorted(((a, r) for a, r in reached if r), key=lambda pair: _agreement_order(pair[0]))
-    live = [a for a, _ in reached if in_force(a, day)]
+    flags = tuple(in_force(a, day) for a, _ in reached)
+    live = [a for (a, _), yes in zip(reached, flags, strict=True) if yes]
     return HomeStanding(
         home_city,
         home_code,
@@ -562,7 +563,7 @@ def home_standing(
         counties,
         tuple(a for a, _ in reached),
         tuple(r for _, r in reached),
-        tuple(in_force(a, day) for a, _ in reached),
+        flags,
         any(a.matter_codes is None for a in live),
         frozenset(code for a in live for code in a.matter_codes or ()),
     )
