@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +48,35 @@ from search_index.schema import META_CODE, build_schema, document_fields, meta_f
 DEFAULT_POOL_MB = 128
 
 log = logging.getLogger(__name__)
+
+
+class GroupedPostings:
+    """The posting pool of an in-memory rebuild: postings grouped by (field, term) as they come.
+
+    Whoosh's writer collects every posting ``(field, term, docnum, weight, value)`` in a pool and
+    sorts them all at commit. One writer adding documents in docnum order produces each term's
+    postings already in docnum order, and a document has one posting per term and field, so
+    sorting only the terms gives the same sequence: measured on the 20,044-matter set (1,988,933
+    postings, 45,440 terms), 2.78 -> 1.28 s of CPU, the same order (checked posting by
+    posting). Only for a fresh index written by one writer (:meth:`SearchIndex.rebuild`): a
+    writer that merges segments adds postings in another order. Installed as the writer's
+    ``pool`` (Whoosh's ``SegmentWriter`` ignores its ``poolclass`` argument); the interface is
+    what the writer calls: ``add``, ``iter_postings``, ``cleanup``.
+    """
+
+    def __init__(self) -> None:
+        self._terms: defaultdict[tuple[str, bytes], list[tuple[Any, ...]]] = defaultdict(list)
+
+    def add(self, item: tuple[Any, ...]) -> None:
+        self._terms[item[0], item[1]].append(item)
+
+    def iter_postings(self) -> Iterable[tuple[Any, ...]]:
+        terms = self._terms
+        for key in sorted(terms):
+            yield from terms[key]
+
+    def cleanup(self) -> None:
+        self._terms.clear()
 
 __all__ = ["Hit", "IndexBusyError", "SearchIndex"]
 
@@ -424,8 +453,11 @@ class SearchIndex:
             folder = store.new_generation(self._dir)
             try:
                 # a caller that gives the sort more memory (the CLI) gets the faster build
-                ix = store.create_index(folder, build_schema(), in_memory=pool_mb > DEFAULT_POOL_MB)
+                in_memory = pool_mb > DEFAULT_POOL_MB
+                ix = store.create_index(folder, build_schema(), in_memory=in_memory)
                 writer = self._writer(ix, limitmb=pool_mb)
+                if in_memory:  # a bounded pool spills to disk instead; this one holds all
+                    writer.pool = GroupedPostings()
                 try:
                     for f in fields.values():
                         writer.add_document(**f)

@@ -196,7 +196,9 @@ def test_a_rebuild_in_memory_gives_the_same_index_as_one_on_disk(tmp_path: Path)
     ]
     docs = [{**d, "code": f"{d['code']}-{n}"} for n, d in enumerate(docs)]
     readers = []
-    for pool_mb in (64, 1024):  # the default pool builds on disk, a larger one in memory
+    # the default pool builds on disk with Whoosh's sorting pool; a larger one in memory, with
+    # the postings grouped by term (index.GroupedPostings): the same terms, postings and weights
+    for pool_mb in (64, 1024):
         index = SearchIndex(tmp_path / str(pool_mb))
         index.rebuild(docs, 5, pool_mb=pool_mb)
         assert index.search("shebaoka") and index.last_applied_id() == 5
