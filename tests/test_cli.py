@@ -163,3 +163,29 @@ def test_serve_with_two_workers_gives_each_its_own_listening_socket(settings: Se
         server.wait(timeout=30)
         log.close()
     assert server.returncode == 0
+
+
+def test_serve_runs_workers_with_the_collector_tuned_for_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tongban serve` builds its app with `create_served_app`, which sets the serving GC thresholds
+    (full collections under load were the p99 tail); `create_app` itself leaves the process alone."""
+    import gc
+
+    import uvicorn
+
+    from api import app as app_module
+    from api import cli
+
+    configs = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **k: configs.append(self.config))
+    assert cli._serve(Settings(), "127.0.0.1", 0, 1) == 0
+    assert configs[0].app == "api.app:create_served_app" and configs[0].factory
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        app_module.create_app(Settings())
+        assert gc.get_threshold() == (700, 10, 10)
+        app_module.create_served_app()
+        assert gc.get_threshold() == app_module.SERVING_GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
