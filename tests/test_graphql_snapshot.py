@@ -185,3 +185,94 @@ def test_the_short_path_keeps_fragments_and_order(query: str) -> None:
     fast = schema.execute_sync(query)
     assert fast.data == plain.data
     assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors or []]
+
+
+# ------------------------------------------------------------------------------ nested plain fields
+
+
+@strawberry.type
+class Owner:
+    name: str
+    tags: list[str]
+
+
+@strawberry.type
+class Box:
+    label: str
+    owner: Owner
+    spare: Owner | None
+    levels: list[Level]
+    owners: list[Owner]
+    maybe: list[Owner | None] | None
+
+    @strawberry.field
+    def loud(self) -> str:
+        return self.label.upper()
+
+
+def _boxes() -> list[Box]:
+    good = Owner(name="o", tags=["a", "b"])
+    return [
+        Box(label="fine", owner=good, spare=None, levels=[Level.HIGH], owners=[good, good], maybe=[None, good]),
+        # a None owner (non-null): the error is at the box's owner, not the whole list
+        Box(label="no owner", owner=None, spare=good, levels=[], owners=[], maybe=None),  # type: ignore[arg-type]
+        # a bad enum inside a list, an exception as a tag, a None inside a non-null list
+        Box(label="bad level", owner=good, spare=None, levels=["LOW"], owners=[good], maybe=[]),  # type: ignore[list-item]
+        Box(label="boom", owner=Owner(name="x", tags=[ValueError("boom")]), spare=None,  # type: ignore[list-item]
+            levels=[Level.HIGH], owners=[None], maybe=None),  # type: ignore[list-item]
+        Box(label="tuple", owner=good, spare=good, levels=(Level.HIGH,), owners=(good,), maybe=None),  # type: ignore[arg-type]
+    ]
+
+
+@strawberry.type
+class BoxQuery:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:  # a bad box nulls itself only: every error is seen
+        return _boxes()
+
+    @strawberry.field
+    def first(self) -> Box:
+        return _boxes()[0]
+
+
+NESTED_QUERIES = [
+    "{ boxes { label owner { name tags } spare { name } levels owners { name } maybe { tags } } }",
+    "{ boxes { __typename label who: owner { __typename n: name t: tags } ... on Box { owners { tags name } } } }",
+    "query ($no: Boolean!) { boxes { owner { name tags @skip(if: $no) } spare @include(if: $no) { name } } }",
+    "{ boxes { ...B } } fragment B on Box { loud owner { ...O } maybe { ...O } } fragment O on Owner { name }",
+    "{ first { owner { name } owner { tags } levels } }",
+]
+
+
+@pytest.mark.parametrize("query", NESTED_QUERIES)
+def test_the_short_path_answers_nested_plain_fields_exactly_like_graphql_core(query: str) -> None:
+    """Objects and lists of plain fields are completed in one go, with graphql-core's data and errors
+    (paths included) whenever anything in them is out of the ordinary."""
+    schema = strawberry.Schema(BoxQuery)
+    plain = schema.execute_sync(query, variable_values={"no": True})
+    schema.execution_context_class = execution_context_for(schema._schema)
+    fast = schema.execute_sync(query, variable_values={"no": True})
+    assert fast.data == plain.data
+    assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors or []]
+    if query == NESTED_QUERIES[0]:
+        assert plain.errors and len(plain.errors) == 3  # each bad box makes its error
+
+
+def test_the_short_path_completes_a_plain_subtree_in_one_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below `first` (a resolver) every field is plain: graphql-core's execute_field runs for `first` alone."""
+    calls: list[str] = []
+    standard = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, details: Any, *rest: Any) -> Any:
+        calls.append(details[0].node.name.value)
+        return standard(self, parent_type, source, details, *rest)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    schema = strawberry.Schema(BoxQuery)
+    query = "{ first { label owner { name tags } owners { name } maybe { tags } levels } }"
+    plain = schema.execute_sync(query)
+    assert len(calls) > 8
+    calls.clear()
+    schema.execution_context_class = execution_context_for(schema._schema)
+    fast = schema.execute_sync(query)
+    assert calls == ["first"] and fast.data == plain.data and not fast.errors
