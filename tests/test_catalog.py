@@ -104,6 +104,22 @@ async def test_covered_agrees_with_coverage_for_every_home_matter_and_day(demo_d
     assert kinds == {"LOCAL", "PROVINCE", "AGREEMENT", "NONE", "SCOPE_EXCLUDED"}  # every branch was asked
 
 
+async def test_agreements_inside_a_region_are_those_signed_strictly_within_it(demo_db: Database) -> None:
+    """A province's page lists the agreements its cities and counties signed (they do not cover the
+    province itself, §5.3): for every region, exactly those whose partner lies strictly inside it."""
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    tree = catalog.tree
+    partners = {a.partner_code for a in catalog.agreements}
+    regions = {p for p in partners} | {a for p in partners for a in tree.ancestors(p)} | {"110101", "331081"}
+    asked_with_some = 0
+    for code in sorted(regions):
+        expected = [a for a in catalog.agreements if a.partner_code != code and tree.contains(code, a.partner_code)]
+        found = catalog.agreements_inside(code)
+        assert sorted(a.id for a in found) == sorted(a.id for a in expected), code
+        asked_with_some += bool(found)
+    assert asked_with_some >= 2  # provinces above the demo's signed cities
+
+
 @pytest.mark.parametrize(
     ("call", "error"),
     [
