@@ -216,6 +216,22 @@ def test_a_rebuild_in_memory_gives_the_same_index_as_one_on_disk(tmp_path: Path)
         reader.close()
 
 
+@pytest.mark.parametrize(
+    "value",
+    [["社保", "社保卡", "社保", "sbk", "社保"], ["公积金"], [], ("出生", "医学", "证明", "出生"), "社保 社保卡 社保"],
+)
+def test_term_list_fields_post_exactly_what_whoosh_would(value: object) -> None:
+    """The index's term fields count their term lists themselves (faster than Whoosh's token path);
+    the postings (term bytes, frequency, weight, stored value) must be Whoosh's own, boosts included."""
+    from whoosh.fields import KEYWORD
+
+    from search_index.schema import TermList
+
+    for boost in (1.0, 2.5):
+        ours, whooshs = TermList(scorable=False, field_boost=boost), KEYWORD(scorable=False, field_boost=boost)
+        assert list(ours.index(value)) == list(whooshs.index(value))
+
+
 def test_region_type_ahead_reads_every_bundled_region_as_pypinyin() -> None:
     """web.regions builds its pinyin index from the compact tables (pypinyin stays out of workers)."""
     import csv
