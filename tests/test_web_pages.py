@@ -301,6 +301,7 @@ async def test_region_page_for_people_from_there(client: httpx.AsyncClient) -> N
     assert "示例数据" in text
     province = visible_text((await get(client, "/regions/510000")).text)
     assert "四川省内已与台州签约的地区" in province and "四川省南充市" in province
+    assert re.search(r"四川省南充市\s*：\s*\d+ 份协议，生效中", province)  # each signed region: how many, any in force
     local = visible_text((await get(client, "/regions/331004")).text)
     assert "本地户籍" in local and "路桥区行政服务中心" in local
 

@@ -15,7 +15,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -495,6 +495,13 @@ async def hall_page(request: Request) -> Response:
     return render(request, "hall.html", context)
 
 
+class InnerPartner(NamedTuple):
+    """A region inside the one shown that signed with the home city: how many agreements, any in force."""
+
+    agreements: int
+    in_force: bool
+
+
 @page
 async def region_page(request: Request) -> Response:
     """For people from that region: agreements in force and what they cover, counties reached,
@@ -535,10 +542,14 @@ async def region_page(request: Request) -> Response:
     views = [presenter.agreement(a, details.get(int(a.id))) for a in shown]
     in_force = [v for v in views if v.in_force]
     not_in_force = [v for v in views if not v.in_force]
-    inner_views = [presenter.agreement(a, details.get(int(a.id))) for a in inner]
-    inner_by_partner: dict[str, list[Any]] = {}
-    for view in sorted(inner_views, key=lambda v: (v.facts.partner_code, v.facts.signed_on)):
-        inner_by_partner.setdefault(view.facts.partner_code, []).append(view)
+    # the regions inside that signed: each named with its count of agreements and whether any is in
+    # force (a province's page has hundreds; no agreement view is needed for that)
+    inner_by_partner: dict[str, InnerPartner] = {}
+    for agreement in sorted(inner, key=lambda a: a.partner_code):
+        seen = inner_by_partner.get(agreement.partner_code, InnerPartner(0, False))
+        inner_by_partner[agreement.partner_code] = InnerPartner(
+            seen.agreements + 1, seen.in_force or rules.in_force(agreement, day)
+        )
 
     indices = catalog.partner_indices(code)
     tier = catalog.tier(code)
