@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from api.schema.limits import CACHE_SIZE, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from api.services.catalog import Catalog
@@ -237,11 +236,30 @@ async def test_introspection_can_be_switched_off(closed_client: httpx.AsyncClien
     assert (await post(closed_client, '{ region(code: "511302") { name } }'))["data"]["region"]["name"] == "顺庆区"
 
 
-async def test_parser_and_validation_caches_are_used(client: httpx.AsyncClient) -> None:
+async def test_parser_and_validation_caches_are_used(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same query text is parsed once and validated once (the validation cache keys on the parsed
+    document the parser cache hands back); another text is validated afresh, and a refused query's
+    errors come from the cache just the same."""
+    import strawberry.schema.schema as strawberry_schema
+
+    validated: list[str] = []
+    real_validate = strawberry_schema.validate_document
+
+    def counting(schema: Any, document: Any, rules: Any) -> Any:
+        validated.append(document.loc.source.body if document.loc else "")
+        return real_validate(schema, document, rules)
+
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
     query = '{ cacheProbe: region(code: "511303") { code } }'
-    parse_cache, validate_cache = _get_parse_cache(CACHE_SIZE), _get_validate_cache(CACHE_SIZE)
+    parse_cache = _get_parse_cache(CACHE_SIZE)
     await post(client, query)
-    parse_hits, validate_hits = parse_cache.cache_info().hits, validate_cache.cache_info().hits
-    await post(client, query)
+    parse_hits = parse_cache.cache_info().hits
+    assert (await post(client, query))["data"]["cacheProbe"]["code"] == "511303"
     assert parse_cache.cache_info().hits == parse_hits + 1
-    assert validate_cache.cache_info().hits == validate_hits + 1
+    assert validated == [query]
+    other = '{ cacheProbe2: region(code: "511303") { code } }'
+    await post(client, other)
+    assert validated == [query, other]
+    wrong = '{ cacheProbe3: region(code: "511303") { nope } }'
+    first, second = await post(client, wrong), await post(client, wrong)
+    assert validated == [query, other, wrong] and first == second and first["errors"]
