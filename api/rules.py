@@ -26,6 +26,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Literal
 
@@ -58,6 +59,9 @@ __all__ = [
     "hall_options",
     "hall_options_counted",
     "hall_options_placed",
+    "hall_options_ordered",
+    "qualifying_sites",
+    "coverage_reach",
     "home_standing",
     "in_force",
     "is_covered",
@@ -766,26 +770,29 @@ def hall_options_placed(
 ) -> tuple[list[HallOption], int]:
     """:func:`hall_options_counted` for halls already placed by :func:`place_halls` (same home city,
     and all from one call: the ranks order them)."""
-    if (lat is None) != (lon is None):
-        raise ValueError("latitude and longitude must be given together")
-    if lat is not None and lon is not None:
-        _check_coordinates(lat, lon)
-    if first is not None and first < 0:
-        raise ValueError("first must not be negative")
-    if not coverage.covered:
-        return [], 0
+    _check_point(lat, lon, first)
+    qualifying = qualifying_sites(tree, home_city, coverage, matter, sites)
+    return hall_options_ordered(tree, home_city, coverage, matter, qualifying, lat, lon, first)
 
-    counties = tree.local_counties(home_city)
-    all_counties = frozenset(counties)
+
+def qualifying_sites(
+    tree: RegionTree, home_city: str, coverage: CoverageResult, matter: MatterFacts, sites: Iterable[HallSite]
+) -> tuple[HallSite, ...]:
+    """§5.7's first half: which of the placed halls can handle the matter for this coverage, in
+    ``rank`` order (the order without a location). It depends on the matter and on where the
+    coverage reaches, not on the home itself, so a snapshot may keep it per (matter, reach).
+
+    A hall qualifies when it has a cross-region window and the matter is a cross-province one, or
+    it lists the matter; and it stands in a county the coverage reaches (the home city's own halls
+    always), a city-level hall (county None) only where the coverage reaches every county.
+    """
+    if not coverage.covered:
+        return ()
+    all_counties = frozenset(tree.local_counties(home_city))
     covered = all_counties if coverage.kind in ("LOCAL", "PROVINCE") else frozenset(coverage.local_regions)
     citywide = covered >= all_counties
     cross_province = matter.scope == "CROSS_PROVINCE"
     code = matter.code
-
-    # Which halls qualify is decided for every hall (the page says how many there are); the
-    # ordering, the agreements in effect at each hall and its sentence only for the `first`
-    # shown: with a hundred halls, those were most of the cost. A city-level hall (county None)
-    # qualifies only where the coverage reaches every county.
     qualifying = [
         site
         for site in sites
@@ -796,6 +803,35 @@ def hall_options_placed(
             else site.county == home_city or site.county in covered
         )
     ]
+    qualifying.sort(key=attrgetter("rank"))
+    return tuple(qualifying)
+
+
+def coverage_reach(coverage: CoverageResult) -> frozenset[str] | None:
+    """Where a covered answer reaches, as :func:`qualifying_sites` reads it (None: every county,
+    as for a local or province-wide home); with the matter, the key of a kept qualifying list."""
+    if coverage.kind in ("LOCAL", "PROVINCE"):
+        return None
+    return frozenset(coverage.local_regions)
+
+
+def hall_options_ordered(
+    tree: RegionTree,
+    home_city: str,
+    coverage: CoverageResult,
+    matter: MatterFacts,
+    qualifying: tuple[HallSite, ...],
+    lat: float | None = None,
+    lon: float | None = None,
+    first: int | None = None,
+) -> tuple[list[HallOption], int]:
+    """§5.7's second half, for the halls :func:`qualifying_sites` gave for the same coverage and
+    matter: nearest first with a location (by name among equals, halls without coordinates last),
+    else in rank order; the agreements in effect at each hall and its sentence only for the
+    ``first`` shown (with a hundred halls, those were most of the cost). Also how many qualify."""
+    _check_point(lat, lon, first)
+    if not coverage.covered:
+        return [], 0
     total = len(qualifying)
     if lat is not None and lon is not None:
         phi = math.radians(lat)
@@ -811,11 +847,12 @@ def hall_options_placed(
         ]
         located.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name_rank))
     else:
-        qualifying.sort(key=lambda site: site.rank)
-        located = [(site, None) for site in qualifying]
+        located = [(site, None) for site in (qualifying if first is None else qualifying[:first])]
     if first is not None:
         located = located[:first]
 
+    all_counties = frozenset(tree.local_counties(home_city))
+    cross_province = matter.scope == "CROSS_PROVINCE"
     reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]
     words = _Words(tree, home_city)
     options: list[HallOption] = []
@@ -831,6 +868,15 @@ def hall_options_placed(
             HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
         )
     return options, total
+
+
+def _check_point(lat: float | None, lon: float | None, first: int | None) -> None:
+    if (lat is None) != (lon is None):
+        raise ValueError("latitude and longitude must be given together")
+    if lat is not None and lon is not None:
+        _check_coordinates(lat, lon)
+    if first is not None and first < 0:
+        raise ValueError("first must not be negative")
 
 
 def _check_coordinates(lat: float, lon: float) -> None:

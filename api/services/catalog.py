@@ -69,6 +69,8 @@ class PartnerIndices:
 #: coverage answers remembered per snapshot before the memo starts afresh. Each answer carries its
 #: explanation (~0.6 KB): a results page asks for 50 at once, so 50,000 held ~30 MB per worker.
 MEMO_LIMIT = 10_000
+#: qualifying hall lists kept per snapshot (per matter and reach; a few per matter at most)
+QUALIFYING_KEPT = 20_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +94,9 @@ class Catalog:
     _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
+    _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
+        default_factory=dict, repr=False
+    )
     hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     agreement_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
     matter_rows: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -297,12 +302,28 @@ class Catalog:
         if first is not None and first < 0:
             raise BadInput("first 不能为负数")
         coverage = self.coverage(home_code, matter_code, day)
+        matter = self.matter(matter_code)
         try:
-            return rules.hall_options_placed(
-                self.tree, self.home_city, coverage, self.matter(matter_code), self.sites_for(matter_code), lat, lon, first
+            return rules.hall_options_ordered(
+                self.tree, self.home_city, coverage, matter, self.qualifying_sites(coverage, matter), lat, lon, first
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+
+    def qualifying_sites(self, coverage: CoverageResult, matter: MatterFacts) -> tuple[rules.HallSite, ...]:
+        """`rules.qualifying_sites` for this snapshot's halls, kept per matter and reach: most homes
+        are covered everywhere (citywide sharing), so a popular matter's list is made once, not per
+        question (filtering and ordering ~90 halls was half of `where_to_handle_counted`)."""
+        if not coverage.covered:
+            return ()
+        key = (matter.code, rules.coverage_reach(coverage))
+        found = self._qualifying.get(key)
+        if found is None:
+            found = rules.qualifying_sites(self.tree, self.home_city, coverage, matter, self.sites_for(matter.code))
+            if len(self._qualifying) >= QUALIFYING_KEPT:
+                self._qualifying.clear()
+            self._qualifying[key] = found
+        return found
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
         """What a write service needs besides its session, built from this snapshot's tree."""
