@@ -789,7 +789,8 @@ def qualifying_sites(
     if not coverage.covered:
         return ()
     all_counties = frozenset(tree.local_counties(home_city))
-    covered = all_counties if coverage.kind in ("LOCAL", "PROVINCE") else frozenset(coverage.local_regions)
+    reach = coverage_reach(coverage)
+    covered = all_counties if reach is None else reach
     citywide = covered >= all_counties
     cross_province = matter.scope == "CROSS_PROVINCE"
     code = matter.code
@@ -846,10 +847,9 @@ def hall_options_ordered(
             for site in qualifying
         ]
         located.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name_rank))
-    else:
-        located = [(site, None) for site in (qualifying if first is None else qualifying[:first])]
-    if first is not None:
         located = located[:first]
+    else:
+        located = [(site, None) for site in qualifying[:first]]
 
     all_counties = frozenset(tree.local_counties(home_city))
     cross_province = matter.scope == "CROSS_PROVINCE"

@@ -30,7 +30,7 @@ DEFINITION = "strawberry-definition"  # where strawberry keeps its field on grap
 # What a plain field's value is made of (`Shape`): LEAF (a scalar or enum), OBJECT (an object type
 # whose selected fields are plain again) or LIST (of one of those).
 LEAF, OBJECT, LIST = "leaf", "object", "list"
-Shape = tuple[str, Any, bool, Any]  # (kind, the leaf or object type or the item's shape, non-null, ...)
+Shape = tuple[str, Any, bool]  # (kind, the leaf or object type or the item's shape, non-null)
 Plain = tuple[Any, str, Shape]  # (how strawberry reads it, the attribute, its shape)
 Leaf = tuple[Any, str, Any, bool]  # (how strawberry reads it, the attribute, the leaf type, non-null)
 
@@ -43,13 +43,13 @@ def _shape(graphql_type: Any) -> Shape | None:
     non_null = isinstance(graphql_type, GraphQLNonNull)
     inner = graphql_type.of_type if non_null else graphql_type
     if is_leaf_type(inner):
-        return (LEAF, inner, non_null, None)
+        return (LEAF, inner, non_null)
     if isinstance(inner, GraphQLObjectType):
-        return (OBJECT, inner, non_null, None)
+        return (OBJECT, inner, non_null)
     if isinstance(inner, GraphQLList):
         item = _shape(inner.of_type)
         if item is not None and item[0] != LIST:
-            return (LIST, item, non_null, None)
+            return (LIST, item, non_null)
     return None
 
 
@@ -116,7 +116,7 @@ def execution_context_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreEx
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
         def _complete_plain(self, shape: Shape, value: Any, field_details_list: Any) -> Any:
-            kind, of, non_null, _ = shape
+            kind, of, non_null = shape
             if value is None:
                 if non_null:
                     raise _Bail

@@ -245,10 +245,7 @@ class Catalog:
             return cached
         standing = self.standing(home_code, day)
         result = rules.explain(self.tree, standing, matter, rules.decide(standing, matter, self._cross_codes))
-        if len(self._memo) >= MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[key] = result
-        return result
+        return _remember(self._memo, key, result)
 
     def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
@@ -267,9 +264,7 @@ class Catalog:
                 )
             except rules.UnknownRegion as exc:
                 raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
-            if len(self._standings) >= MEMO_LIMIT:
-                self._standings.clear()
-            self._standings[key] = found
+            _remember(self._standings, key, found)
         return found
 
     def where_to_handle(
@@ -320,14 +315,20 @@ class Catalog:
         found = self._qualifying.get(key)
         if found is None:
             found = rules.qualifying_sites(self.tree, self.home_city, coverage, matter, self.sites_for(matter.code))
-            if len(self._qualifying) >= QUALIFYING_KEPT:
-                self._qualifying.clear()
-            self._qualifying[key] = found
+            _remember(self._qualifying, key, found, QUALIFYING_KEPT)
         return found
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
         """What a write service needs besides its session, built from this snapshot's tree."""
         return ServiceContext(actor=actor, tree=self.tree, home_city=self.home_city, today=day or today())
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any, limit: int = MEMO_LIMIT) -> Any:
+    """Keep `value` in one of a snapshot's memos, which starts afresh when full (bounded memory)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 # -------------------------------------------------------------------- loading
