@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.enums import AgreementStatus, label
+from api.services.activities import list_activities
 from api.services.base import BadInput
 from api.services.dashboard import (
     NO_TIER,
@@ -35,7 +36,8 @@ async def _rows(request: Request, staff: Staff) -> tuple[list[Any], TableFilters
     async with state(request).db.read() as session:
         agreements = await load_agreements(session)
         contacts = await all_contacts(session)
-    all_rows = table_rows(agreements, contacts, staff.catalog, staff.ctx().today)
+        activities = await list_activities(session, staff.ctx())
+    all_rows = table_rows(agreements, contacts, staff.catalog, staff.ctx().today, activities)
     filters = TableFilters.from_query(request.query_params)
     return [r for r in all_rows if filters.accepts(r)], filters, all_rows
 

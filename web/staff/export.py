@@ -23,6 +23,7 @@ WIDTHS = {
     "partner_name": 22, "province_name": 10, "tier": 10, "local_name": 14, "title": 36, "signed_on": 12,
     "effective_from": 12, "expires_on": 12, "status": 9, "reach_text": 20, "matters": 14, "items_count": 8,
     "registered_on": 12, "registration_text": 20, "liaisons": 26, "document_ref": 18,
+    "latest_activity": 30,
 }
 
 
