@@ -86,6 +86,8 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/activities/new", activities.activity_new, methods=BOTH),
         Route("/activities/{id:int}/edit", activities.activity_edit, methods=BOTH),
         Route("/activities/partner/{code}", activities.partner_page, methods=GET),
+        Route("/survey.xlsx", cockpit.survey_export, methods=GET),
+        Route("/survey.csv", cockpit.survey_export, methods=GET),
     ]
 
 
