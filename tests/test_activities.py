@@ -225,3 +225,31 @@ async def test_tier_view_and_activity_page_list_what_is_due(app: Any, settings: 
 async def test_pages_need_sign_in(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 303 and response.headers["location"].startswith("/staff/login")
+
+
+# ------------------------------------------------------------------ 一表 and the dashboard
+
+
+async def test_table_export_and_dashboard_count_activities(app: Any, settings: Settings, client: httpx.AsyncClient, admin_token: str) -> None:
+    for kind, local, day, title in (("CONSULTATION", LUQIAO, "2025-11-02", "较早的会商"), ("REVIEW", LUQIAO, "2026-02-01", "通办后总结会"),
+                                    ("GUIDANCE", CITY, "2026-01-15", "业务指导")):
+        body = await gql(client, CREATE, {"input": activity_input(kind=kind, localCode=local, heldOn=day, title=title)}, admin_token)
+        assert "errors" not in body, body
+    async with signed_in(app, settings, "admin", CITY) as admin:
+        export = await admin.get("/staff/table.csv")
+        lines = export.content.decode("utf-8-sig").splitlines()
+        header = lines[0].split(",")
+        assert header[-1] == "最近合作交流"
+        nanchong = [line for line in lines[1:] if line.startswith("四川省南充市,")]
+        assert nanchong and all(line.endswith("2026-02-01 通办后总结: 通办后总结会(路桥区)") for line in nanchong)
+        others = [line for line in lines[1:] if not line.startswith("四川省南充市,")]
+        assert others and all(line.endswith(",") for line in others)  # no activity with them: empty cell
+
+        board = await admin.get("/staff/dashboard")
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", board.text))
+        assert "合作交流活动次数×2" in text  # the formula shown with the ranking
+        activities = text.split("合作交流活动: 按县(市、区)和类型", 1)[1].split("需求调查", 1)[0]
+        # 路桥区: 1 会商, 0, 0, 0, 0 业务指导, 1 总结 → 2; 市本级: 1 业务指导
+        assert "路桥区 1 0 0 0 0 1 2" in activities and "台州市(市本级) 0 0 0 0 1 0 1" in activities
+        ranking = text.split("比学赶超: 县(市、区)排名", 1)[1].split("服务大厅分布", 1)[0]
+        assert re.search(r"路桥区 \d+ \S+ \S+ \S+ \S+ 2 ", ranking), ranking[:600]
