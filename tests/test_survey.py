@@ -101,6 +101,8 @@ async def test_without_a_csrf_token_nothing_is_stored(app: Any, settings: Settin
 async def test_rate_limit_per_address(app: Any, settings: Settings) -> None:
     async with client_at(app, "10.0.0.4") as busy:
         token, matters = await open_form(busy)
+        for _ in range(PER_ADDRESS + 2):  # answers refused for a typo do not use up the allowance
+            assert (await busy.post("/survey", data=answer(token, matters, homeProvince="x"))).status_code == 400
         for _ in range(PER_ADDRESS):
             assert (await busy.post("/survey", data=answer(token, matters))).status_code == 303
         limited = await busy.post("/survey", data=answer(token, matters, comment="第六份"))

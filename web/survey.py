@@ -27,6 +27,7 @@ from api.services.surveys import (
     OBSTACLES,
     OTHER_MATTER_MAX,
     RESPONDENTS,
+    parse_survey,
     submit_survey,
 )
 from web import csrf
@@ -60,19 +61,31 @@ class SubmissionLimiter:
         self.by_address: OrderedDict[str, deque[float]] = OrderedDict()
         self.overall: deque[float] = deque()
 
-    def allow(self, address: str, now: float) -> bool:
+    def _seen(self, address: str, now: float) -> deque[float]:
         while self.overall and self.overall[0] <= now - 60.0:
             self.overall.popleft()
         seen = self.by_address.pop(address, deque())
         while seen and seen[0] <= now - self.window:
             seen.popleft()
-        allowed = len(seen) < self.per_address and len(self.overall) < self.overall_per_minute
-        if allowed:
-            seen.append(now)
-            self.overall.append(now)
         self.by_address[address] = seen
         while len(self.by_address) > self.max_addresses:
             self.by_address.popitem(last=False)
+        return seen
+
+    def check(self, address: str, now: float) -> bool:
+        """Whether one more answer from `address` is within both limits (records nothing)."""
+        seen = self._seen(address, now)
+        return len(seen) < self.per_address and len(self.overall) < self.overall_per_minute
+
+    def record(self, address: str, now: float) -> None:
+        """Count a stored answer (a refused one, e.g. a typo, does not use up the allowance)."""
+        self._seen(address, now).append(now)
+        self.overall.append(now)
+
+    def allow(self, address: str, now: float) -> bool:
+        allowed = self.check(address, now)
+        if allowed:
+            self.record(address, now)
         return allowed
 
 
@@ -143,22 +156,29 @@ async def survey_submit(request: Request) -> Response:
         )
         return await _form_page(request, values, {}, message, 403)
     address = (request.client.host if request.client else "") or "unknown"
-    if not limiter(request).allow(address, time.monotonic()):
+    if not limiter(request).check(address, time.monotonic()):
         response = await _form_page(request, values, {}, "提交太频繁了，请过几分钟再提交。你填写的内容还在。", 429)
         response.headers["Retry-After"] = str(int(WINDOW_SECONDS // 10))
         return response
     catalog = await request.app.state.tongban.catalog.get()
     _, matters = _catalog_choices(catalog)
     actor = Actor(name="公众", role=Role.PARTNER, region_code=None, via="public")
+    ctx = catalog.service_context(actor)
+    allowed = {code for code, _ in matters}
+    # checked before a write transaction is opened: a flood of bad answers takes no database lock
+    _, problems = parse_survey(values, ctx, allowed)
     try:
+        if problems:
+            raise BadInput("问卷填写有误", problems)
         async with request.app.state.tongban.db.write() as session:
-            await submit_survey(session, catalog.service_context(actor), values, {code for code, _ in matters})
+            await submit_survey(session, ctx, values, allowed)
     except BadInput as error:
         errors: dict[str, str] = {}
         for field_error in error.fields:
             name = field_error.field if field_error.field in FIELD_IDS else "comment"
             errors.setdefault(name, field_error.message)
         return await _form_page(request, values, errors, "请按提示修改后再提交。", 400)
+    limiter(request).record(address, time.monotonic())
     return RedirectResponse("/survey/thanks", status_code=303)
 
 
