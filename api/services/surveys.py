@@ -4,7 +4,9 @@ needed to handle away from home, where they are from, and what got in the way.
 Anonymous by design: no name, phone, address or IP address is asked for or stored, and free text that
 looks like personal data (a mobile number, an ID number) or like markup or a link is refused with a
 message, so nothing of the kind is stored or shown. The staff dashboard summarises the answers by
-matter and by home province; the export writes them out with the other tables.
+matter and by home province; the export writes them out with the other tables. An answer is not a
+change to a record, so it gets no change-log entry (the staff history stays readable); the row
+keeps when it was given.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import SurveyResponse
-from api.services.base import BadInput, FieldError, ServiceContext, audit
+from api.services.base import BadInput, FieldError, ServiceContext
 from api.services.fields import Reader
 
 RESPONDENTS: dict[str, str] = {"PERSON": "个人", "COMPANY": "企业"}
@@ -129,7 +131,6 @@ async def submit_survey(session: AsyncSession, ctx: ServiceContext, raw: Any, ma
     response = SurveyResponse(**data.values)
     session.add(response)
     await session.flush()
-    await audit(session, ctx.actor, "survey", str(response.id), "create", None, dict(data.values))
     return response
 
 

@@ -945,7 +945,7 @@ ENTITY_LABELS = {
     "partner": "合作地区指数", "setting": "系统设置", "synonym": "同义词", "feedback": "问题反馈单", "faq": "手册问答",
     "faq-edition": "手册版本", "case": "通办案例", "outreach": "上门服务", "liaison-group": "联络群", "relation": "结对关系",
     "user": "账号", "token": "接口令牌", "session": "登录",
-    "activity": "合作交流活动", "survey": "需求调查答卷",
+    "activity": "合作交流活动",
 }
 
 
