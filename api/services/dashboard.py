@@ -356,7 +356,6 @@ ACTIVITY_POINTS, ACTIVITY_CAP = 2.0, 20.0
 RANKING_RULE += f" + 合作交流活动次数×{ACTIVITY_POINTS:g}(最多{ACTIVITY_CAP:g}分; 会商、挂职交流、同步培训、跟班学习、业务指导、通办后总结)"
 
 
-
 def _score(county: CountyFigures) -> float:
     score = county.signed * 10.0
     score += 20.0 * (county.on_time_rate or 0.0)
