@@ -67,6 +67,18 @@ class RelationKind(StrEnum):
     COOPERATION = "COOPERATION"
 
 
+class ActivityKind(StrEnum):
+    """Cooperation work with partner regions (seed §二.(二)–(四), §三.(二).2): 会商 with RED partners,
+    exchanges with the Yangtze Delta, guidance for the pairing regions, and the 通办后 review."""
+
+    CONSULTATION = "CONSULTATION"
+    SECONDMENT = "SECONDMENT"
+    JOINT_TRAINING = "JOINT_TRAINING"
+    SHADOWING = "SHADOWING"
+    GUIDANCE = "GUIDANCE"
+    REVIEW = "REVIEW"
+
+
 class Role(StrEnum):
     ADMIN = "ADMIN"
     COUNTY = "COUNTY"
@@ -137,6 +149,12 @@ LABELS: dict[str, str] = {
     "AFTER": "通办后",
     "PUBLISHED": "已发布",
     "ARCHIVED": "已归档",
+    "CONSULTATION": "会商",
+    "SECONDMENT": "挂职交流",
+    "JOINT_TRAINING": "同步培训",
+    "SHADOWING": "跟班学习",
+    "GUIDANCE": "业务指导",
+    "REVIEW": "通办后总结",
 }
 
 

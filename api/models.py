@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from api.enums import (
+    ActivityKind,
     AgreementStatus,
     FeedbackChannel,
     FeedbackStage,
@@ -389,6 +390,43 @@ class OutreachVisit(Base):
     visited_on: Mapped[date] = mapped_column(Date)
     people_served: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Activity(Timestamped, Base):
+    """A piece of cooperation work with a partner region (seed §二.(二)–(四), §三.(二).2): a 会商 with a
+    RED partner, a 挂职交流 / 同步培训 / 跟班学习 exchange, 业务指导 for a pairing region, or the periodic
+    通办后总结 review. `local_code` is the county that did it, or the home city itself."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind, "activity_kind"), index=True)
+    partner_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    local_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    participants: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class SurveyResponse(Base):
+    """One anonymous answer to the public needs survey (需求调研, seed §四.(二)): which matters the person
+    needed to handle away from home, where they are from (a province, optionally a city) and what got in
+    the way. Nothing identifies the person: no name, contact, address or IP address is stored."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    respondent: Mapped[str] = mapped_column(String(20))
+    home_province: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    home_region: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    matter_codes: Mapped[list[Any]] = mapped_column(default=list)
+    other_matter: Mapped[str | None] = mapped_column(String(100))
+    obstacles: Mapped[list[Any]] = mapped_column(default=list)
+    comment: Mapped[str | None] = mapped_column(String(500))
 
 
 class StaffUser(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from api import rules
 from api.enums import FeedbackStatus, label, value_of
-from api.models import Agreement, Contact, Feedback, Hall, OutreachVisit
+from api.models import Activity, Agreement, Contact, Feedback, Hall, OutreachVisit
 from api.services.feedback import response_overdue
 
 TIERS = ("RED", "GREEN", "BLUE", "YELLOW")
@@ -113,6 +113,7 @@ class TableRow:
     document_ref: str | None
     sample: bool
     version: int
+    latest_activity: str = ""
 
     @property
     def reach_text(self) -> str:
@@ -168,15 +169,31 @@ async def load_agreements(session: AsyncSession) -> list[Agreement]:
     return list((await session.execute(query)).scalars())
 
 
+def latest_activity_text(tree: rules.RegionTree, activities: Sequence[Activity], partner_code: str) -> str:
+    """The latest cooperation activity with a partner (or with a region containing it), one line."""
+    found = [a for a in activities if a.partner_code == partner_code or tree.contains(a.partner_code, partner_code)]
+    if not found:
+        return ""
+    latest = max(found, key=lambda a: (a.held_on, a.id))
+    local = tree.name(latest.local_code) if latest.local_code in tree else latest.local_code
+    return f"{latest.held_on.isoformat()} {label(latest.kind)}: {latest.title}({local})"
+
+
 def table_rows(
-    agreements: Sequence[Agreement], contacts: Sequence[Contact], catalog: Any, today: dt.date
+    agreements: Sequence[Agreement],
+    contacts: Sequence[Contact],
+    catalog: Any,
+    today: dt.date,
+    activities: Sequence[Activity] = (),
 ) -> list[TableRow]:
-    """Every agreement as a table row, newest signing first."""
+    """Every agreement as a table row, newest signing first; with `activities`, each row carries the
+    latest cooperation activity with its partner (一表 gains it, issue 21)."""
     from api.services.catalog import agreement_facts
 
     tree: rules.RegionTree = catalog.tree
     home = catalog.home_city
     rows: list[TableRow] = []
+    latest_by_partner: dict[str, str] = {}
     for agreement in agreements:
         codes = None if agreement.covers_all_matters else [m.code for m in agreement.matters]
         facts = agreement_facts(agreement, codes)
@@ -215,6 +232,11 @@ def table_rows(
                 document_ref=agreement.document_ref,
                 sample=bool(agreement.is_sample),
                 version=agreement.version,
+                latest_activity=latest_by_partner.setdefault(
+                    agreement.partner_code, latest_activity_text(tree, activities, agreement.partner_code)
+                )
+                if activities
+                else "",
             )
         )
     rows.sort(key=lambda r: (r.signed_on, r.id), reverse=True)
@@ -238,6 +260,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("registration_text", "3日内更新"),
     ("liaisons", "合作地联络人"),
     ("document_ref", "文号"),
+    ("latest_activity", "最近合作交流"),
 )
 
 
@@ -269,6 +292,7 @@ class CountyFigures:
     visits: int = 0
     people: int = 0
     score: float = 0.0
+    activities: int = 0
 
     @property
     def on_time_rate(self) -> float | None:
@@ -302,6 +326,8 @@ class Dashboard:
     people_total: int
     halls: list[dict[str, Any]]
     ranking: list[CountyFigures]
+    activity_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Cooperation activities per local side (each county, and the city itself) and kind (issue 21)."""
 
     @property
     def three_day_rate(self) -> float | None:
@@ -326,6 +352,8 @@ RANKING_RULE = (
     "比学赶超积分 = 本地签约协议数×10 + 3日内更新率×20 + 反馈办结率×20 − 首次响应超时件数×5 "
     "+ 上门服务次数×3 + 服务人数÷50(最多20分)"
 )
+ACTIVITY_POINTS, ACTIVITY_CAP = 2.0, 20.0
+RANKING_RULE += f" + 合作交流活动次数×{ACTIVITY_POINTS:g}(最多{ACTIVITY_CAP:g}分; 会商、挂职交流、同步培训、跟班学习、业务指导、通办后总结)"
 
 
 def _score(county: CountyFigures) -> float:
@@ -335,6 +363,7 @@ def _score(county: CountyFigures) -> float:
     score -= 5.0 * county.overdue
     score += 3.0 * county.visits
     score += min(20.0, county.people / 50.0)
+    score += min(ACTIVITY_CAP, ACTIVITY_POINTS * county.activities)
     return round(score, 1)
 
 
@@ -410,6 +439,14 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
             counties[visit.county_code].visits += 1
             counties[visit.county_code].people += visit.people_served or 0
 
+    # cooperation work with partner regions (issue 21), per local side and kind
+    activity_counts: dict[str, dict[str, int]] = {}
+    for local_code, kind in (await session.execute(select(Activity.local_code, Activity.kind))).all():
+        per_kind = activity_counts.setdefault(local_code, {})
+        per_kind[value_of(kind)] = per_kind.get(value_of(kind), 0) + 1
+        if local_code in counties:
+            counties[local_code].activities += 1
+
     for county in counties.values():
         county.score = _score(county)
     ranking = sorted(counties.values(), key=lambda c: (-c.score, c.code))
@@ -450,4 +487,5 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
         people_total=sum(v.people_served or 0 for v in visits),
         halls=halls,
         ranking=ranking,
+        activity_counts=activity_counts,
     )

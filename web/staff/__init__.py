@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, records
+from web.staff import activities, auth_views, cockpit, desk, handbook, records
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -81,6 +81,13 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/table.csv", cockpit.table_export, methods=GET),
         Route("/dashboard", cockpit.dashboard, methods=GET),
         Route("/outreach", cockpit.outreach, methods=POST),
+        # cooperation work with partner regions (issue 21)
+        Route("/activities", activities.activities_list, methods=GET),
+        Route("/activities/new", activities.activity_new, methods=BOTH),
+        Route("/activities/{id:int}/edit", activities.activity_edit, methods=BOTH),
+        Route("/activities/partner/{code}", activities.partner_page, methods=GET),
+        Route("/survey.xlsx", cockpit.survey_export, methods=GET),
+        Route("/survey.csv", cockpit.survey_export, methods=GET),
     ]
 
 

@@ -9,7 +9,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.enums import AgreementStatus, label
+from api.enums import ActivityKind, AgreementStatus, label
+from api.services.activities import list_activities
 from api.services.base import BadInput
 from api.services.dashboard import (
     NO_TIER,
@@ -24,9 +25,10 @@ from api.services.dashboard import (
     table_rows,
 )
 from api.services.outreach import list_visits, log_visit
+from api.services.surveys import list_responses, survey_summary
 from web.staff import svg
 from web.staff.common import county_choices, error_status, page, see_other, state
-from web.staff.export import to_csv, to_xlsx
+from web.staff.export import survey_to_csv, survey_to_xlsx, to_csv, to_xlsx
 from web.staff.forms import OutreachForm, apply_errors
 from web.staff.session import LOCAL_ROLES, Staff, make_form, staff_page
 
@@ -35,7 +37,8 @@ async def _rows(request: Request, staff: Staff) -> tuple[list[Any], TableFilters
     async with state(request).db.read() as session:
         agreements = await load_agreements(session)
         contacts = await all_contacts(session)
-    all_rows = table_rows(agreements, contacts, staff.catalog, staff.ctx().today)
+        activities = await list_activities(session, staff.ctx())
+    all_rows = table_rows(agreements, contacts, staff.catalog, staff.ctx().today, activities)
     filters = TableFilters.from_query(request.query_params)
     return [r for r in all_rows if filters.accepts(r)], filters, all_rows
 
@@ -101,6 +104,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
     async with state(request).db.read() as session:
         board = await build_dashboard(session, staff.catalog, today)
         visits = await list_visits(session, limit=30)
+        survey = await survey_summary(session, staff.catalog)
     tree = staff.catalog.tree
     charts = {
         "per_year": svg.vertical_bars([(str(y), float(n)) for y, n in board.per_year], "各年度签订的通办协议数", "份"),
@@ -116,6 +120,8 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         "title": "驾驶舱", "board": board, "charts": charts, "visits": visits, "form": form, "general": general or [],
         "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
         "saved": request.query_params.get("saved"),
+        "activity_table": activity_table(board, staff.catalog), "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
+        "survey": survey,
     }, status=status, nav="dashboard")
 
 
@@ -137,3 +143,35 @@ async def outreach(request: Request, staff: Staff) -> Response:
         general = [error.message, *apply_errors(form, error.fields)]
         return await _render_dashboard(request, staff, form, general, error_status(error))
     return see_other("/staff/dashboard?saved=outreach#outreach")
+
+
+# ------------------------------------------------------------------ cooperation work and the needs survey (issue 21)
+
+
+def activity_table(board: Any, catalog: Any) -> list[tuple[str, dict[str, int], int]]:
+    """Activities per local side (the city first, then each county) and kind, with row totals."""
+    tree = catalog.tree
+    home = catalog.home_city
+    rows = []
+    for code in (home, *tree.local_counties(home)):
+        counts = board.activity_counts.get(code, {})
+        name = f"{tree.name(home)}(市本级)" if code == home else tree.name(code)
+        rows.append((name, counts, sum(counts.values())))
+    return rows
+
+
+@staff_page(*LOCAL_ROLES)
+async def survey_export(request: Request, staff: Staff) -> Response:
+    """The needs survey's answers (and its summary) as XLSX or CSV, like the cooperation table."""
+    today = staff.ctx().today
+    async with state(request).db.read() as session:
+        responses = await list_responses(session)
+    catalog = staff.catalog
+    if request.url.path.endswith(".csv"):
+        body, media, ext = survey_to_csv(responses, catalog), "text/csv; charset=utf-8", "csv"
+    else:
+        body = survey_to_xlsx(responses, catalog, f"{catalog.tree.name(catalog.home_city)}跨区域办事需求调查", today)
+        media, ext = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
+    name = f"需求调查-{today.isoformat()}"
+    disposition = f"attachment; filename=\"tongban-survey-{today.isoformat()}.{ext}\"; filename*=UTF-8''{quote(name)}.{ext}"
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})

@@ -23,6 +23,7 @@ WIDTHS = {
     "partner_name": 22, "province_name": 10, "tier": 10, "local_name": 14, "title": 36, "signed_on": 12,
     "effective_from": 12, "expires_on": 12, "status": 9, "reach_text": 20, "matters": 14, "items_count": 8,
     "registered_on": 12, "registration_text": 20, "liaisons": 26, "document_ref": 18,
+    "latest_activity": 30,
 }
 
 
@@ -93,6 +94,90 @@ def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_tex
     sheet.print_options.horizontalCentered = True
     sheet.page_margins.left = sheet.page_margins.right = 0.4
     sheet.oddFooter.center.text = "第 &P 页, 共 &N 页"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------ the needs survey (issue 21)
+
+
+SURVEY_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("编号", 8), ("提交日期", 12), ("身份", 8), ("来自省份", 12), ("来自市县", 14), ("需要办理的事项", 40),
+    ("其他事项", 20), ("遇到的困难", 30), ("意见", 40),
+)
+
+
+def survey_rows(responses: Sequence[Any], catalog: Any) -> list[list[Any]]:
+    """One row per answer, in plain words (names, not codes); free text is neutralised for spreadsheets."""
+    from api.services.surveys import OBSTACLES, RESPONDENTS
+
+    tree = catalog.tree
+
+    def matter(code: str) -> str:
+        facts = catalog.matters.get(code)
+        return facts.name if facts is not None else code
+
+    rows = []
+    for response in responses:
+        created = response.created_at.date() if response.created_at else None
+        rows.append([
+            response.id, created, RESPONDENTS.get(response.respondent, response.respondent),
+            tree.name(response.home_province) if response.home_province in tree else response.home_province,
+            tree.full_name(response.home_region) if response.home_region and response.home_region in tree else "",
+            "、".join(matter(c) for c in response.matter_codes or []), response.other_matter or "",
+            "、".join(OBSTACLES.get(o, o) for o in response.obstacles or []), response.comment or "",
+        ])
+    return rows
+
+
+def survey_to_csv(responses: Sequence[Any], catalog: Any) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([title for title, _ in SURVEY_COLUMNS])
+    for row in survey_rows(responses, catalog):
+        writer.writerow([_csv_safe(_plain(value)) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def survey_to_xlsx(responses: Sequence[Any], catalog: Any, title: str, drawn_up: dt.date) -> bytes:
+    """Two sheets: the summary (by matter, by home province, by obstacle) and every answer."""
+    from api.services.surveys import summarise
+
+    book = Workbook()
+    summary_sheet = book.active
+    summary_sheet.title = "汇总"
+    summary = summarise(list(responses), catalog)
+    summary_sheet["A1"] = title
+    summary_sheet["A1"].font = Font(size=14, bold=True)
+    summary_sheet["A2"] = f"制表日期: {drawn_up.isoformat()}    共 {summary.total} 份答卷"
+    row = 4
+    for heading, items in (("需要办理的事项", summary.by_matter), ("来自省份", summary.by_province),
+                           ("遇到的困难", summary.by_obstacle), ("身份", summary.by_respondent)):
+        summary_sheet.cell(row=row, column=1, value=heading).font = Font(bold=True)
+        summary_sheet.cell(row=row, column=2, value="份数").font = Font(bold=True)
+        row += 1
+        for _, name, count in items:
+            summary_sheet.cell(row=row, column=1, value=_csv_safe(name))
+            summary_sheet.cell(row=row, column=2, value=count)
+            row += 1
+        row += 1
+    summary_sheet.column_dimensions["A"].width = 40
+    sheet = book.create_sheet("答卷")
+    for index, (heading, width) in enumerate(SURVEY_COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=index, value=heading)
+        cell.font = Font(bold=True)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    for r, values in enumerate(survey_rows(responses, catalog), start=2):
+        for c, value in enumerate(values, start=1):
+            value = _plain(value)
+            cell = sheet.cell(row=r, column=c, value=_csv_safe(value) if isinstance(value, str) else value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+    sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -39,6 +39,7 @@ from api.services.snapshots import (
 )
 from api.services.synonyms import delete_synonym, list_synonyms, save_synonym
 from api.services.versioned import create_contact, update_contact, update_matter, update_partner_indices
+from web.staff.activities import due_context as activity_due_context
 from web.staff.common import (
     county_choices,
     error_status,
@@ -829,7 +830,8 @@ async def _render_partners(request: Request, staff: Staff, form: ThresholdForm |
         async with state(request).db.read() as session:
             thresholds = await tier_thresholds(session)
         form = make_form(request, ThresholdForm, data={k: f"{v:g}" for k, v in thresholds.items()})
-    return page(request, staff, "staff/partners.html", {"title": "合作地区四色分级", "rows": rows, "form": form, "general": general or []},
+    return page(request, staff, "staff/partners.html", {"title": "合作地区四色分级", "rows": rows, "form": form, "general": general or [],
+                                                         "due": await activity_due_context(request, staff)},
                 status=status, nav="partners")
 
 
@@ -943,6 +945,7 @@ ENTITY_LABELS = {
     "partner": "合作地区指数", "setting": "系统设置", "synonym": "同义词", "feedback": "问题反馈单", "faq": "手册问答",
     "faq-edition": "手册版本", "case": "通办案例", "outreach": "上门服务", "liaison-group": "联络群", "relation": "结对关系",
     "user": "账号", "token": "接口令牌", "session": "登录",
+    "activity": "合作交流活动",
 }
 
 
