@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import rules
-from api.enums import FeedbackStatus, Role
+from api.enums import FeedbackStatus
 from api.models import Feedback
 from api.services.feedback import response_overdue
+from api.services.permissions import is_own_local_record, visible_feedback_filter
 from api.services.staff_auth import sign_in, sign_out
 from web.staff.common import page, see_other, state
 from web.staff.forms import LoginForm
@@ -95,19 +96,16 @@ async def logout(request: Request, staff: Staff) -> Response:
 @staff_page()
 async def home(request: Request, staff: Staff) -> Response:
     catalog = staff.catalog
-    today = staff.ctx().today
+    ctx = staff.ctx()
+    today = ctx.today
     async with state(request).db.read() as session:
-        query = select(Feedback).where(Feedback.status != FeedbackStatus.RESOLVED)
-        if staff.role == Role.COUNTY:
-            query = query.where(Feedback.county_code == staff.region_code)
-        elif staff.role == Role.PARTNER:
-            query = query.where(Feedback.partner_code == staff.region_code)
+        query = select(Feedback).where(Feedback.status != FeedbackStatus.RESOLVED, visible_feedback_filter(ctx))
         open_items = list((await session.execute(query.order_by(Feedback.created_at))).scalars())
         total = (await session.execute(select(func.count()).select_from(Feedback))).scalar_one()
     overdue = [f for f in open_items if response_overdue(f, today)]
     late = [
         a for a in catalog.agreements
-        if rules.is_late_registration(a.signed_on, a.registered_on) and (staff.is_admin or a.local_code == staff.region_code)
+        if rules.is_late_registration(a.signed_on, a.registered_on) and is_own_local_record(ctx, a.local_code)
     ]
     return page(
         request,
