@@ -866,8 +866,8 @@ async def partner_edit(request: Request, staff: Staff) -> Response:
                 "cooperationIndex": "" if region.cooperation_index is None else f"{region.cooperation_index:g}"}
         return render_partner(make_form(request, PartnerForm, data=data))
     form = make_form(request, PartnerForm, await request.form())
-    population = form.populationIndex.data.strip() or None
-    cooperation = form.cooperationIndex.data.strip() or None
+    population = (form.populationIndex.data or "").strip() or None
+    cooperation = (form.cooperationIndex.data or "").strip() or None
     try:
         async with state(request).db.write() as session:
             await update_partner_indices(session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation)
