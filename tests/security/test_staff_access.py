@@ -42,7 +42,12 @@ from api.settings import Settings
 from tests.test_staff_helpers import add_staff, csrf_token, sign_in
 
 ROLES = ("admin", "county", "other", "partner")
-ACCOUNTS = {"admin": ("admin", "331000"), "county": ("county", "331004"), "other": ("county", "331002"), "partner": ("partner", "511300")}
+ACCOUNTS = {
+    "admin": ("admin", "331000"),
+    "county": ("county", "331004"),
+    "other": ("county", "331002"),
+    "partner": ("partner", "511300"),
+}
 
 OK = "ok"  # a POST that passes the permission gate
 
@@ -82,7 +87,9 @@ ACCESS: dict[str, list[Probe]] = {
     "GET /staff/feedback": probe("/staff/feedback", ALL, shows=("description",)),
     "GET /staff/feedback/new": probe("/staff/feedback/new", ALL),
     "POST /staff/feedback/new": probe("/staff/feedback/new", POST_ALL),
-    "GET /staff/feedback/{id:int}": probe("/staff/feedback/{feedback}", _roles(200, 200, 403, 200), shows=("phone", "description")),
+    "GET /staff/feedback/{id:int}": probe(
+        "/staff/feedback/{feedback}", _roles(200, 200, 403, 200), shows=("phone", "description")
+    ),
     "POST /staff/feedback/{id:int}/move": probe("/staff/feedback/{feedback}/move", POST_OWN),
     # agreements
     "GET /staff/agreements": probe("/staff/agreements", ALL),
@@ -132,7 +139,9 @@ ACCESS: dict[str, list[Probe]] = {
     "POST /staff/synonyms/{id:int}/delete": probe("/staff/synonyms/{synonym}/delete", POST_ADMIN),
     # the change log: feedback entries carry the citizen's contact, sign-ins the address
     "GET /staff/history": probe("/staff/history", LOCAL, shows=("phone",)),
-    "GET /staff/history/{entity}/{key:path}": probe("/staff/history/feedback/{reference}", LOCAL, shows=("phone",))
+    "GET /staff/history/{entity}/{key:path}": probe(
+        "/staff/history/feedback/{reference}", LOCAL, shows=("phone",)
+    )
     + probe("/staff/history/session/{admin_name}", ADMIN, shows=("address",))
     + probe("/staff/history/user/{admin_name}", ADMIN)
     + probe("/staff/history/hall/luqiao-centre", LOCAL),
@@ -186,7 +195,7 @@ SECRETS = {
 
 
 def staff_route_keys(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:
-    """"METHOD /path" for every route of the app whose path starts with /staff (HEAD left out)."""
+    """ "METHOD /path" for every route of the app whose path starts with /staff (HEAD left out)."""
     for route in routes:
         if isinstance(route, Mount):
             yield from staff_route_keys(list(route.routes), prefix + route.path)
@@ -204,40 +213,84 @@ async def plant(settings: Settings, admin_name: str) -> dict[str, Any]:
         async with database.write() as session:
             tree = await load_tree(session)
             ctx = ServiceContext(actor=SYSTEM, tree=tree, home_city=settings.home_region)
-            feedback = await submit_feedback(session, ctx, {
-                "description": DESCRIPTION, "countyCode": "331004", "partnerCode": "511300", "homeRegionCode": "511302",
-                "contact": SECRETS["phone"].text, "stage": "DURING",
-            })
+            feedback = await submit_feedback(
+                session,
+                ctx,
+                {
+                    "description": DESCRIPTION,
+                    "countyCode": "331004",
+                    "partnerCode": "511300",
+                    "homeRegionCode": "511302",
+                    "contact": SECRETS["phone"].text,
+                    "stage": "DURING",
+                },
+            )
             feedback_id, reference = feedback.id, feedback.reference
-            await submit_feedback(session, ctx, {  # and one still open (the home page lists open ones)
-                "description": DESCRIPTION, "countyCode": "331004", "partnerCode": "511300", "contact": SECRETS["phone"].text,
-            })
-            await move_feedback(session, ctx, feedback_id, feedback.version, "RESOLVED", "已电话回复, 可在路桥窗口办理")
-            entry = await save_entry(session, ctx, {"question": "居住证办理需要多久?", "answer": "一般7个工作日。"})
-            case = await save_case(session, ctx, {"title": "南充务工人员路桥补换社保卡", "countyCode": "331004", "partnerCode": "511300",
-                                                  "summary": "群众在路桥区跨区域通办窗口申请, 两地联动三天办结。", "published": True})
+            await submit_feedback(
+                session,
+                ctx,
+                {  # and one still open (the home page lists open ones)
+                    "description": DESCRIPTION,
+                    "countyCode": "331004",
+                    "partnerCode": "511300",
+                    "contact": SECRETS["phone"].text,
+                },
+            )
+            await move_feedback(
+                session, ctx, feedback_id, feedback.version, "RESOLVED", "已电话回复, 可在路桥窗口办理"
+            )
+            entry = await save_entry(
+                session, ctx, {"question": "居住证办理需要多久?", "answer": "一般7个工作日。"}
+            )
+            case = await save_case(
+                session,
+                ctx,
+                {
+                    "title": "南充务工人员路桥补换社保卡",
+                    "countyCode": "331004",
+                    "partnerCode": "511300",
+                    "summary": "群众在路桥区跨区域通办窗口申请, 两地联动三天办结。",
+                    "published": True,
+                },
+            )
             synonym = await save_synonym(session, ctx, "社保卡、社会保障卡XK")
             edition = await compile_edition(session, ctx, 2030, 5, [])
             ids: dict[str, Any] = {
-                "feedback": feedback_id, "reference": reference, "faq": entry.id, "case": case.id,
-                "synonym": synonym.id, "edition": edition.id, "admin_name": admin_name,
+                "feedback": feedback_id,
+                "reference": reference,
+                "faq": entry.id,
+                "case": case.id,
+                "synonym": synonym.id,
+                "edition": edition.id,
+                "admin_name": admin_name,
             }
         async with database.read() as session:
-            ids["agreement"] = (await session.execute(select(Agreement.id).where(Agreement.key == "nanchong-luqiao-2023"))).scalar_one()
+            ids["agreement"] = (
+                await session.execute(select(Agreement.id).where(Agreement.key == "nanchong-luqiao-2023"))
+            ).scalar_one()
             ids["foreign_agreement"] = (
                 await session.execute(select(Agreement.id).where(Agreement.key == "shangrao-yuhuan-2024"))
             ).scalar_one()
-            ids["hall"] = (await session.execute(select(Hall.id).where(Hall.key == "luqiao-centre"))).scalar_one()
-            ids["contact"] = (await session.execute(select(Contact.id).where(Contact.key == "liaison-331004"))).scalar_one()
+            ids["hall"] = (
+                await session.execute(select(Hall.id).where(Hall.key == "luqiao-centre"))
+            ).scalar_one()
+            ids["contact"] = (
+                await session.execute(select(Contact.id).where(Contact.key == "liaison-331004"))
+            ).scalar_one()
             ids["group"] = (await session.execute(select(LiaisonGroup.id).limit(1))).scalar_one()
-            ids["matter"] = (await session.execute(select(Matter.code).order_by(Matter.code).limit(1))).scalar_one()
+            ids["matter"] = (
+                await session.execute(select(Matter.code).order_by(Matter.code).limit(1))
+            ).scalar_one()
         return ids
     finally:
         await database.dispose()
 
 
 def _client(app: Any, address: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False), base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False),
+        base_url="http://testserver",
+    )
 
 
 def _allowed(expected: Any, status: int) -> bool:
@@ -259,12 +312,17 @@ def test_every_staff_route_is_in_the_access_table(app: Any) -> None:
 
 async def test_every_staff_route_answers_each_role_as_the_table_says(app: Any, settings: Settings) -> None:
     names = {role: await add_staff(settings, *ACCOUNTS[role]) for role in ROLES}
-    clients = {role: _client(app, ADDRESS if role == "admin" else f"10.0.0.{i + 1}") for i, role in enumerate(ROLES)}
+    clients = {
+        role: _client(app, ADDRESS if role == "admin" else f"10.0.0.{i + 1}") for i, role in enumerate(ROLES)
+    }
     try:
         for role, client in clients.items():
             assert (await sign_in(client, names[role])).status_code == 303
         ids = await plant(settings, names["admin"])
-        tokens = {role: csrf_token((await client.get("/staff/feedback/new")).text) for role, client in clients.items()}
+        tokens = {
+            role: csrf_token((await client.get("/staff/feedback/new")).text)
+            for role, client in clients.items()
+        }
         failures: list[str] = []
         routes = set(staff_route_keys(list(app.routes)))
         keys = [key for key in ACCESS if key in routes]  # in the table's order: sign-out last
@@ -277,18 +335,26 @@ async def test_every_staff_route_answers_each_role_as_the_table_says(app: Any, s
                     if method == "GET":
                         response = await client.get(path, follow_redirects=False)
                     else:
-                        response = await client.post(path, data={"csrf_token": tokens[role]}, follow_redirects=False)
+                        response = await client.post(
+                            path, data={"csrf_token": tokens[role]}, follow_redirects=False
+                        )
                     expected = item.expect[role]
                     if not _allowed(expected, response.status_code):
-                        failures.append(f"{method} {path} as {role}: {response.status_code}, expected {expected}")
+                        failures.append(
+                            f"{method} {path} as {role}: {response.status_code}, expected {expected}"
+                        )
                     body = response.text if "text" in response.headers.get("content-type", "") else ""
                     for name, secret in SECRETS.items():
                         if role not in secret.visible_to and secret.text in body:
                             failures.append(f"{method} {path} as {role}: shows {name} ({secret.text})")
-                        if name in item.shows and role in secret.visible_to and response.status_code == 200 and secret.text not in body:
+                        if (
+                            name in item.shows
+                            and role in secret.visible_to
+                            and response.status_code == 200
+                            and secret.text not in body
+                        ):
                             failures.append(f"{method} {path} as {role}: should show {name}")
         assert not failures, "\n".join(failures)
     finally:
         for client in clients.values():
             await client.aclose()
-

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, records
+from web.staff import auth_views, cockpit, desk, handbook, records, throttles
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -81,6 +81,9 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/table.csv", cockpit.table_export, methods=GET),
         Route("/dashboard", cockpit.dashboard, methods=GET),
         Route("/outreach", cockpit.outreach, methods=POST),
+        # sign-in throttles (admins)
+        Route("/throttles", throttles.throttles, methods=GET),
+        Route("/throttles/clear", throttles.throttle_clear, methods=POST),
     ]
 
 
