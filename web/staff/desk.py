@@ -146,6 +146,8 @@ async def feedback_new(request: Request, staff: Staff) -> Response:
         data = {k: request.query_params.get(k, "")[:40] for k in ("matterCode", "homeRegionCode", "countyCode", "partnerCode", "stage")}
         if staff.is_county and not data["countyCode"]:
             data["countyCode"] = staff.region_code
+        if staff.is_partner and not data["partnerCode"]:
+            data["partnerCode"] = staff.region_code
         return _render_feedback_new(request, staff, _feedback_form(request, staff, **data))
     form = _feedback_form(request, staff, await request.form())
     raw = {name: getattr(form, name).data for name in ("description", "stage", "category", "matterCode", "homeRegionCode",
