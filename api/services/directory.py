@@ -9,13 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import RelationKind, Role
+from api.enums import RelationKind
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit, queue
+from api.services.base import BadInput, FieldError, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import natural_key
-from api.services.permissions import may_create_liaison_group, require_admin, require_local
+from api.services.permissions import (
+    may_create_liaison_group,
+    require_admin,
+    require_local,
+    require_local_staff,
+)
 from api.services.snapshots import contact_snapshot, relation_snapshot
 
 
@@ -117,8 +122,8 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
     region = data.values["region_code"]
     if local_county_of(ctx.tree, ctx.home_city, region) is not None:
         require_local(ctx, region, "联络人")
-    elif ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
-        raise Forbidden("只有本市工作人员可以登记合作地区联络人")
+    else:
+        require_local_staff(ctx, "合作地区联络人")
     if data.key is None:
         data = replace(data, key=natural_key(region, data.values["name"], "contact"))
     contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()

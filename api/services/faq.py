@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import FeedbackStatus, Role
+from api.enums import FeedbackStatus
 from api.models import FaqEdition, FaqEntry, Feedback
 from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceContext, audit, now
 from api.services.fields import Reader
-from api.services.permissions import may_see_feedback, require_admin
+from api.services.permissions import may_see_feedback, require_admin, require_local_staff
 
 EDITION_MONTHS = (5, 11)
 
@@ -55,8 +55,7 @@ def next_edition_month(day: dt.date) -> tuple[int, int]:
 
 
 def _require_staff(ctx: ServiceContext) -> None:
-    if ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
-        raise Forbidden("只有本市工作人员可以编辑知识手册")
+    require_local_staff(ctx, "知识手册")
 
 
 @dataclass(frozen=True)

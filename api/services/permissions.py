@@ -110,6 +110,39 @@ def may_edit_case(ctx: ServiceContext, county_code: str | None) -> bool:
     return county_code is not None and may_edit_local(ctx, county_code)
 
 
+def require_local_staff(ctx: ServiceContext, what: str) -> None:
+    """City or county staff only (the handbook, partner regions' liaisons)."""
+    if not is_local_staff(ctx.actor):
+        raise Forbidden(f"只有本市工作人员可以编辑{what}")
+
+
+def may_see_unpublished_cases(actor: Actor) -> bool:
+    return is_local_staff(actor)
+
+
+def faq_entry_edit_problem(ctx: ServiceContext, in_edition: bool, edition_published: bool) -> str | None:
+    """Why the actor may not change a handbook entry (None when it may): working entries are every
+    local account's; an entry of a compiled edition is the admins' until that edition is published,
+    and nobody's after."""
+    if not is_local_staff(ctx.actor):
+        return "只有本市工作人员可以编辑知识手册"
+    if not in_edition:
+        return None
+    if edition_published:
+        return "已发布的手册版本不能修改"
+    if ctx.actor.role != Role.ADMIN:
+        return "只有市级管理员可以修改手册版本中的问答"
+    return None
+
+
+def require_case_permit(ctx: ServiceContext, county_code: str | None) -> None:
+    """A county's case by that county (or the city); a citywide case (no county) by the city."""
+    if county_code is None:
+        require_admin(ctx, "全市通办案例")
+    else:
+        require_local(ctx, county_code, "通办案例")
+
+
 def may_create_liaison_group(ctx: ServiceContext) -> bool:
     """Liaison groups (一群) are set up by the city; counties put their contacts into existing ones."""
     return ctx.actor.role == Role.ADMIN

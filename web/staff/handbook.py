@@ -27,7 +27,12 @@ from api.services.faq import (
     save_entry,
     working_entries,
 )
-from api.services.permissions import may_edit_case, may_see_feedback
+from api.services.permissions import (
+    faq_entry_edit_problem,
+    may_edit_case,
+    may_see_feedback,
+    may_see_unpublished_cases,
+)
 from web.staff.common import (
     county_choices,
     error_status,
@@ -111,8 +116,9 @@ async def faq_entry_edit(request: Request, staff: Staff) -> Response:
         edition = await session.get(FaqEdition, entry.edition_id) if entry is not None and entry.edition_id else None
     if entry is None:
         raise NotFound(f"没有编号为 {entry_id} 的问答")
-    if edition is not None and (not staff.is_admin or edition.published_at is not None):
-        raise Forbidden("已发布的手册版本不能修改" if edition.published_at else "只有市级管理员可以修改手册版本中的问答")
+    problem = faq_entry_edit_problem(staff.ctx(), edition is not None, edition is not None and edition.published_at is not None)
+    if problem is not None:
+        raise Forbidden(problem)
     back = f"/staff/faq/editions/{edition.id}" if edition else "/staff/faq"
     if request.method == "GET":
         data = {"version": entry.version, "question": entry.question, "answer": entry.answer, "matterCode": entry.matter_code or "",
@@ -212,7 +218,7 @@ async def _case_raw(staff: Staff, form: CaseForm) -> dict[str, Any] | None:
 @staff_page()
 async def cases_list(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
-        cases = await list_cases(session, published_only=not staff.is_local)
+        cases = await list_cases(session, published_only=not may_see_unpublished_cases(staff.actor))
     ctx = staff.ctx()
     editable = {c.id for c in cases if may_edit_case(ctx, c.county_code)}
     tree = staff.catalog.tree
