@@ -32,7 +32,9 @@ async def attempt(app: Any, name: str, address: str, password: str = PASSWORD) -
         return (await sign_in(client, name, password)).status_code
 
 
-async def test_lockout_from_one_address_does_not_stop_the_right_password_from_another(app: Any, settings: Settings) -> None:
+async def test_lockout_from_one_address_does_not_stop_the_right_password_from_another(
+    app: Any, settings: Settings
+) -> None:
     victim = await add_staff(settings, "county", "331004")
     assert await fail(app, victim, "203.0.113.9", 5) == [401] * 5
     assert await attempt(app, victim, "203.0.113.9", "wrong again") == 429  # the guesser's address is stopped
@@ -40,19 +42,23 @@ async def test_lockout_from_one_address_does_not_stop_the_right_password_from_an
     assert await attempt(app, victim, "198.51.100.7") == 303  # the rightful user, elsewhere, gets in
 
 
-async def test_five_failures_behind_an_office_nat_do_not_lock_out_colleagues(app: Any, settings: Settings) -> None:
+async def test_five_failures_behind_an_office_nat_do_not_lock_out_colleagues(
+    app: Any, settings: Settings
+) -> None:
     typist = await add_staff(settings, "county", "331004")
     colleague = await add_staff(settings, "county", "331004")
     office = "192.0.2.50"
     assert await fail(app, typist, office, 5) == [401] * 5
     assert await attempt(app, colleague, office) == 303
-    for other in range(3):  # more colleagues with the odd typo, then the right password
+    for _ in range(3):  # more colleagues with the odd typo, then the right password
         name = await add_staff(settings, "county", "331002")
         assert await fail(app, name, office, 2) == [401, 401]
         assert await attempt(app, name, office) == 303
 
 
-async def test_a_guesser_spread_over_many_addresses_is_capped(app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_guesser_spread_over_many_addresses_is_capped(
+    app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(throttle, "ACCOUNT_MAX", 8)  # the real cap is 50; the rule is the same
     victim = await add_staff(settings, "county", "331004")
     assert await attempt(app, victim, "198.51.100.20") == 303  # the victim's own office, seen before
@@ -77,9 +83,15 @@ async def test_per_account_failures_space_out_a_failing_address(empty_settings: 
             assert (await throttle.check(session, "luqiao", "203.0.113.1", at)).reason == "pair"
             spaced = await throttle.check(session, "luqiao", "203.0.113.2", at)  # 6 failures: wait 2 s
             assert not spaced.allowed and spaced.reason == "delay" and spaced.retry_after_seconds == 2
-            assert (await throttle.check(session, "luqiao", "203.0.113.2", start + dt.timedelta(seconds=12))).allowed
-            assert (await throttle.check(session, "luqiao", "198.51.100.1", at)).allowed  # not failing: no delay
-            assert (await throttle.check(session, "luqiao", "203.0.113.1", start + dt.timedelta(minutes=16))).allowed
+            assert (
+                await throttle.check(session, "luqiao", "203.0.113.2", start + dt.timedelta(seconds=12))
+            ).allowed
+            assert (
+                await throttle.check(session, "luqiao", "198.51.100.1", at)
+            ).allowed  # not failing: no delay
+            assert (
+                await throttle.check(session, "luqiao", "203.0.113.1", start + dt.timedelta(minutes=16))
+            ).allowed
         assert throttle.delay_after(4) == dt.timedelta(0)
         assert throttle.delay_after(9) == dt.timedelta(seconds=16)
         assert throttle.delay_after(40) == throttle.MAX_DELAY
@@ -87,31 +99,48 @@ async def test_per_account_failures_space_out_a_failing_address(empty_settings: 
         await database.dispose()
 
 
-async def test_an_address_spraying_many_accounts_is_stopped(app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_address_spraying_many_accounts_is_stopped(
+    app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(throttle, "ADDRESS_MAX", 6)  # the real limit is 100; the rule is the same
     statuses = [(await fail(app, f"guess-{i}", "203.0.113.77", 1))[0] for i in range(8)]
     assert statuses == [401] * 6 + [429] * 2
 
 
-async def test_admins_see_and_clear_throttles_and_each_clearing_is_audited(app: Any, settings: Settings) -> None:
+async def test_admins_see_and_clear_throttles_and_each_clearing_is_audited(
+    app: Any, settings: Settings
+) -> None:
     victim = await add_staff(settings, "county", "331004")
     assert await fail(app, victim, "203.0.113.9", 5) == [401] * 5
     admin = await add_staff(settings, "admin", "331000")
     async with client_at(app, "198.51.100.1") as city:
         assert (await sign_in(city, admin)).status_code == 303
         page = await city.get("/staff/throttles")
-        assert page.status_code == 200 and victim in page.text and "203.0.113.9" in page.text and "暂停" in page.text
+        assert (
+            page.status_code == 200
+            and victim in page.text
+            and "203.0.113.9" in page.text
+            and "暂停" in page.text
+        )
         fields = read_form(page.text, "/staff/throttles/clear")
         empty = await city.post("/staff/throttles/clear", data=with_values(fields, name="", address=""))
         assert empty.status_code == 422 and "请填写账号或来源地址" in empty.text
-        cleared = await city.post("/staff/throttles/clear", data=with_values(fields, name=victim, address="203.0.113.9"))
+        cleared = await city.post(
+            "/staff/throttles/clear", data=with_values(fields, name=victim, address="203.0.113.9")
+        )
         assert cleared.status_code == 303
         assert victim not in (await city.get("/staff/throttles")).text
     assert await attempt(app, victim, "203.0.113.9") == 303
     database = Database(settings.database_url)
     try:
         async with database.read() as session:
-            entry = (await session.execute(select(ChangeLog).where(ChangeLog.entity == "login-throttle"))).scalar_one()
+            entry = (
+                await session.execute(select(ChangeLog).where(ChangeLog.entity == "login-throttle"))
+            ).scalar_one()
     finally:
         await database.dispose()
-    assert entry.actor_name == admin and entry.action == "clear" and entry.before == {"name": victim, "address": "203.0.113.9", "failures": 5}
+    assert (
+        entry.actor_name == admin
+        and entry.action == "clear"
+        and entry.before == {"name": victim, "address": "203.0.113.9", "failures": 5}
+    )

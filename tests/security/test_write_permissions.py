@@ -15,11 +15,15 @@ from api.settings import Settings
 from tests.test_staff_helpers import count, read_form, signed_in, with_values
 
 
-async def test_a_county_cannot_create_a_liaison_group_by_typing_its_name(app: Any, settings: Settings) -> None:
+async def test_a_county_cannot_create_a_liaison_group_by_typing_its_name(
+    app: Any, settings: Settings
+) -> None:
     groups_before = await count(settings, LiaisonGroup)
     async with signed_in(app, settings, "county", "331004") as luqiao:
         form = read_form((await luqiao.get("/staff/contacts/new")).text, "/staff/contacts/new")
-        typed = with_values(form, name="王联络", regionCode="331004", phone="0576-8000000", liaisonGroup="路桥自建新群")
+        typed = with_values(
+            form, name="王联络", regionCode="331004", phone="0576-8000000", liaisonGroup="路桥自建新群"
+        )
         refused = await luqiao.post("/staff/contacts/new", data=typed)
         assert refused.status_code == 422
         assert 'id="liaisonGroup-error"' in refused.text and "请从已有联络群中选择" in refused.text
@@ -41,7 +45,11 @@ async def test_a_partner_files_feedback_only_as_its_own_region(app: Any, setting
         assert form["partnerCode"] == ["511300"]
         posing = with_values(form, description="冒充阜阳提交的反馈内容", partnerCode="341621")
         refused = await nanchong.post("/staff/feedback/new", data=posing)
-        assert refused.status_code == 422 and 'id="partnerCode-error"' in refused.text and "本地区" in refused.text
+        assert (
+            refused.status_code == 422
+            and 'id="partnerCode-error"' in refused.text
+            and "本地区" in refused.text
+        )
         assert await count(settings, Feedback) == 0
         inside = with_values(form, description="南充市顺庆区的群众反馈材料不一致", partnerCode="511302")
         assert (await nanchong.post("/staff/feedback/new", data=inside)).status_code == 303
@@ -62,9 +70,15 @@ def _token(html: str) -> str:
     return match.group(1)
 
 
-async def test_the_public_feedback_token_files_one_form(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_the_public_feedback_token_files_one_form(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     page = await client.get("/")
-    data = {"csrf_token": _token(page.text), "description": "窗口说要户口本原件，网上写的是复印件", "stage": "DURING"}
+    data = {
+        "csrf_token": _token(page.text),
+        "description": "窗口说要户口本原件，网上写的是复印件",
+        "stage": "DURING",
+    }
     assert (await client.post("/feedback", data=data)).status_code == 303
     replayed = await client.post("/feedback", data=data)
     assert replayed.status_code == 409 and "已经提交过" in replayed.text
@@ -78,5 +92,7 @@ async def test_the_public_feedback_token_files_one_form(client: httpx.AsyncClien
     fresh = _token((await client.get("/")).text)
     bad = await client.post("/feedback", data={"csrf_token": fresh, "description": "差"})
     assert bad.status_code == 400
-    assert (await client.post("/feedback", data={"csrf_token": fresh, "description": "改正后的反馈内容很清楚"})).status_code == 303
+    assert (
+        await client.post("/feedback", data={"csrf_token": fresh, "description": "改正后的反馈内容很清楚"})
+    ).status_code == 303
     assert await count(settings, Feedback) == 3
