@@ -71,7 +71,7 @@ async def login(request: Request) -> Response:
         )
     if result.throttled:
         response = _login_page(
-            request, form, f"密码错误次数过多, 请 {max(1, result.retry_after_seconds // 60)} 分钟后再试。", 429, None
+            request, form, f"密码错误次数过多, 请 {_wait_text(result.retry_after_seconds)}后再试。", 429, None
         )
         response.headers["Retry-After"] = str(result.retry_after_seconds)
         return response
@@ -82,6 +82,10 @@ async def login(request: Request) -> Response:
     response = see_other(safe_next(str(formdata.get("next", ""))))
     set_session_cookie(request, response, result.session_id)
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{-(-seconds // 60)} 分钟"
 
 
 @staff_page()
