@@ -484,6 +484,16 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class UsedFormToken(Base):
+    """A public form's one-time token that has been spent: each feedback token files one form."""
+
+    __tablename__ = "used_form_tokens"
+    __table_args__ = (Index("ix_used_form_tokens_used_at", "used_at"),)
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SearchSynonym(Base):
     """A staff-added group of words that mean the same to citizens (e.g. 社保卡, 社会保障卡)."""
 

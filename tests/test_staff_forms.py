@@ -315,7 +315,10 @@ async def test_partner_indices_and_thresholds_are_admin_only(app: Any, settings:
 async def test_county_adds_a_local_contact_and_a_liaison_group_is_admins(app: Any, settings: Settings) -> None:
     async with signed_in(app, settings, "county", "331004") as luqiao:
         fields = read_form((await luqiao.get("/staff/contacts/new")).text, "/staff/contacts/new")
-        ok = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="路桥通办群"))
+        # a county puts its contact into an existing group; typing a new name does not create one (admins do)
+        new_group = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="路桥通办群"))
+        assert new_group.status_code == 422 and 'id="liaisonGroup-error"' in new_group.text
+        ok = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="台州市跨区域通办联络群"))
         assert ok.status_code == 303
         other = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="李某", regionCode="331083"))
         assert other.status_code == 403

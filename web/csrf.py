@@ -23,6 +23,7 @@ FIELD = "csrf_token"
 SALT = "tongban.public-form.csrf"
 MAX_AGE_SECONDS = 7 * 24 * 3600
 _VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
 
 def _settings(request: Request) -> object:
@@ -59,7 +60,8 @@ def cookie_value(request: Request) -> tuple[str, bool]:
 
 
 def token_for(request: Request, value: str) -> str:
-    return _serializer(request).dumps(value)
+    """A token for one form: the cookie value and a fresh nonce, signed (the nonce is spent on use)."""
+    return _serializer(request).dumps([value, secrets.token_urlsafe(12)])
 
 
 def set_cookie(request: Request, response: Response, value: str) -> None:
@@ -74,13 +76,24 @@ def set_cookie(request: Request, response: Response, value: str) -> None:
     )
 
 
-def verify(request: Request, token: str | None) -> bool:
-    """True when `token` is a fresh signature of this browser's cookie value."""
+def verified_nonce(request: Request, token: str | None) -> str | None:
+    """The token's one-time nonce when `token` is a fresh signature of this browser's cookie value
+    (the caller spends it with `api.services.form_tokens.spend`), else None."""
     value = request.cookies.get(COOKIE, "")
     if not token or not _VALUE.match(value):
-        return False
+        return None
     try:
         signed = _serializer(request).loads(token, max_age=MAX_AGE_SECONDS)
     except BadSignature:
-        return False
-    return isinstance(signed, str) and hmac.compare_digest(signed.encode(), value.encode())
+        return None
+    if not (isinstance(signed, list) and len(signed) == 2 and all(isinstance(part, str) for part in signed)):
+        return None
+    signed_value, nonce = signed
+    if not _NONCE.match(nonce) or not hmac.compare_digest(signed_value.encode(), value.encode()):
+        return None
+    return nonce
+
+
+def verify(request: Request, token: str | None) -> bool:
+    """True when `token` is a fresh signature of this browser's cookie value (not yet spent or not)."""
+    return verified_nonce(request, token) is not None

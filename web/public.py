@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api import rules
 from api.db import database_unavailable
 from api.enums import Role, label
+from api.services import form_tokens
 from api.services.base import Actor, BadInput, NotFound, ServiceError, UnknownRegion, today
 from api.services.feedback import CATEGORIES, submit_feedback
 from web import csrf, data, regions
@@ -700,7 +702,8 @@ async def feedback_submit(request: Request) -> Response:
     form = await request.form()
     values = {k: str(form.get(k, ""))[:4000] for k in (*FEEDBACK_FIELDS, *HIDDEN_FIELDS)}
     values["pageUrl"] = safe_back(values["pageUrl"])
-    if not csrf.verify(request, str(form.get(csrf.FIELD, ""))):
+    nonce = csrf.verified_nonce(request, str(form.get(csrf.FIELD, "")))
+    if nonce is None:
         message = (
             "提交没有成功：请先允许本网站使用 Cookie，再提交一次。"
             if csrf.COOKIE not in request.cookies
@@ -725,8 +728,12 @@ async def feedback_submit(request: Request) -> Response:
     actor = Actor(name="公众", role=Role.PARTNER, region_code=None, via="public")
     try:
         async with _state(request).db.write() as session:
+            if not await form_tokens.spend(session, nonce):
+                raise TokenSpent
             feedback = await submit_feedback(session, catalog.service_context(actor), raw)
             reference = feedback.reference
+    except (TokenSpent, IntegrityError):
+        return _feedback_page(request, values, {}, "这份反馈已经提交过了(同一张表单只能提交一次)。如需再次提交, 请再点一次“提交反馈”。", 409)
     except BadInput as error:
         errors = {}
         for field_error in error.fields:
@@ -737,6 +744,10 @@ async def feedback_submit(request: Request) -> Response:
         return _feedback_page(request, values, {}, error.message, 400)
     target = "/feedback/thanks" + query_string({"ref": reference, "back": values["pageUrl"]})
     return RedirectResponse(target, status_code=303)
+
+
+class TokenSpent(Exception):
+    """The form's one-time token was used already."""
 
 
 @page

@@ -17,7 +17,7 @@ from api.models import Case
 from api.rules import local_county_of
 from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit
 from api.services.fields import Reader
-from api.services.permissions import require_admin, require_local
+from api.services.permissions import require_case_permit
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,7 @@ def parse_case(raw: Any, ctx: ServiceContext) -> tuple[CaseData | None, list[Fie
 
 
 def _permit(ctx: ServiceContext, county_code: str | None) -> None:
-    if county_code is None:
-        require_admin(ctx, "全市通办案例")
-    else:
-        require_local(ctx, county_code, "通办案例")
+    require_case_permit(ctx, county_code)
 
 
 async def save_case(

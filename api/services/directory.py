@@ -9,13 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import RelationKind, Role
+from api.enums import RelationKind
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit, queue
+from api.services.base import BadInput, FieldError, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import natural_key
-from api.services.permissions import require_admin, require_local
+from api.services.permissions import (
+    may_create_liaison_group,
+    require_admin,
+    require_local,
+    require_local_staff,
+)
 from api.services.snapshots import contact_snapshot, relation_snapshot
 
 
@@ -97,11 +102,14 @@ def parse_contact(raw: Any, ctx: ServiceContext, section: str | None = None, row
     return ContactData(key, values, group), []
 
 
-async def _group_id(session: AsyncSession, name: str | None) -> int | None:
+async def _group_id(session: AsyncSession, ctx: ServiceContext, name: str | None) -> int | None:
+    """The named liaison group; the city's admins may create one by naming it, others choose one."""
     if not name:
         return None
     group = (await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))).scalar_one_or_none()
     if group is None:
+        if not may_create_liaison_group(ctx):
+            raise BadInput("联络人数据有误", [FieldError("liaisonGroup", f"没有名为“{name}”的联络群: 请从已有联络群中选择, 新建联络群请联系市级管理员")])
         group = LiaisonGroup(name=name)
         session.add(group)
         await session.flush()
@@ -114,12 +122,12 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
     region = data.values["region_code"]
     if local_county_of(ctx.tree, ctx.home_city, region) is not None:
         require_local(ctx, region, "联络人")
-    elif ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
-        raise Forbidden("只有本市工作人员可以登记合作地区联络人")
+    else:
+        require_local_staff(ctx, "合作地区联络人")
     if data.key is None:
         data = replace(data, key=natural_key(region, data.values["name"], "contact"))
     contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
-    group_id = await _group_id(session, data.group_name)
+    group_id = await _group_id(session, ctx, data.group_name)
     group_name = data.group_name
     if contact is None:
         contact = Contact(key=data.key, group_id=group_id, version=1, **data.values)

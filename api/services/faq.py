@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import FeedbackStatus, Role
+from api.enums import FeedbackStatus
 from api.models import FaqEdition, FaqEntry, Feedback
 from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceContext, audit, now
 from api.services.fields import Reader
-from api.services.permissions import require_admin
+from api.services.permissions import may_see_feedback, require_admin, require_local_staff
 
 EDITION_MONTHS = (5, 11)
 
@@ -55,8 +55,7 @@ def next_edition_month(day: dt.date) -> tuple[int, int]:
 
 
 def _require_staff(ctx: ServiceContext) -> None:
-    if ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
-        raise Forbidden("只有本市工作人员可以编辑知识手册")
+    require_local_staff(ctx, "知识手册")
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,11 @@ def parse_entry(raw: Any) -> tuple[EntryData | None, list[FieldError]]:
     return EntryData(values), []
 
 
+async def _entry_feedback(session: AsyncSession, entry_id: int) -> int | None:
+    entry = await session.get(FaqEntry, entry_id)
+    return entry.feedback_id if entry is not None else None
+
+
 async def _edition(session: AsyncSession, edition_id: int | None) -> FaqEdition | None:
     return await session.get(FaqEdition, edition_id) if edition_id is not None else None
 
@@ -97,9 +101,10 @@ async def save_entry(
         raise BadInput("问答内容有误", errors)
     _require_staff(ctx)
     feedback_id = data.values["feedback_id"]
-    if feedback_id is not None:
+    unchanged = entry_id is not None and feedback_id is not None and await _entry_feedback(session, entry_id) == feedback_id
+    if feedback_id is not None and not unchanged:
         feedback = await session.get(Feedback, feedback_id)
-        if feedback is None:
+        if feedback is None or not may_see_feedback(ctx, feedback):
             raise BadInput("问答内容有误", [FieldError("feedbackId", f"没有编号为 {feedback_id} 的反馈单")])
     if entry_id is None:
         entry = FaqEntry(version=1, edition_id=None, **data.values)

@@ -21,6 +21,7 @@ from api.models import Feedback, FeedbackEvent
 from api.rules import local_county_of
 from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceContext, audit, now
 from api.services.fields import Reader
+from api.services.permissions import feedback_partner_problem, may_handle_feedback
 
 CATEGORIES = {
     "SYSTEM": "系统对接",
@@ -94,6 +95,9 @@ async def submit_feedback(session: AsyncSession, ctx: ServiceContext, raw: dict[
     }.get(ctx.actor.via, FeedbackChannel.PARTNER if ctx.actor.role == Role.PARTNER else FeedbackChannel.STAFF)
     values = dict(data.values)
     if ctx.actor.role == Role.PARTNER and ctx.actor.via != "public":
+        problem = feedback_partner_problem(ctx, values["partner_code"])
+        if problem is not None:
+            raise BadInput("反馈内容有误", [FieldError("partnerCode", problem)])
         values["partner_code"] = values["partner_code"] or ctx.actor.region_code
     feedback = Feedback(
         reference=await _next_reference(session, ctx.today),
@@ -110,12 +114,8 @@ async def submit_feedback(session: AsyncSession, ctx: ServiceContext, raw: dict[
 
 
 def may_handle(ctx: ServiceContext, feedback: Feedback) -> bool:
-    """The city handles everything; a county its own county's forms; a partner only follows its own."""
-    if ctx.actor.role == Role.ADMIN:
-        return True
-    if ctx.actor.role == Role.COUNTY:
-        return feedback.county_code == ctx.actor.region_code and feedback.status != FeedbackStatus.ESCALATED
-    return False
+    """Who may move a form along: `permissions.may_handle_feedback`."""
+    return may_handle_feedback(ctx, feedback)
 
 
 async def move_feedback(

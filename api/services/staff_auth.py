@@ -2,11 +2,11 @@
 
 Why throttling lives in the database (`login_attempts`) and not in memory: the site may run several
 worker processes or instances behind one address, and an attacker must not get five guesses per
-process. Every failed attempt is a row; from the sixth wrong attempt within 15 minutes, for one
-account name or from one address, sign-in answers "too many attempts" without even checking the
-password (so a correct guess during the lockout reveals nothing). Throttled attempts are not
-recorded, so a lockout ends 15 minutes after the fifth failure instead of being prolonged for ever
-by whoever keeps knocking. A successful sign-in clears that account's failures ("in a row").
+process. Every failed attempt is a row; the rules that decide from them (tight per account and
+address, loose per address, a progressive delay and a high cap per account: never a lock-out the
+rightful user cannot pass) live in `api.services.sign_in_throttle`. A refused attempt answers "too
+many attempts" without even checking the password (so a correct guess then reveals nothing) and is
+not recorded, so a throttle ends on its own.
 
 Why sessions are rows (`staff_sessions`): a signed cookie alone cannot be revoked. The cookie only
 carries the session id, signed with the instance's secret key; signing out (or an admin disabling
@@ -21,16 +21,14 @@ import functools
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import LoginAttempt, StaffSession, StaffUser
+from api.models import StaffSession, StaffUser
+from api.services import sign_in_throttle as throttle
 from api.services.base import Actor, audit, now
 from api.services.users import actor_of, hash_password, verify_password
 
-MAX_FAILURES = 5
-"""Wrong attempts allowed per account and per address within the window; the next one is refused."""
-WINDOW = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=12)
 ADDRESS_MAX = 64
 NAME_MAX = 80
@@ -65,40 +63,6 @@ def aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-async def recent_failures(session: AsyncSession, name: str, address: str, at: dt.datetime) -> tuple[int, int]:
-    """Failures within the window for this account name and for this address."""
-    since = at - WINDOW
-    by_name = (
-        await session.execute(
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.name == name, LoginAttempt.at > since)
-        )
-    ).scalar_one()
-    by_address = (
-        await session.execute(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.address == address, LoginAttempt.at > since)
-        )
-    ).scalar_one()
-    return int(by_name), int(by_address)
-
-
-async def _retry_after(session: AsyncSession, name: str, address: str, at: dt.datetime) -> int:
-    """Seconds until the oldest counted failure leaves the window (at least 1)."""
-    since = at - WINDOW
-    oldest = (
-        await session.execute(
-            select(func.min(LoginAttempt.at)).where(
-                or_(LoginAttempt.name == name, LoginAttempt.address == address), LoginAttempt.at > since
-            )
-        )
-    ).scalar_one_or_none()
-    moment = aware(oldest)
-    if moment is None:
-        return int(WINDOW.total_seconds())
-    return max(1, int((moment + WINDOW - at).total_seconds()) + 1)
-
-
 def _clean(name: str, address: str) -> tuple[str, str]:
     return (name or "").strip()[:NAME_MAX], (address or "unknown")[:ADDRESS_MAX]
 
@@ -111,18 +75,18 @@ async def sign_in(session: AsyncSession, name: str, password: str, address: str,
     """
     name, address = _clean(name, address)
     at = now()
-    by_name, by_address = await recent_failures(session, name, address, at)
-    if by_name >= MAX_FAILURES or by_address >= MAX_FAILURES:
-        return SignIn(throttled=True, retry_after_seconds=await _retry_after(session, name, address, at))
+    verdict = await throttle.check(session, name, address, at)
+    if not verdict.allowed:
+        return SignIn(throttled=True, retry_after_seconds=verdict.retry_after_seconds)
     user = (
         await session.execute(select(StaffUser).where(StaffUser.name == name, StaffUser.active.is_(True)))
     ).scalar_one_or_none()
     # argon2 is deliberately slow (a fraction of a second): keep it off the event loop.
     ok = await asyncio.to_thread(_check, user.password_hash if user is not None else None, password or "")
     if user is None or not ok:
-        session.add(LoginAttempt(name=name, address=address, at=at))
+        throttle.record_failure(session, name, address, at)
         return SignIn(throttled=False)
-    await session.execute(delete(LoginAttempt).where(LoginAttempt.name == name))
+    await throttle.record_success(session, name, address)
     session_id = secrets.token_urlsafe(32)
     session.add(StaffSession(id=session_id, user_id=user.id, created_at=at, expires_at=at + SESSION_LIFETIME))
     await audit(session, actor_of(user, via), "session", user.name, "sign-in", None, {"address": address})
@@ -164,5 +128,5 @@ async def sign_out(session: AsyncSession, session_id: str, actor: Actor | None =
 async def prune(session: AsyncSession, keep: dt.timedelta = dt.timedelta(days=30)) -> None:
     """Drop old failure rows and long-dead sessions (housekeeping; safe to call at any time)."""
     at = now()
-    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < at - WINDOW * 4))
+    await throttle.prune(session, at)
     await session.execute(delete(StaffSession).where(StaffSession.expires_at < at - keep))

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import activities, auth_views, cockpit, desk, handbook, records
+from web.staff import activities, auth_views, cockpit, desk, handbook, records, throttles
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -88,6 +88,9 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/activities/partner/{code}", activities.partner_page, methods=GET),
         Route("/survey.xlsx", cockpit.survey_export, methods=GET),
         Route("/survey.csv", cockpit.survey_export, methods=GET),
+        # sign-in throttles (admins)
+        Route("/throttles", throttles.throttles, methods=GET),
+        Route("/throttles/clear", throttles.throttle_clear, methods=POST),
     ]
 
 

@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import rules
-from api.enums import FeedbackStatus, Role
+from api.enums import FeedbackStatus
 from api.models import Feedback
 from api.services.feedback import response_overdue
+from api.services.permissions import is_own_local_record, visible_feedback_filter
 from api.services.staff_auth import sign_in, sign_out
 from web.staff.common import page, see_other, state
 from web.staff.forms import LoginForm
@@ -70,7 +71,7 @@ async def login(request: Request) -> Response:
         )
     if result.throttled:
         response = _login_page(
-            request, form, f"密码错误次数过多, 请 {max(1, result.retry_after_seconds // 60)} 分钟后再试。", 429, None
+            request, form, f"密码错误次数过多, 请 {_wait_text(result.retry_after_seconds)}后再试。", 429, None
         )
         response.headers["Retry-After"] = str(result.retry_after_seconds)
         return response
@@ -81,6 +82,10 @@ async def login(request: Request) -> Response:
     response = see_other(safe_next(str(formdata.get("next", ""))))
     set_session_cookie(request, response, result.session_id)
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{-(-seconds // 60)} 分钟"
 
 
 @staff_page()
@@ -95,19 +100,16 @@ async def logout(request: Request, staff: Staff) -> Response:
 @staff_page()
 async def home(request: Request, staff: Staff) -> Response:
     catalog = staff.catalog
-    today = staff.ctx().today
+    ctx = staff.ctx()
+    today = ctx.today
     async with state(request).db.read() as session:
-        query = select(Feedback).where(Feedback.status != FeedbackStatus.RESOLVED)
-        if staff.role == Role.COUNTY:
-            query = query.where(Feedback.county_code == staff.region_code)
-        elif staff.role == Role.PARTNER:
-            query = query.where(Feedback.partner_code == staff.region_code)
+        query = select(Feedback).where(Feedback.status != FeedbackStatus.RESOLVED, visible_feedback_filter(ctx))
         open_items = list((await session.execute(query.order_by(Feedback.created_at))).scalars())
         total = (await session.execute(select(func.count()).select_from(Feedback))).scalar_one()
     overdue = [f for f in open_items if response_overdue(f, today)]
     late = [
         a for a in catalog.agreements
-        if rules.is_late_registration(a.signed_on, a.registered_on) and (staff.is_admin or a.local_code == staff.region_code)
+        if rules.is_late_registration(a.signed_on, a.registered_on) and is_own_local_record(ctx, a.local_code)
     ]
     return page(
         request,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.enums import FeedbackStatus, Role
+from api.enums import FeedbackStatus
 from api.models import Feedback, Matter
 from api.services.base import BadInput, Conflict, Forbidden, NotFound
 from api.services.dashboard import all_contacts, contact_view, contacts_for_region
@@ -27,6 +27,7 @@ from api.services.feedback import (
     response_overdue,
     submit_feedback,
 )
+from api.services.permissions import may_see_feedback, may_see_feedback_contact, visible_feedback_filter
 from api.services.snapshots import published_guide
 from web.staff.common import (
     county_choices,
@@ -110,19 +111,6 @@ def _matters_by_scope(catalog: Any) -> list[tuple[str, list[Any]]]:
 # ------------------------------------------------------------------ feedback
 
 
-def _visible(staff: Staff, query: Any) -> Any:
-    if staff.role == Role.COUNTY:
-        return query.where(Feedback.county_code == staff.region_code)
-    if staff.role == Role.PARTNER:
-        return query.where(Feedback.partner_code.in_(_partner_codes(staff)))
-    return query
-
-
-def _partner_codes(staff: Staff) -> list[str]:
-    """A partner account follows forms about its region and the regions inside it."""
-    return list(staff.catalog.descendants(staff.region_code))
-
-
 @staff_page()
 async def feedback_list(request: Request, staff: Staff) -> Response:
     params = request.query_params
@@ -130,7 +118,7 @@ async def feedback_list(request: Request, staff: Staff) -> Response:
     county = params.get("county", "")
     partner = params.get("partner", "").strip()[:12]
     overdue_only = params.get("overdue") == "1"
-    query = _visible(staff, select(Feedback)).order_by(Feedback.created_at.desc(), Feedback.id.desc())
+    query = select(Feedback).where(visible_feedback_filter(staff.ctx())).order_by(Feedback.created_at.desc(), Feedback.id.desc())
     if status in FeedbackStatus.__members__:
         query = query.where(Feedback.status == status)
     if county:
@@ -158,6 +146,8 @@ async def feedback_new(request: Request, staff: Staff) -> Response:
         data = {k: request.query_params.get(k, "")[:40] for k in ("matterCode", "homeRegionCode", "countyCode", "partnerCode", "stage")}
         if staff.is_county and not data["countyCode"]:
             data["countyCode"] = staff.region_code
+        if staff.is_partner and not data["partnerCode"]:
+            data["partnerCode"] = staff.region_code
         return _render_feedback_new(request, staff, _feedback_form(request, staff, **data))
     form = _feedback_form(request, staff, await request.form())
     raw = {name: getattr(form, name).data for name in ("description", "stage", "category", "matterCode", "homeRegionCode",
@@ -189,14 +179,6 @@ async def _load_feedback(request: Request, feedback_id: int) -> Feedback:
     return feedback
 
 
-def _may_see(staff: Staff, feedback: Feedback) -> bool:
-    if staff.is_admin:
-        return True
-    if staff.is_county:
-        return feedback.county_code == staff.region_code
-    return feedback.partner_code is not None and staff.catalog.tree.contains(staff.region_code, feedback.partner_code)
-
-
 async def _render_feedback(request: Request, staff: Staff, feedback: Feedback, *, general: list[str] | None = None,
                            status: int = 200, move_form: MoveForm | None = None, failed: str | None = None) -> Response:
     ctx = staff.ctx()
@@ -215,14 +197,14 @@ async def _render_feedback(request: Request, staff: Staff, feedback: Feedback, *
         "title": f"问题反馈单 {feedback.reference}", "item": feedback, "actions": actions, "general": general or [],
         "overdue": response_overdue(feedback, ctx.today), "categories": CATEGORIES,
         "names": {k: region_name(tree, getattr(feedback, k)) for k in ("home_region_code", "county_code", "partner_code")},
-        "may_handle": handle, "faq_link": faq_link, "saved": request.query_params.get("saved"),
+        "may_handle": handle, "faq_link": faq_link, "show_contact": may_see_feedback_contact(ctx, feedback), "saved": request.query_params.get("saved"),
     }, status=status, nav="feedback")
 
 
 @staff_page()
 async def feedback_detail(request: Request, staff: Staff) -> Response:
     feedback = await _load_feedback(request, int_or_none(request.path_params["id"]) or 0)
-    if not _may_see(staff, feedback):
+    if not may_see_feedback(staff.ctx(), feedback):
         raise Forbidden("无权查看这张反馈单")
     return await _render_feedback(request, staff, feedback)
 

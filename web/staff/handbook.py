@@ -27,7 +27,12 @@ from api.services.faq import (
     save_entry,
     working_entries,
 )
-from api.services.permissions import may_edit_local
+from api.services.permissions import (
+    faq_entry_edit_problem,
+    may_edit_case,
+    may_see_feedback,
+    may_see_unpublished_cases,
+)
 from web.staff.common import (
     county_choices,
     error_status,
@@ -54,7 +59,7 @@ async def faq_home(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
         working = await working_entries(session)
         all_editions = await editions(session)
-        candidates = await candidate_feedback(session) if staff.is_local else []
+        candidates = [f for f in await candidate_feedback(session) if may_see_feedback(staff.ctx(), f)] if staff.is_local else []
     year, month = next_edition_month(staff.ctx().today)
     compile_form = make_form(request, EditionForm, data={"year": str(year), "month": str(month), "feedback": [str(f.id) for f in candidates]})
     compile_form.feedback.choices = [(str(f.id), f"{f.reference}: {f.description[:60]}") for f in candidates]
@@ -88,6 +93,8 @@ async def faq_entry_new(request: Request, staff: Staff) -> Response:
         if feedback_id is not None:
             async with state(request).db.read() as session:
                 feedback = await session.get(Feedback, feedback_id)
+            if feedback is None or not may_see_feedback(staff.ctx(), feedback):
+                raise NotFound(f"没有编号为 {feedback_id} 的反馈单")
             if feedback is not None:
                 data.update(question=feedback.description, answer=feedback.resolution or "", matterCode=feedback.matter_code or "",
                             feedbackId=str(feedback.id))
@@ -109,8 +116,9 @@ async def faq_entry_edit(request: Request, staff: Staff) -> Response:
         edition = await session.get(FaqEdition, entry.edition_id) if entry is not None and entry.edition_id else None
     if entry is None:
         raise NotFound(f"没有编号为 {entry_id} 的问答")
-    if edition is not None and (not staff.is_admin or edition.published_at is not None):
-        raise Forbidden("已发布的手册版本不能修改" if edition.published_at else "只有市级管理员可以修改手册版本中的问答")
+    problem = faq_entry_edit_problem(staff.ctx(), edition is not None, edition is not None and edition.published_at is not None)
+    if problem is not None:
+        raise Forbidden(problem)
     back = f"/staff/faq/editions/{edition.id}" if edition else "/staff/faq"
     if request.method == "GET":
         data = {"version": entry.version, "question": entry.question, "answer": entry.answer, "matterCode": entry.matter_code or "",
@@ -210,9 +218,9 @@ async def _case_raw(staff: Staff, form: CaseForm) -> dict[str, Any] | None:
 @staff_page()
 async def cases_list(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
-        cases = await list_cases(session, published_only=not staff.is_local)
+        cases = await list_cases(session, published_only=not may_see_unpublished_cases(staff.actor))
     ctx = staff.ctx()
-    editable = {c.id for c in cases if staff.is_admin or (c.county_code is not None and may_edit_local(ctx, c.county_code))}
+    editable = {c.id for c in cases if may_edit_case(ctx, c.county_code)}
     tree = staff.catalog.tree
     return page(request, staff, "staff/cases.html", {
         "title": "通办案例集", "cases": cases, "editable": editable,
@@ -244,7 +252,7 @@ async def case_edit(request: Request, staff: Staff) -> Response:
         case = await session.get(Case, case_id)
     if case is None:
         raise NotFound(f"没有编号为 {case_id} 的案例")
-    if not (staff.is_admin or (case.county_code is not None and may_edit_local(staff.ctx(), case.county_code))):
+    if not may_edit_case(staff.ctx(), case.county_code):
         raise Forbidden(f"{staff.name} 无权修改这个案例: 县(市、区)账号只能修改本县(市、区)的案例")
     if request.method == "GET":
         snap = case_snapshot(case)

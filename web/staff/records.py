@@ -28,7 +28,15 @@ from api.services.halls import load_hall, upsert_hall
 from api.services.liaison import groups_with_counts, save_group
 from api.services.matters import load_matter, upsert_matter
 from api.services.partners import set_tier_thresholds, tier_thresholds
-from api.services.permissions import may_edit_local
+from api.services.permissions import (
+    PERSONAL_ENTITIES,
+    may_edit_contact,
+    may_edit_local,
+    may_see_agreement,
+    may_see_contact,
+    may_see_session_history,
+    visible_change_log_filter,
+)
 from api.services.snapshots import (
     agreement_snapshot,
     contact_snapshot,
@@ -292,19 +300,13 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
     return see_other(f"/staff/agreements/{agreement_id}?saved=1")
 
 
-def _may_read_agreement(staff: Staff, partner_code: str) -> bool:
-    if staff.is_local:
-        return True
-    tree = staff.catalog.tree
-    return tree.contains(partner_code, staff.region_code) or tree.contains(staff.region_code, partner_code)
-
-
 @staff_page()
 async def agreements_list(request: Request, staff: Staff) -> Response:
+    ctx = staff.ctx()
     async with state(request).db.read() as session:
         agreements = await load_agreements(session)
         contacts = await all_contacts(session)
-    rows = [r for r in table_rows(agreements, contacts, staff.catalog, staff.ctx().today) if _may_read_agreement(staff, r.partner_code)]
+    rows = [r for r in table_rows(agreements, contacts, staff.catalog, ctx.today) if may_see_agreement(ctx, r.partner_code)]
     editable = {r.id for r in rows if may_edit_local(staff.ctx(), r.local_code)}
     return page(request, staff, "staff/agreements.html", {"title": "通办协议", "rows": rows, "editable": editable}, nav="agreements")
 
@@ -317,7 +319,7 @@ async def agreement_detail(request: Request, staff: Staff) -> Response:
         if agreement is None:
             raise NotFound(f"没有编号为 {agreement_id} 的协议")
         contacts = await all_contacts(session)
-    if not _may_read_agreement(staff, agreement.partner_code):
+    if not may_see_agreement(staff.ctx(), agreement.partner_code):
         raise Forbidden("合作地区账号只能查看本地区的协议")
     row = table_rows([agreement], contacts, staff.catalog, staff.ctx().today)[0]
     liaisons = contacts_for_region(contacts, staff.catalog.tree, agreement.partner_code)
@@ -685,13 +687,6 @@ def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
     }
 
 
-def _may_edit_contact(staff: Staff, region_code: str) -> bool:
-    ctx = staff.ctx()
-    if rules.local_county_of(ctx.tree, ctx.home_city, region_code) is not None:
-        return may_edit_local(ctx, region_code)
-    return staff.is_admin
-
-
 async def _group_names(request: Request) -> list[str]:
     async with state(request).db.read() as session:
         return list((await session.execute(select(LiaisonGroup.name).order_by(LiaisonGroup.name))).scalars())
@@ -710,17 +705,15 @@ async def _render_contact_form(request: Request, staff: Staff, form: ContactForm
 
 @staff_page()
 async def contacts_list(request: Request, staff: Staff) -> Response:
-    tree = staff.catalog.tree
     async with state(request).db.read() as session:
         contacts = await all_contacts(session)
         groups = await groups_with_counts(session)
     group_names = {g.id: g.name for g, _ in groups}
-    if staff.is_partner:
-        contacts = [c for c in contacts if tree.contains(staff.region_code, c.region_code) or tree.contains(c.region_code, staff.region_code)
-                    or rules.local_county_of(tree, staff.catalog.home_city, c.region_code) is not None]
+    ctx = staff.ctx()
+    contacts = [c for c in contacts if may_see_contact(ctx, c.region_code)]
     return page(request, staff, "staff/contacts.html", {
         "title": "通办通讯录与联络群", "contacts": contacts, "groups": groups, "group_names": group_names,
-        "editable": {c.id for c in contacts if staff.is_local and _may_edit_contact(staff, c.region_code)},
+        "editable": {c.id for c in contacts if staff.is_local and may_edit_contact(ctx, c.region_code)},
     }, nav="contacts")
 
 
@@ -750,7 +743,7 @@ async def contact_edit(request: Request, staff: Staff) -> Response:
         group = await session.get(LiaisonGroup, contact.group_id) if contact is not None and contact.group_id else None
     if contact is None:
         raise NotFound(f"没有编号为 {contact_id} 的联络人")
-    if not _may_edit_contact(staff, contact.region_code):
+    if not may_edit_contact(staff.ctx(), contact.region_code):
         raise Forbidden(f"{staff.name} 无权修改{region_name(staff.catalog.tree, contact.region_code)}的联络人")
     if request.method == "GET":
         snap = contact_snapshot(contact, group.name if group else None)
@@ -875,8 +868,8 @@ async def partner_edit(request: Request, staff: Staff) -> Response:
                 "cooperationIndex": "" if region.cooperation_index is None else f"{region.cooperation_index:g}"}
         return render_partner(make_form(request, PartnerForm, data=data))
     form = make_form(request, PartnerForm, await request.form())
-    population = form.populationIndex.data.strip() or None
-    cooperation = form.cooperationIndex.data.strip() or None
+    population = (form.populationIndex.data or "").strip() or None
+    cooperation = (form.cooperationIndex.data or "").strip() or None
     try:
         async with state(request).db.write() as session:
             await update_partner_indices(session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation)
@@ -961,12 +954,14 @@ def _record_link(entity: str, key: str) -> str | None:
 async def history(request: Request, staff: Staff) -> Response:
     entity = request.path_params.get("entity")
     key = request.path_params.get("key")
+    if entity in PERSONAL_ENTITIES and not may_see_session_history(staff.actor, key or ""):
+        raise Forbidden("登录、账号和令牌记录只有市级管理员和账号本人可以查看")
     async with state(request).db.read() as session:
-        query = select(ChangeLog).order_by(ChangeLog.id.desc())
+        query = select(ChangeLog).where(visible_change_log_filter(staff.ctx())).order_by(ChangeLog.id.desc())
         if entity:
             query = query.where(ChangeLog.entity == entity, ChangeLog.entity_key == key)
         else:
-            query = query.where(ChangeLog.entity.not_in(("session", "token", "user")), ChangeLog.via != "init").limit(100)
+            query = query.where(ChangeLog.entity.not_in(PERSONAL_ENTITIES), ChangeLog.via != "init").limit(100)
         entries = list((await session.execute(query)).scalars())
         link = _record_link(entity or "", key or "")
         if entity == "agreement" and key:

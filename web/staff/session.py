@@ -34,6 +34,7 @@ from wtforms.validators import ValidationError
 from api.enums import Role
 from api.models import StaffUser
 from api.services.base import Actor, Forbidden, NotFound, ServiceContext, UnknownRegion
+from api.services.permissions import ADMIN_ONLY, LOCAL_ROLES
 from api.services.staff_auth import SESSION_LIFETIME, user_for_session
 from api.services.users import actor_of
 from web.templating import render
@@ -302,5 +303,4 @@ def staff_page(*roles: Role) -> Callable[[StaffHandler], Callable[[Request], Awa
     return decorate
 
 
-LOCAL_ROLES = (Role.ADMIN, Role.COUNTY)
-ADMIN_ONLY = (Role.ADMIN,)
+__all__ = ["ADMIN_ONLY", "LOCAL_ROLES", "Staff", "make_form", "staff_page"]
