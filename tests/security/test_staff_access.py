@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from api.db import Database
 from api.models import Agreement, Contact, Hall, LiaisonGroup, Matter
+from api.services.activities import create_activity
 from api.services.base import SYSTEM, ServiceContext
 from api.services.cases import save_case
 from api.services.faq import compile_edition, save_entry
@@ -166,6 +167,15 @@ ACCESS: dict[str, list[Probe]] = {
     "GET /staff/table.csv": probe("/staff/table.csv", LOCAL),
     "GET /staff/dashboard": probe("/staff/dashboard", LOCAL),
     "POST /staff/outreach": probe("/staff/outreach", POST_LOCAL),
+    # cooperation work and the needs survey (issue 21)
+    "GET /staff/activities": probe("/staff/activities", ALL),
+    "GET /staff/activities/new": probe("/staff/activities/new", LOCAL),
+    "POST /staff/activities/new": probe("/staff/activities/new", POST_LOCAL),
+    "GET /staff/activities/{id:int}/edit": probe("/staff/activities/{activity}/edit", OWN),
+    "POST /staff/activities/{id:int}/edit": probe("/staff/activities/{activity}/edit", POST_OWN),
+    "GET /staff/activities/partner/{code}": probe("/staff/activities/partner/511300", ALL),
+    "GET /staff/survey.xlsx": probe("/staff/survey.xlsx", LOCAL),
+    "GET /staff/survey.csv": probe("/staff/survey.csv", LOCAL),
     # sign-in throttles (admins see and clear them)
     "GET /staff/throttles": probe("/staff/throttles", ADMIN),
     "POST /staff/throttles/clear": probe("/staff/throttles/clear", POST_ADMIN),
@@ -254,6 +264,12 @@ async def plant(settings: Settings, admin_name: str) -> dict[str, Any]:
                 },
             )
             synonym = await save_synonym(session, ctx, "社保卡、社会保障卡XK")
+            activity = await create_activity(
+                session,
+                ctx,
+                {"kind": "CONSULTATION", "partnerCode": "511300", "localCode": "331004",
+                 "heldOn": "2026-03-10", "title": "南充—路桥通办会商"},
+            )
             edition = await compile_edition(session, ctx, 2030, 5, [])
             ids: dict[str, Any] = {
                 "feedback": feedback_id,
@@ -261,6 +277,7 @@ async def plant(settings: Settings, admin_name: str) -> dict[str, Any]:
                 "faq": entry.id,
                 "case": case.id,
                 "synonym": synonym.id,
+                "activity": activity.id,
                 "edition": edition.id,
                 "admin_name": admin_name,
             }
