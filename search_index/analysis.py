@@ -66,6 +66,7 @@ __all__ = [
     "generate_pinyin_data",
     "is_cjk",
     "jieba_tokenizer",
+    "lexicon_pairs",
     "load_synonyms",
     "normalize",
     "pinyin_terms",
@@ -76,6 +77,8 @@ __all__ = [
 ]
 
 _DATA = Path(__file__).with_name("synonyms.txt")
+#: the large everyday <-> official vocabulary (provenance: LEXICON_SOURCES.md), read with _DATA
+_LEXICON = Path(__file__).with_name("lexicon.txt")
 _STOPWORDS = Path(__file__).with_name("stopwords.txt")
 
 _tokenizer: jieba.Tokenizer | None = None
@@ -644,8 +647,32 @@ def parse_synonyms(lines: Iterable[str]) -> SynonymTable:
 
 @lru_cache(maxsize=1)
 def load_synonyms() -> SynonymTable:
-    """The bundled dictionary (``search_index/synonyms.txt``)."""
-    return parse_synonyms(_DATA.read_text(encoding="utf-8").splitlines())
+    """The bundled dictionaries: ``synonyms.txt`` (the core) and ``lexicon.txt`` (the 政务 lexicon)."""
+    lines = _DATA.read_text(encoding="utf-8").splitlines()
+    lines += _LEXICON.read_text(encoding="utf-8").splitlines()
+    return parse_synonyms(lines)
+
+
+def lexicon_pairs(lines: Iterable[str]) -> set[tuple[str, str]]:
+    """The distinct (everyday, official) word pairs a dictionary text states.
+
+    A one-way rule ``a, b => c, d`` states a-c, a-d, b-c and b-d; an equivalence group states
+    each member with its first (canonical) word. A word paired with itself is not a pair.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "=>" in line:
+            left, right = line.split("=>", 1)
+            sources = [w.strip() for w in _SPLIT.split(left) if w.strip()]
+            targets = [w.strip() for w in _SPLIT.split(right) if w.strip()]
+        else:
+            words = [w.strip() for w in _SPLIT.split(line) if w.strip()]
+            sources, targets = words[1:], words[:1]
+        pairs.update((s, t) for s in sources for t in targets if s != t)
+    return pairs
 
 
 @lru_cache(maxsize=1)

@@ -173,12 +173,43 @@ def _word_alternatives(alts: list[tuple[str, float]]) -> list[Alternative]:
     return out
 
 
+def join_spaced_pinyin(text: str) -> str:
+    """Join pinyin typed with spaces between syllables (``shen fen zheng`` -> ``shenfenzheng``).
+
+    Only runs of two or more tokens that are each made of whole pinyin syllables are joined, so
+    the joined word goes through the pinyin path like ``shenfenzheng`` typed in one piece.
+    """
+    if " " not in text:
+        return text
+    tokens = text.split(" ")
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for tok in tokens:
+        low = tok.lower()
+        if low.isascii() and low.isalpha() and len(low) <= 6 and analysis.split_syllables(low) is not None:
+            run.append(low)
+        else:
+            flush()
+            out.append(tok)
+    flush()
+    return " ".join(out)
+
+
 def build_plan(
     text: str,
     synonyms: analysis.SynonymTable,
     lexicon: Mapping[str, list[str]],
 ) -> QueryPlan | None:
     """Plan the lookups for already-sanitised ``text``; None when there is nothing to search."""
+    text = join_spaced_pinyin(text)
     words = analysis.query_words(text)
     stop = analysis.stopwords()
     content = [(w, subs) for w, subs in words if w not in stop] or words
