@@ -36,6 +36,8 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from search_index import analysis
 from search_index.schema import (
+    ABBR_BOOST,
+    ABBR_FIELD,
     GRAM_BOOST,
     GRAM_FIELD,
     PY_BOOST,
@@ -241,6 +243,8 @@ def build_plan(
                         ((PYG_FIELD, syl[i] + syl[i + 1], PYG_BOOST),) for i in range(len(syl) - 1)
                     )
         else:
+            if 2 <= len(word) <= 4 and all(analysis.is_cjk(c) for c in word):
+                extra.append(Alternative((word,), 1.0, ((ABBR_FIELD, ABBR_BOOST),)))
             alts.append((word, _SINGLE_CHAR_WEIGHT if len(word) == 1 else 1.0))
             alts.extend((s, _SYNONYM_WEIGHT) for s in synonyms.expand(word))
             alts.extend((s, _SUBWORD_WEIGHT) for s in subs)
@@ -511,6 +515,8 @@ def _spans(text: str, terms: set[tuple[str, str]]) -> list[tuple[int, int]]:
         while start != -1:
             spans.append((start, start + len(s)))
             start = norm.find(s, start + 1)
+    for short in {t for f, t in terms if f == ABBR_FIELD}:  # 医保 in 医疗保险: its characters in order
+        spans.extend(_subsequence_spans(norm, short))
     py = {t for f, t in terms if f in (PY_FIELD, PYG_FIELD)}
     pyi = {t for f, t in terms if f == PYI_FIELD}
     if py or pyi:
@@ -528,6 +534,19 @@ def _spans(text: str, terms: set[tuple[str, str]]) -> list[tuple[int, int]]:
                     initials += syl[j][:1]
                     if j > i and (full in py or initials in pyi):
                         spans.append((i, j + 1))
+    return spans
+
+
+def _subsequence_spans(text: str, short: str) -> list[tuple[int, int]]:
+    """Each character of ``short`` at its first place in ``text`` in order (none unless all are)."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for ch in short:
+        pos = text.find(ch, pos)
+        if pos == -1:
+            return []
+        spans.append((pos, pos + 1))
+        pos += 1
     return spans
 
 
