@@ -145,7 +145,10 @@ def _homophone_fixes(text: str, lexicon: Mapping[str, list[str]], known: set[str
             span = norm[i:j]
             if not analysis.is_cjk(span[-1]):
                 break
-            for zh in lexicon.get("".join(syl[i:j]), []):
+            candidates = lexicon.get("".join(syl[i:j]), [])
+            if span in candidates:
+                continue  # a dictionary word written correctly is no typo (社保卡, not 社宝卡)
+            for zh in candidates:
                 if (
                     len(zh) == len(span)
                     and zh not in known
@@ -252,6 +255,16 @@ def build_plan(
         concept = _word_alternatives(alts) + extra
         if concept:
             plan.concepts.append(concept)
+
+    # a short form jieba cut into single characters (残辅 -> 残, 辅): the run as one short form
+    run = ""
+    for word, _subs in [*concepts_in[:_MAX_CONCEPTS], ("", [])]:
+        if len(word) == 1 and analysis.is_cjk(word):
+            run += word
+            continue
+        if 2 <= len(run) <= 4:
+            plan.concepts.append([Alternative((run,), 1.0, ((ABBR_FIELD, ABBR_BOOST),))])
+        run = ""
 
     for zh in _homophone_fixes(text, lexicon, seen):
         alts = [(zh, _HOMOPHONE_WEIGHT)]
