@@ -60,6 +60,8 @@ _SUBWORD_WEIGHT = 0.35
 _SINGLE_CHAR_WEIGHT = 0.3
 _PINYIN_WORD_WEIGHT = 0.85
 _HOMOPHONE_WEIGHT = 0.7
+#: alternatives at least this strong are also looked up in the body fields (the word as typed)
+_BODY_WEIGHT = 1.0
 _MAX_HOMOPHONES = 4
 
 #: body fields whose very common terms are skipped on large indexes (see ``execute``)
@@ -171,9 +173,10 @@ def _word_alternatives(alts: list[tuple[str, float]]) -> list[Alternative]:
         if alt in words:
             words = (alt,)
         if words:
-            # weak alternatives (sub-words, lone characters) are not looked up in the
-            # body: there they match many documents and change the ranking little
-            fields = _WORD_FIELD_ITEMS if weight >= 0.5 else _TITLE_FIELD_ITEMS
+            # only the word as typed is looked up in the body (guide, department): an expansion
+            # (synonym, sub-word, lone character) matches many documents there and changes the
+            # ranking little, and with the 政务 lexicon a word has many (issue 16: p95 at 20,000)
+            fields = _WORD_FIELD_ITEMS if weight >= _BODY_WEIGHT else _TITLE_FIELD_ITEMS
             out.append(Alternative(words, weight, fields))
     return out
 
