@@ -146,3 +146,20 @@ def test_lexicon_size_and_direction() -> None:
 def test_long_official_phrases_are_not_single_words() -> None:
     # taught to jieba whole, 教师资格认定 would make 教师资格 a weak sub-word match
     assert [w for w, _subs in analysis.query_words("教师资格认定")] != ["教师资格认定"]
+
+
+SHARED = Path("/work/shared/data")
+
+
+@pytest.mark.skipif(not (SHARED / "matters_national.csv").exists(), reason="needs the shared national lists")
+def test_keywordless_evaluation_stays_above_the_goal() -> None:
+    """The issue's goal as a regression guard: everyday questions over names without keywords."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import search_eval_keywordless as bench
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    result = bench.evaluate(bench.documents(), bench.questions(), show_misses=False)
+    assert result["ours_r5"] >= 0.85
