@@ -87,6 +87,21 @@ async def test_clicks_count_once_and_only_for_results_shown(demo_db: Database) -
     assert "户口" not in by_query  # clicked: not a gap
 
 
+async def test_old_events_are_pruned(db: Database) -> None:
+    import datetime as dt
+
+    from api.services.base import now
+    from api.services.search_log import KEEP_DAYS, prune
+
+    old = {**_event("f" * 16, "旧问题", []), "at": now() - dt.timedelta(days=KEEP_DAYS + 1)}
+    async with db.write() as session:
+        await write_events(session, [old, _event("0" * 16, "新问题", [])], [])
+    async with db.write() as session:
+        assert await prune(session) == 1
+    async with db.read() as session:
+        assert [e.query for e in (await session.execute(select(SearchEvent))).scalars()] == ["新问题"]
+
+
 async def test_teach_adds_the_question_as_an_audited_keyword(demo_db: Database, settings: Settings) -> None:
     async with demo_db.write() as session:
         ctx = await _ctx(session, settings)

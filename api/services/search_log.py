@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import SearchEvent
@@ -39,6 +39,8 @@ log = logging.getLogger("tongban.search_log")
 
 MAX_SHOWN = 10
 FLUSH_SECONDS = 1.0
+KEEP_DAYS = 180  # older events are deleted (at most once an hour per process)
+PRUNE_SECONDS = 3600.0
 MAX_BUFFER = 5_000  # events kept while the database does not answer; older ones are dropped
 TOKEN_RE = re.compile(r"^[0-9a-f]{16}$")
 _KEYWORD_MAX = 40
@@ -71,6 +73,7 @@ class SearchLog:
         self._pending = _Pending()
         self._flushing: asyncio.Task[None] | None = None
         self._last_flush = 0.0
+        self._last_prune = -PRUNE_SECONDS
 
     def search(self, text: str, shown: Sequence[str], found: int) -> str | None:
         """Record a search; its token (for the result links), or None when there was no question."""
@@ -129,6 +132,10 @@ class SearchLog:
         try:
             async with self._db.write() as session:
                 await write_events(session, pending.searches, pending.clicks)
+                loop_time = asyncio.get_running_loop().time()
+                if loop_time - self._last_prune >= PRUNE_SECONDS:
+                    self._last_prune = loop_time
+                    await prune(session)
         except Exception:
             with self._lock:  # put them back in front, within the bound
                 self._pending.searches[:0] = pending.searches[: MAX_BUFFER - len(self._pending.searches)]
@@ -180,6 +187,12 @@ async def write_events(
             .where(SearchEvent.id == row.id, SearchEvent.clicked_code.is_(None))
             .values(clicked_code=code, clicked_rank=rank)
         )
+
+
+async def prune(session: AsyncSession, days: int = KEEP_DAYS) -> int:
+    """Delete the events older than ``days`` days; how many went."""
+    result = await session.execute(delete(SearchEvent).where(SearchEvent.at < _since(days)))
+    return int(result.rowcount or 0)
 
 
 # Reading ---------------------------------------------------------------------------------
