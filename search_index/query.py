@@ -182,28 +182,6 @@ def _word_alternatives(alts: list[tuple[str, float]]) -> list[Alternative]:
     return out
 
 
-def _split_initials(
-    word: str, subs: list[str], lexicon: Mapping[str, list[str]]
-) -> list[tuple[str, list[str]]]:
-    """Initials of two dictionary words typed as one (``gjjtq`` = gjj 公积金 + tq 提取).
-
-    Only for Latin letters that are neither a dictionary key nor whole pinyin syllables; the
-    split keeps the longest first part whose both halves are dictionary keys.
-    """
-    if (
-        len(word) < 4
-        or not word.isascii()
-        or not word.isalpha()
-        or word in lexicon
-        or analysis.split_syllables(word) is not None
-    ):
-        return [(word, subs)]
-    for i in range(len(word) - 2, 1, -1):
-        if word[:i] in lexicon and word[i:] in lexicon:
-            return [(word[:i], []), (word[i:], [])]
-    return [(word, subs)]
-
-
 def join_spaced_pinyin(text: str) -> str:
     """Join pinyin typed with spaces between syllables (``shen fen zheng`` -> ``shenfenzheng``).
 
@@ -251,7 +229,6 @@ def build_plan(
             seen.add(w)
             concepts_in.append((w, subs))
     plan = QueryPlan()
-    concepts_in = [part for w, subs in concepts_in for part in _split_initials(w, subs, lexicon)]
 
     for word, subs in concepts_in[:_MAX_CONCEPTS]:
         alts: list[tuple[str, float]] = []

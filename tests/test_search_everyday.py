@@ -163,14 +163,3 @@ def test_keywordless_evaluation_stays_above_the_goal() -> None:
         sys.path.remove(str(ROOT / "bench"))
     result = bench.evaluate(bench.documents(), bench.questions(), show_misses=False)
     assert result["ours_r5"] >= 0.85
-
-
-def test_initials_of_two_words_typed_together(tmp_path: Path) -> None:
-    idx = SearchIndex(tmp_path / "ix")
-    idx.rebuild(
-        [doc("TAKE", "购房提取住房公积金"), doc("MOVE", "住房公积金转移接续"), doc("CARD", "社保卡补换")], 0
-    )
-    assert top(idx, "gjjtq") == "TAKE"  # gjj 公积金 + tq 提取
-    assert top(idx, "sbkbh") == "CARD"  # sbk 社保卡 + bh 补换
-    assert idx.search("qwrtz") == []  # letters that are no initials of known words
-    idx.close()
