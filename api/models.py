@@ -504,6 +504,23 @@ class SearchSynonym(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class SearchEvent(Base):
+    """One public search as the search log keeps it (issue 16): the question (personal numbers
+    masked), the matters shown on the first page, how many were found, and the first result
+    clicked. Never who asked: no address, no session, no home region."""
+
+    __tablename__ = "search_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    query: Mapped[str] = mapped_column(String(100), index=True)
+    shown: Mapped[list[Any]] = mapped_column(default=list)
+    found: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicked_code: Mapped[str | None] = mapped_column(String(40))
+    clicked_rank: Mapped[int | None] = mapped_column(Integer)
+
+
 class AppSetting(Base):
     """An admin-set value, e.g. the tier thresholds of the four-colour grading."""
 

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import unicodedata
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +58,7 @@ def _import_jieba() -> Any:
 jieba = _import_jieba()
 
 __all__ = [
+    "abbreviations",
     "SynonymTable",
     "bigram_pairs",
     "bulk_analysis",
@@ -66,6 +67,7 @@ __all__ = [
     "generate_pinyin_data",
     "is_cjk",
     "jieba_tokenizer",
+    "lexicon_pairs",
     "load_synonyms",
     "normalize",
     "pinyin_terms",
@@ -76,6 +78,8 @@ __all__ = [
 ]
 
 _DATA = Path(__file__).with_name("synonyms.txt")
+#: the large everyday <-> official vocabulary (provenance: LEXICON_SOURCES.md), read with _DATA
+_LEXICON = Path(__file__).with_name("lexicon.txt")
 _STOPWORDS = Path(__file__).with_name("stopwords.txt")
 
 _tokenizer: jieba.Tokenizer | None = None
@@ -118,8 +122,7 @@ def jieba_tokenizer() -> jieba.Tokenizer:
             tk.tmp_dir = _cache_dir()
             tk.cache_file = "tongban-jieba.cache"
             tk.initialize()
-            table = load_synonyms()
-            for word in table.all_words():
+            for word in _jieba_words():
                 _add_word(tk, word)
             _pinyin_tables()  # load the pinyin tables now, not in a query
             _tokenizer = tk
@@ -128,6 +131,65 @@ def jieba_tokenizer() -> jieba.Tokenizer:
             # Freezing only exempts them from the cycle collector; nothing is leaked.
             gc.freeze()
     return _tokenizer
+
+
+#: lexicon words longer than this are not taught to jieba: an official phrase (教师资格认定) as
+#: one word would make its parts (教师资格) only weak sub-word matches; as an expansion it is cut
+#: into its words like any text, all of them required
+_MAX_LEXICON_WORD = 4
+
+
+def _jieba_words() -> set[str]:
+    """Words cut whole: every word of synonyms.txt, and the lexicon's short words."""
+    core = parse_synonyms(_DATA.read_text(encoding="utf-8").splitlines()).all_words()
+    lexicon = parse_synonyms(_LEXICON.read_text(encoding="utf-8").splitlines()).all_words()
+    return core | {w for w in lexicon if len(w) <= _MAX_LEXICON_WORD}
+
+
+def abbreviations(words: Sequence[str]) -> list[str]:
+    """Short forms a name's words allow, in order: 公共租赁住房 -> 公租房, 医疗保险 -> 医保.
+
+    Chinese short forms keep characters of the full name in order, usually the first character
+    of each part (社会保障卡 -> 社保卡) and sometimes the last of the final part (公租房: 住房 ->
+    房; 个税: 所得税 -> 税). The parts are the name's words, long words split into two-character
+    dictionary words (a final three-character word kept whole); spans of 2-3 consecutive parts give one short form each, plus the variant
+    with the last part's last character. Literal text is left to the word fields.
+    """
+    freq = jieba_tokenizer().FREQ
+    out: list[str] = []
+    for keep_final_three in (False, True):
+        units: list[str] = []
+        for w in words:
+            if not w or not all(is_cjk(c) for c in w):
+                units.append("")  # a break: no short form spans non-Chinese text
+            elif len(w) <= 3:
+                units.append(w)
+            else:
+                units.extend(_parts(w, freq, keep_final_three))
+        n = len(units)
+        for i in range(n):
+            for j in range(i + 2, min(n, i + 3) + 1):
+                span = units[i:j]
+                if not all(span):
+                    break
+                head = "".join(u[0] for u in span[:-1])
+                out.extend(head + last for last in dict.fromkeys((span[-1][0], span[-1][-1])))
+    return list(dict.fromkeys(out))
+
+
+def _parts(word: str, freq: Mapping[str, int], keep_final_three: bool) -> list[str]:
+    """A long word in two-character dictionary words (else single characters), left to right;
+    with ``keep_final_three`` a final three-character dictionary word stays whole (所得税)."""
+    parts: list[str] = []
+    i = 0
+    while i < len(word):
+        if keep_final_three and len(word) - i == 3 and freq.get(word[i:]):
+            parts.append(word[i:])
+            break
+        step = 2 if i + 2 <= len(word) and freq.get(word[i : i + 2]) else 1
+        parts.append(word[i : i + step])
+        i += step
+    return parts
 
 
 def _cache_dir() -> str:
@@ -644,8 +706,32 @@ def parse_synonyms(lines: Iterable[str]) -> SynonymTable:
 
 @lru_cache(maxsize=1)
 def load_synonyms() -> SynonymTable:
-    """The bundled dictionary (``search_index/synonyms.txt``)."""
-    return parse_synonyms(_DATA.read_text(encoding="utf-8").splitlines())
+    """The bundled dictionaries: ``synonyms.txt`` (the core) and ``lexicon.txt`` (the 政务 lexicon)."""
+    lines = _DATA.read_text(encoding="utf-8").splitlines()
+    lines += _LEXICON.read_text(encoding="utf-8").splitlines()
+    return parse_synonyms(lines)
+
+
+def lexicon_pairs(lines: Iterable[str]) -> set[tuple[str, str]]:
+    """The distinct (everyday, official) word pairs a dictionary text states.
+
+    A one-way rule ``a, b => c, d`` states a-c, a-d, b-c and b-d; an equivalence group states
+    each member with its first (canonical) word. A word paired with itself is not a pair.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "=>" in line:
+            left, right = line.split("=>", 1)
+            sources = [w.strip() for w in _SPLIT.split(left) if w.strip()]
+            targets = [w.strip() for w in _SPLIT.split(right) if w.strip()]
+        else:
+            words = [w.strip() for w in _SPLIT.split(line) if w.strip()]
+            sources, targets = words[1:], words[:1]
+        pairs.update((s, t) for s in sources for t in targets if s != t)
+    return pairs
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ bigrams: one wrong character is tolerated, a single shared bigram (登记) is no
 
 from __future__ import annotations
 
+import heapq
 import html
 import math
 import threading
@@ -36,6 +37,8 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from search_index import analysis
 from search_index.schema import (
+    ABBR_BOOST,
+    ABBR_FIELD,
     GRAM_BOOST,
     GRAM_FIELD,
     PY_BOOST,
@@ -58,6 +61,8 @@ _SUBWORD_WEIGHT = 0.35
 _SINGLE_CHAR_WEIGHT = 0.3
 _PINYIN_WORD_WEIGHT = 0.85
 _HOMOPHONE_WEIGHT = 0.7
+#: alternatives at least this strong are also looked up in the body fields (the word as typed)
+_BODY_WEIGHT = 1.0
 _MAX_HOMOPHONES = 4
 
 #: body fields whose very common terms are skipped on large indexes (see ``execute``)
@@ -143,7 +148,10 @@ def _homophone_fixes(text: str, lexicon: Mapping[str, list[str]], known: set[str
             span = norm[i:j]
             if not analysis.is_cjk(span[-1]):
                 break
-            for zh in lexicon.get("".join(syl[i:j]), []):
+            candidates = lexicon.get("".join(syl[i:j]), [])
+            if span in candidates:
+                continue  # a dictionary word written correctly is no typo (社保卡, not 社宝卡)
+            for zh in candidates:
                 if (
                     len(zh) == len(span)
                     and zh not in known
@@ -166,11 +174,42 @@ def _word_alternatives(alts: list[tuple[str, float]]) -> list[Alternative]:
         if alt in words:
             words = (alt,)
         if words:
-            # weak alternatives (sub-words, lone characters) are not looked up in the
-            # body: there they match many documents and change the ranking little
-            fields = _WORD_FIELD_ITEMS if weight >= 0.5 else _TITLE_FIELD_ITEMS
+            # only the word as typed is looked up in the body (guide, department): an expansion
+            # (synonym, sub-word, lone character) matches many documents there and changes the
+            # ranking little, and with the 政务 lexicon a word has many (issue 16: p95 at 20,000)
+            fields = _WORD_FIELD_ITEMS if weight >= _BODY_WEIGHT else _TITLE_FIELD_ITEMS
             out.append(Alternative(words, weight, fields))
     return out
+
+
+def join_spaced_pinyin(text: str) -> str:
+    """Join pinyin typed with spaces between syllables (``shen fen zheng`` -> ``shenfenzheng``).
+
+    Only runs of two or more tokens that are each made of whole pinyin syllables are joined, so
+    the joined word goes through the pinyin path like ``shenfenzheng`` typed in one piece.
+    """
+    if " " not in text:
+        return text
+    tokens = text.split(" ")
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for tok in tokens:
+        low = tok.lower()
+        if low.isascii() and low.isalpha() and len(low) <= 6 and analysis.split_syllables(low) is not None:
+            run.append(low)
+        else:
+            flush()
+            out.append(tok)
+    flush()
+    return " ".join(out)
 
 
 def build_plan(
@@ -179,6 +218,7 @@ def build_plan(
     lexicon: Mapping[str, list[str]],
 ) -> QueryPlan | None:
     """Plan the lookups for already-sanitised ``text``; None when there is nothing to search."""
+    text = join_spaced_pinyin(text)
     words = analysis.query_words(text)
     stop = analysis.stopwords()
     content = [(w, subs) for w, subs in words if w not in stop] or words
@@ -210,6 +250,8 @@ def build_plan(
                         ((PYG_FIELD, syl[i] + syl[i + 1], PYG_BOOST),) for i in range(len(syl) - 1)
                     )
         else:
+            if 2 <= len(word) <= 4 and all(analysis.is_cjk(c) for c in word):
+                extra.append(Alternative((word,), 1.0, ((ABBR_FIELD, ABBR_BOOST),)))
             alts.append((word, _SINGLE_CHAR_WEIGHT if len(word) == 1 else 1.0))
             alts.extend((s, _SYNONYM_WEIGHT) for s in synonyms.expand(word))
             alts.extend((s, _SUBWORD_WEIGHT) for s in subs)
@@ -217,6 +259,16 @@ def build_plan(
         concept = _word_alternatives(alts) + extra
         if concept:
             plan.concepts.append(concept)
+
+    # a short form jieba cut into single characters (残辅 -> 残, 辅): the run as one short form
+    run = ""
+    for word, _subs in [*concepts_in[:_MAX_CONCEPTS], ("", [])]:
+        if len(word) == 1 and analysis.is_cjk(word):
+            run += word
+            continue
+        if 2 <= len(run) <= 4:
+            plan.concepts.append([Alternative((run,), 1.0, ((ABBR_FIELD, ABBR_BOOST),))])
+        run = ""
 
     for zh in _homophone_fixes(text, lexicon, seen):
         alts = [(zh, _HOMOPHONE_WEIGHT)]
@@ -441,12 +493,35 @@ def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | 
                 break
 
     looked_up = [(key, p) for key, p in cache.items() if p]
+    # Only the best documents are ranked first: a broad question scores thousands (all of a
+    # 20,000-matter index), and sorting them all was a large part of its time. The candidates are
+    # the documents scoring at least the k-th best score (ties included, so the order is exactly
+    # that of the full sort); only when too few of them qualify is everything ranked.
+    wanted = max(limit * _CANDIDATE_FACTOR, 64)
+    if len(totals) > 2 * wanted:
+        threshold = heapq.nlargest(wanted, totals.values())[-1]
+        out = _rank([(d, sc) for d, sc in totals.items() if sc >= threshold], plan, looked_up, limit)
+        if len(out) >= limit:
+            return out
+    return _rank(list(totals.items()), plan, looked_up, limit)
+
+
+_CANDIDATE_FACTOR = 4
+
+
+def _rank(
+    items: list[tuple[int, float]],
+    plan: QueryPlan,
+    looked_up: list[tuple[tuple[str, str], dict[int, float]]],
+    limit: int,
+) -> list[Scored]:
+    """The qualifying documents of ``items``, best first, ties by docnum, at most ``limit``."""
     out: list[Scored] = []
     # best first, ties by docnum: two C sorts (by docnum, then stably by score) instead of one
     # with a key tuple built in Python per document (~1,000 documents for a broad question)
-    ranked = sorted(totals.items())
-    ranked.sort(key=itemgetter(1), reverse=True)
-    for d, sc in ranked:
+    items.sort()
+    items.sort(key=itemgetter(1), reverse=True)
+    for d, sc in items:
         terms = {key for key, p in looked_up if d in p}  # which terms this document has
         if qualifies(plan, terms):
             out.append(Scored(d, sc, terms))
@@ -480,6 +555,8 @@ def _spans(text: str, terms: set[tuple[str, str]]) -> list[tuple[int, int]]:
         while start != -1:
             spans.append((start, start + len(s)))
             start = norm.find(s, start + 1)
+    for short in {t for f, t in terms if f == ABBR_FIELD}:  # 医保 in 医疗保险: its characters in order
+        spans.extend(_subsequence_spans(norm, short))
     py = {t for f, t in terms if f in (PY_FIELD, PYG_FIELD)}
     pyi = {t for f, t in terms if f == PYI_FIELD}
     if py or pyi:
@@ -497,6 +574,19 @@ def _spans(text: str, terms: set[tuple[str, str]]) -> list[tuple[int, int]]:
                     initials += syl[j][:1]
                     if j > i and (full in py or initials in pyi):
                         spans.append((i, j + 1))
+    return spans
+
+
+def _subsequence_spans(text: str, short: str) -> list[tuple[int, int]]:
+    """Each character of ``short`` at its first place in ``text`` in order (none unless all are)."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for ch in short:
+        pos = text.find(ch, pos)
+        if pos == -1:
+            return []
+        spans.append((pos, pos + 1))
+        pos += 1
     return spans
 
 

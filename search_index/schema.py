@@ -35,6 +35,9 @@ GRAM_FIELD, GRAM_BOOST = "gram", 0.6
 PY_FIELD, PY_BOOST = "py", 2.2
 PYI_FIELD, PYI_BOOST = "pyi", 1.6
 PYG_FIELD, PYG_BOOST = "pyg", 0.4
+#: short forms of the name and aliases (医保 for 医疗保险, see ``analysis.abbreviations``):
+#: below every whole-word title field, above sub-words
+ABBR_FIELD, ABBR_BOOST = "abbr", 1.2
 
 _MAX_CODE = 200
 _MAX_NAME = 500
@@ -87,6 +90,7 @@ def build_schema() -> Schema:
         py=terms(),
         pyi=terms(),
         pyg=terms(),
+        abbr=terms(),
     )
 
 
@@ -167,6 +171,7 @@ def document_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
         "py": _terms(full),
         "pyi": _terms(initials),
         "pyg": _terms(grams),
+        "abbr": _terms([a for words, _subs in cut[: 1 + len(aliases)] for a in analysis.abbreviations(words)]),
     }
     for fname in _TYPICAL_LENGTH:
         n = len(fields[fname])

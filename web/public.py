@@ -28,7 +28,7 @@ from api.enums import Role, label
 from api.services import form_tokens
 from api.services.base import Actor, BadInput, NotFound, ServiceError, UnknownRegion, today
 from api.services.feedback import CATEGORIES, submit_feedback
-from web import csrf, data, regions
+from web import csrf, data, regions, search_tracking
 from web.templating import PREFS_COOKIE, page_url, prefs_cookie_value, prefs_of, query_string, render
 from web.views import (
     NATIONAL_PLATFORM_NAME,
@@ -322,6 +322,8 @@ async def search(request: Request) -> Response:
                     presenter.result(matter, marked[code], score, home, lat, lon)
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
+    # issue 16's search log: first pages only; the template adds `s=<search_id>` to result links
+    search_id = search_tracking.record_search(request, text, [r.matter.code for r in results], found) if text and page_number == 1 else None
 
     summary = presenter.summary(catalog.coverage(home, None, presenter.day)) if home and not text else None
     home_level_hint = bool(
@@ -346,6 +348,7 @@ async def search(request: Request) -> Response:
         "title": title,
         "nav_current": "lookup",
         "q": text,
+        "search_id": search_id,
         "results": results,
         "page": page_number,
         "pages": pages,
@@ -381,6 +384,7 @@ async def matter_page(request: Request) -> Response:
         matter = await data.matter_with_guide(session, code)
     if matter is None:
         raise PageNotFound(f"没有找到编码为“{code[:40]}”的事项。", "matter")
+    search_tracking.record_click(request, code)  # opened from a search result (`?s=`)
     tree = catalog.tree
     home, home_problem = parse_home(request, tree)
     choosing = bool(request.query_params.get("pick"))

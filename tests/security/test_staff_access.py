@@ -176,6 +176,9 @@ ACCESS: dict[str, list[Probe]] = {
     "GET /staff/activities/partner/{code}": probe("/staff/activities/partner/511300", ALL),
     "GET /staff/survey.xlsx": probe("/staff/survey.xlsx", LOCAL),
     "GET /staff/survey.csv": probe("/staff/survey.csv", LOCAL),
+    # searches that found nothing (issue 16): the city teaches the index
+    "GET /staff/search-gaps": probe("/staff/search-gaps", ADMIN),
+    "POST /staff/search-gaps/teach": probe("/staff/search-gaps/teach", POST_ADMIN),
     # sign-in throttles (admins see and clear them)
     "GET /staff/throttles": probe("/staff/throttles", ADMIN),
     "POST /staff/throttles/clear": probe("/staff/throttles/clear", POST_ADMIN),

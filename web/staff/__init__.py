@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import activities, auth_views, cockpit, desk, handbook, records, throttles
+from web.staff import activities, auth_views, cockpit, desk, handbook, records, search_gaps, throttles
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -59,6 +59,8 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/partners", records.partners_list, methods=GET),
         Route("/partners/thresholds", records.thresholds_save, methods=POST),
         Route("/partners/{code}", records.partner_edit, methods=BOTH),
+        Route("/search-gaps", search_gaps.search_gaps_page, methods=GET),
+        Route("/search-gaps/teach", search_gaps.teach_question, methods=POST),
         Route("/synonyms", records.synonyms_page, methods=BOTH),
         Route("/synonyms/{id:int}", records.synonym_edit, methods=POST),
         Route("/synonyms/{id:int}/delete", records.synonym_edit, methods=POST),

@@ -25,6 +25,7 @@ from api.services.dashboard import (
     table_rows,
 )
 from api.services.outreach import list_visits, log_visit
+from api.services.search_log import click_share
 from api.services.surveys import list_responses, survey_summary
 from web.staff import svg
 from web.staff.common import county_choices, error_status, page, see_other, state
@@ -105,6 +106,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         board = await build_dashboard(session, staff.catalog, today)
         visits = await list_visits(session, limit=30)
         survey = await survey_summary(session, staff.catalog)
+        search_clicks = await click_share(session)
     tree = staff.catalog.tree
     charts = {
         "per_year": svg.vertical_bars([(str(y), float(n)) for y, n in board.per_year], "各年度签订的通办协议数", "份"),
@@ -119,7 +121,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
     return page(request, staff, "staff/dashboard.html", {
         "title": "驾驶舱", "board": board, "charts": charts, "visits": visits, "form": form, "general": general or [],
         "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
-        "saved": request.query_params.get("saved"),
+        "saved": request.query_params.get("saved"), "search_clicks": search_clicks,
         "activity_table": activity_table(board, staff.catalog), "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
         "survey": survey,
     }, status=status, nav="dashboard")
