@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from api.schema.errors import TongbanSchema
 from api.schema.execution import execution_context_for
 from api.schema.limits import extensions
 from api.schema.mutations import Mutation
+from api.schema.partners import PartnerMutation, PartnerQuery
 from api.schema.queries import Query
 from api.schema.view import TongbanGraphQL
 from api.settings import Settings
@@ -24,8 +26,8 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
     """The schema with its limits and caches; introspection follows `settings.graphql_introspection`."""
     settings = settings or Settings()
     schema = TongbanSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, PartnerQuery)),
+        mutation=merge_types("Mutation", (Mutation, PartnerMutation)),
         extensions=extensions(settings),
         config=StrawberryConfig(batching_config=None),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.enums import Role
@@ -167,3 +168,15 @@ async def audit(
 def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> None:
     """An outbox row in the same transaction as the change: the search index and caches follow it."""
     session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
+
+
+#: A PostgreSQL advisory lock key ("tong"): every transaction that inserts an outbox row holds it
+#: shared until it ends; readers of the changes feed take it exclusively (api.services.changes).
+OUTBOX_ORDER_LOCK = 0x746F6E67
+
+
+@event.listens_for(OutboxEvent, "before_insert")
+def _outbox_in_order(_mapper: Any, connection: Any, _target: Any) -> None:
+    """Before an outbox row gets its id: on PostgreSQL, hold the order lock (shared) until commit."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": OUTBOX_ORDER_LOCK})

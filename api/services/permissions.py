@@ -1,11 +1,12 @@
-"""Who may change what, in one place: the city's admins everything, a county's staff only records
-whose local side lies in their county, partner-region staff nothing but feedback."""
+"""Who may change (and read) what, in one place: the city's admins everything, a county's staff only
+records whose local side lies in their county, partner-region staff their feedback, their own
+liaison contacts and webhooks."""
 
 from __future__ import annotations
 
 from api.enums import Role
-from api.rules import local_county_of
-from api.services.base import Forbidden, ServiceContext
+from api.rules import RegionTree, local_county_of
+from api.services.base import Actor, Forbidden, ServiceContext
 
 
 def county_of_record(ctx: ServiceContext, region_code: str) -> str | None:
@@ -31,3 +32,59 @@ def require_local(ctx: ServiceContext, region_code: str, what: str) -> None:
 def require_admin(ctx: ServiceContext, what: str) -> None:
     if ctx.actor.role != Role.ADMIN:
         raise Forbidden(f"只有市级管理员可以修改{what}")
+
+
+# ------------------------------------------------------------------ partners: feeds, contacts, webhooks
+
+#: Kinds of change anyone may follow (they are public records on the site and in GraphQL).
+PUBLIC_CHANGE_ENTITIES = frozenset({"agreement", "hall", "matter", "region", "relation", "setting"})
+#: Signed-in staff (city, county, partner tokens) also follow the liaison directory.
+SIGNED_IN_CHANGE_ENTITIES = PUBLIC_CHANGE_ENTITIES | {"contact"}
+
+
+def change_entities(actor: Actor | None) -> frozenset[str]:
+    """Which kinds of change `actor` (None: anonymous) may see in `changes`, feeds and webhooks."""
+    return SIGNED_IN_CHANGE_ENTITIES if actor is not None else PUBLIC_CHANGE_ENTITIES
+
+
+def may_read_contact(actor: Actor | None, tree: RegionTree, home_city: str, region_code: str) -> bool:
+    """The staff contacts page's rule: the city and counties read the whole directory; a partner
+    region reads its own region's (above and inside it) and the home city's liaisons."""
+    if actor is None:
+        return False
+    if actor.role in (Role.ADMIN, Role.COUNTY):
+        return True
+    own = actor.region_code
+    if own is None:
+        return False
+    return (
+        tree.contains(own, region_code)
+        or tree.contains(region_code, own)
+        or local_county_of(tree, home_city, region_code) is not None
+    )
+
+
+def require_contact_edit(ctx: ServiceContext, region_code: str) -> None:
+    """Home-city contacts: their county (admins any). A partner region's liaison: the city and any
+    county (the county that signs records it within 3 days), and the partner region itself for its
+    own region and the regions inside it."""
+    actor = ctx.actor
+    if local_county_of(ctx.tree, ctx.home_city, region_code) is not None:
+        require_local(ctx, region_code, "联络人")
+        return
+    if actor.role in (Role.ADMIN, Role.COUNTY):
+        return
+    if actor.role == Role.PARTNER and actor.region_code and ctx.tree.contains(actor.region_code, region_code):
+        return
+    raise Forbidden(f"{actor.name} 无权登记该地区的联络人: 合作地区账号只能登记本地区及其下辖地区的联络人")
+
+
+def require_webhook_owner(ctx: ServiceContext, webhook_region: str | None) -> None:
+    """Webhooks: a partner region registers and removes its own; the city's admins any (also for
+    a partner); county accounts none (they have the staff pages)."""
+    actor = ctx.actor
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.PARTNER and actor.region_code is not None and actor.region_code == webhook_region:
+        return
+    raise Forbidden(f"{actor.name} 无权管理该 Webhook: 只有合作地区账号(本地区的)和市级管理员可以")

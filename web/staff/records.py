@@ -28,7 +28,7 @@ from api.services.halls import load_hall, upsert_hall
 from api.services.liaison import groups_with_counts, save_group
 from api.services.matters import load_matter, upsert_matter
 from api.services.partners import set_tier_thresholds, tier_thresholds
-from api.services.permissions import may_edit_local
+from api.services.permissions import may_edit_local, may_read_contact
 from api.services.snapshots import (
     agreement_snapshot,
     contact_snapshot,
@@ -715,8 +715,7 @@ async def contacts_list(request: Request, staff: Staff) -> Response:
         groups = await groups_with_counts(session)
     group_names = {g.id: g.name for g, _ in groups}
     if staff.is_partner:
-        contacts = [c for c in contacts if tree.contains(staff.region_code, c.region_code) or tree.contains(c.region_code, staff.region_code)
-                    or rules.local_county_of(tree, staff.catalog.home_city, c.region_code) is not None]
+        contacts = [c for c in contacts if may_read_contact(staff.actor, tree, staff.catalog.home_city, c.region_code)]
     return page(request, staff, "staff/contacts.html", {
         "title": "通办通讯录与联络群", "contacts": contacts, "groups": groups, "group_names": group_names,
         "editable": {c.id for c in contacts if staff.is_local and _may_edit_contact(staff, c.region_code)},

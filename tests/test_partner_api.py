@@ -1,0 +1,177 @@
+"""What partner regions integrate with (CONTRACT §7): the changes feed, the liaison directory and
+webhook registration, over GraphQL, with the same permission rules as the staff pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.models import OutboxEvent
+from api.settings import Settings
+from tests.conftest import make_token
+from tests.test_graphql_api import codes, gql, state_db
+
+CHANGES = """query($after: String, $first: Int) {
+  changes(after: $after, first: $first) {
+    totalCount edges { cursor node { seq entity key action at } } pageInfo { hasNextPage endCursor } } }"""
+
+UPSERT_CONTACT = """mutation($input: ContactInput!) {
+  upsertContact(input: $input) { key name regionCode organisation role phone liaisonGroup updatedAt } }"""
+
+
+async def all_changes(
+    client: httpx.AsyncClient, token: str | None = None, first: int = 7, after: str | None = None
+):
+    """Page through `changes` to the end; returns the nodes and the last cursor."""
+    nodes: list[dict[str, Any]] = []
+    while True:
+        body = await gql(client, CHANGES, {"after": after, "first": first}, token)
+        assert "errors" not in body, body
+        page = body["data"]["changes"]
+        nodes += [edge["node"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"] or after
+        if not page["pageInfo"]["hasNextPage"]:
+            return nodes, after
+
+
+async def partner_token(settings: Settings, region: str, name: str | None = None) -> str:
+    return await make_token(settings, name or f"partner-{region}", "partner", region)
+
+
+async def test_changes_follow_the_outbox_and_resume(
+    client: httpx.AsyncClient, app: Any, admin_token: str
+) -> None:
+    async with state_db(app).read() as session:
+        outbox = list((await session.execute(select(OutboxEvent).order_by(OutboxEvent.id))).scalars())
+    public = [
+        e for e in outbox if e.entity in {"agreement", "hall", "matter", "region", "relation", "setting"}
+    ]
+    nodes, cursor = await all_changes(client)
+    assert [n["seq"] for n in nodes] == [e.id for e in public]
+    assert [(n["entity"], n["key"]) for n in nodes] == [(e.entity, e.entity_key) for e in public]
+    assert {n["entity"] for n in nodes} >= {"agreement", "hall", "matter"}
+    assert "contact" not in {n["entity"] for n in nodes}  # contacts only for signed-in tokens
+    first_seen: set[tuple[str, str]] = set()
+    for node in nodes:  # the first change of a record is its creation
+        ident = (node["entity"], node["key"])
+        assert node["action"] == ("update" if ident in first_seen else "create")
+        first_seen.add(ident)
+
+    # nothing new: an empty page that keeps the cursor
+    body = await gql(client, CHANGES, {"after": cursor})
+    assert (
+        body["data"]["changes"]["edges"] == [] and body["data"]["changes"]["pageInfo"]["hasNextPage"] is False
+    )
+
+    # a change made now is the next one after the stored cursor, as an update of that hall
+    hall = (await gql(client, "{ halls(first: 1) { edges { node { id key name version } } } }"))["data"][
+        "halls"
+    ]["edges"][0]["node"]
+    changed = await gql(
+        client,
+        "mutation($id: ID!, $v: Int!, $input: HallInput!) { upsertHall(id: $id, version: $v, input: $input) { id } }",
+        {
+            "id": hall["id"],
+            "v": hall["version"],
+            "input": {
+                "key": hall["key"],
+                "name": hall["name"] + "(新址)",
+                "regionCode": "331004",
+                "level": "COUNTY",
+            },
+        },
+        admin_token,
+    )
+    assert "errors" not in changed, changed
+    new, _ = await all_changes(client, after=cursor)
+    assert [(n["entity"], n["key"], n["action"]) for n in new] == [("hall", hall["id"], "update")]
+    assert new[0]["seq"] > nodes[-1]["seq"]
+
+
+async def test_changes_bad_cursor_and_first(client: httpx.AsyncClient) -> None:
+    assert codes(await gql(client, CHANGES, {"after": "not-a-cursor"})) == ["BAD_INPUT"]
+    assert codes(await gql(client, CHANGES, {"first": 101})) == ["BAD_INPUT"]
+    assert codes(await gql(client, CHANGES, {"first": 1}, token="wrong-token")) == ["UNAUTHENTICATED"]
+
+
+async def test_contacts_need_a_token_and_follow_the_page_rule(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    query = "query($r: String) { contacts(regionCode: $r, first: 100) { totalCount edges { node { key regionCode } } } }"
+    assert codes(await gql(client, query)) == ["UNAUTHENTICATED"]
+    everyone = (await gql(client, query, token=admin_token))["data"]["contacts"]
+    regions = {edge["node"]["regionCode"] for edge in everyone["edges"]}
+    assert {"331004", "511300", "341600"} <= regions
+    nanchong = await partner_token(settings, "511300")
+    seen = {
+        e["node"]["regionCode"]
+        for e in (await gql(client, query, token=nanchong))["data"]["contacts"]["edges"]
+    }
+    assert "511300" in seen and "331004" in seen and "341600" not in seen  # 亳州's liaison is not theirs
+    only = (await gql(client, query, {"r": "511300"}, nanchong))["data"]["contacts"]
+    assert {e["node"]["regionCode"] for e in only["edges"]} == {"511300"} and only["totalCount"] == 1
+    # signed-in tokens see contact changes too, a partner only those it may read
+    nodes, _ = await all_changes(client, nanchong, first=100)
+    keys = {n["key"] for n in nodes if n["entity"] == "contact"}
+    assert "liaison-511300" in keys and "liaison-331004" in keys and "liaison-341600" not in keys
+    admin_nodes, _ = await all_changes(client, admin_token, first=100)
+    assert "liaison-341600" in {n["key"] for n in admin_nodes if n["entity"] == "contact"}
+
+
+@pytest.mark.parametrize(
+    ("role", "own", "target", "allowed"),
+    [
+        ("partner", "511300", "511300", True),  # its own region
+        ("partner", "511300", "511302", True),  # inside it (顺庆区)
+        ("partner", "511302", "511300", False),  # not above it
+        ("partner", "511300", "341600", False),  # another partner region
+        ("partner", "511300", "331004", False),  # a home-city county
+        ("county", "331004", "331004", True),  # its own county
+        ("county", "331004", "331081", False),  # another county
+        ("county", "331004", "511300", True),  # a partner's liaison (the signing county records it)
+    ],
+)
+async def test_upsert_contact_permissions(
+    client: httpx.AsyncClient, settings: Settings, role: str, own: str, target: str, allowed: bool
+) -> None:
+    token = await make_token(settings, f"{role}-{own}-x", role, own)
+    contact = {
+        "key": f"t-{target}",
+        "name": "测试联络人",
+        "regionCode": target,
+        "phone": "0576-1234567",
+        "liaisonGroup": "测试群",
+    }
+    body = await gql(client, UPSERT_CONTACT, {"input": contact}, token)
+    if not allowed:
+        assert codes(body) == ["FORBIDDEN"]
+        admin = await make_token(settings, "admin-check", "admin", "331000")
+        listed = await gql(client, "{ contacts(first: 100) { edges { node { key } } } }", token=admin)
+        assert f"t-{target}" not in {e["node"]["key"] for e in listed["data"]["contacts"]["edges"]}
+        return
+    assert "errors" not in body, body
+    saved = body["data"]["upsertContact"]
+    assert saved["regionCode"] == target and saved["liaisonGroup"] == "测试群" and saved["updatedAt"]
+    # an update through the same key keeps what it does not name, and is a change for readers
+    again = await gql(
+        client,
+        UPSERT_CONTACT,
+        {"input": {"key": f"t-{target}", "name": "测试联络人", "regionCode": target, "role": "科长"}},
+        token,
+    )
+    assert (
+        again["data"]["upsertContact"]["phone"] == "0576-1234567"
+        and again["data"]["upsertContact"]["role"] == "科长"
+    )
+    nodes, _ = await all_changes(client, token, first=100)
+    assert [n["action"] for n in nodes if n["key"] == f"t-{target}"] == ["create", "update"]
+
+
+async def test_upsert_contact_bad_input_and_no_token(client: httpx.AsyncClient, settings: Settings) -> None:
+    contact = {"key": "t-x", "name": "测试", "regionCode": "999999"}
+    assert codes(await gql(client, UPSERT_CONTACT, {"input": contact})) == ["UNAUTHENTICATED"]
+    token = await partner_token(settings, "511300")
+    assert codes(await gql(client, UPSERT_CONTACT, {"input": contact}, token)) == ["BAD_INPUT"]
