@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, records
+from web.staff import auth_views, cockpit, desk, handbook, records, webhooks
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -81,6 +81,8 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/table.csv", cockpit.table_export, methods=GET),
         Route("/dashboard", cockpit.dashboard, methods=GET),
         Route("/outreach", cockpit.outreach, methods=POST),
+        # partners' webhooks and their failed deliveries
+        Route("/webhooks", webhooks.webhooks_list, methods=GET),
     ]
 
 
