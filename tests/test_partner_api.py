@@ -175,3 +175,37 @@ async def test_upsert_contact_bad_input_and_no_token(client: httpx.AsyncClient, 
     assert codes(await gql(client, UPSERT_CONTACT, {"input": contact})) == ["UNAUTHENTICATED"]
     token = await partner_token(settings, "511300")
     assert codes(await gql(client, UPSERT_CONTACT, {"input": contact}, token)) == ["BAD_INPUT"]
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+async def test_atom_feeds_all_and_per_region(client: httpx.AsyncClient, app: Any) -> None:
+    import xml.etree.ElementTree as ET
+
+    response = await client.get("/feeds/changes.atom")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    entries = feed.findall(f"{ATOM}entry")
+    seqs = [int(e.find(f"{ATOM}id").text.rsplit(":", 1)[1]) for e in entries]
+    assert 0 < len(seqs) <= 50 and seqs == sorted(seqs, reverse=True)
+    async with state_db(app).read() as session:
+        newest = (
+            (
+                await session.execute(
+                    select(OutboxEvent).where(OutboxEvent.entity != "contact").order_by(OutboxEvent.id.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert seqs[0] == newest.id
+    assert "contact" not in response.text and "示例联络人" not in response.text
+
+    nanchong = ET.fromstring((await client.get("/feeds/changes.atom?region=511302")).content)
+    titles = [e.find(f"{ATOM}title").text for e in nanchong.findall(f"{ATOM}entry")]
+    assert "南充" in nanchong.find(f"{ATOM}title").text
+    assert any(t.startswith("通办协议") and "南充" in t for t in titles)
+    assert not any(t.startswith("通办协议") and "亳州" in t for t in titles)  # another partner's agreement
+    assert not any(t.startswith("地区") and "亳州" in t for t in titles)
+    assert (await client.get("/feeds/changes.atom?region=999999")).status_code == 404

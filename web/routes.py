@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
 from api.settings import Settings
-from web import public
+from web import feeds, public
 from web.templating import STATIC_DIR
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -85,6 +85,7 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         page("/feedback", public.feedback_form, name="feedback_form"),
         page("/feedback", public.feedback_submit, methods=["POST"], name="feedback_submit"),
         page("/feedback/thanks", public.feedback_thanks, name="feedback_thanks"),
+        page("/feeds/changes.atom", feeds.changes_atom, name="changes_atom"),
         Mount("/static", app=compressed(CachedStaticFiles(directory=str(STATIC_DIR))), name="static"),
     ]
     routes += _staff_routes(settings)

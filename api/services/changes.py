@@ -165,3 +165,42 @@ async def count_changes(session: AsyncSession, actor: Actor | None) -> int:
 
 async def latest_seq(session: AsyncSession) -> int:
     return int((await session.execute(select(func.max(OutboxEvent.id)))).scalar_one() or 0)
+
+
+async def recent_changes(
+    session: AsyncSession,
+    actor: Actor | None,
+    tree: RegionTree,
+    home_city: str,
+    limit: int,
+    keep: object = None,
+    scan: int = 5000,
+) -> list[ChangeRow]:
+    """The newest `limit` changes `actor` may see that `keep(row)` accepts, newest first, looking
+    at most `scan` outbox rows back (for feeds: readers keep what they already fetched)."""
+    visible = sorted(change_entities(actor))
+    events = list(
+        (
+            await session.execute(
+                select(OutboxEvent)
+                .where(OutboxEvent.entity.in_(visible))
+                .order_by(OutboxEvent.id.desc())
+                .limit(scan)
+            )
+        ).scalars()
+    )
+    actions = await _actions(session, events)
+    contacts = await _readable_contacts(
+        session, actor, tree, home_city, (e.entity_key for e in events if e.entity == "contact")
+    )
+    found: list[ChangeRow] = []
+    for e in events:
+        if e.entity == "contact" and e.entity_key not in contacts:
+            continue
+        row = ChangeRow(seq=e.id, entity=e.entity, key=e.entity_key, action=actions[e.id], at=_utc(e.at))
+        if keep is not None and not keep(row):  # type: ignore[operator]
+            continue
+        found.append(row)
+        if len(found) >= limit:
+            break
+    return found
