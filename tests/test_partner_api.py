@@ -209,3 +209,63 @@ async def test_atom_feeds_all_and_per_region(client: httpx.AsyncClient, app: Any
     assert not any(t.startswith("通办协议") and "亳州" in t for t in titles)  # another partner's agreement
     assert not any(t.startswith("地区") and "亳州" in t for t in titles)
     assert (await client.get("/feeds/changes.atom?region=999999")).status_code == 404
+
+
+async def test_feedback_faq_and_cases_follow_the_pages_rules(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    from api.enums import Role
+    from api.services.base import Actor
+    from api.services.feedback import submit_feedback
+
+    catalog = await app.state.tongban.catalog.get()
+    filed = {}
+    for name, role, region, raw in [
+        (
+            "nanchong",
+            Role.PARTNER,
+            "511302",
+            {"description": "顺庆区群众社保卡补办材料不一致", "countyCode": "331004"},
+        ),
+        (
+            "bozhou",
+            Role.PARTNER,
+            "341600",
+            {"description": "亳州群众营业执照变更受理问题", "countyCode": "331081"},
+        ),
+    ]:
+        ctx = catalog.service_context(Actor(name=name, role=role, region_code=region, via="form"))
+        async with state_db(app).write() as session:
+            filed[name] = (await submit_feedback(session, ctx, raw)).reference
+    query = "query($s: String) { feedbackForms(status: $s) { reference status partnerCode countyCode createdAt } }"
+    assert codes(await gql(client, query)) == ["UNAUTHENTICATED"]
+
+    def refs(body: dict[str, Any]) -> set[str]:
+        assert "errors" not in body, body
+        return {f["reference"] for f in body["data"]["feedbackForms"]}
+
+    nanchong = await partner_token(settings, "511300")  # the city sees its districts' forms
+    assert refs(await gql(client, query, token=nanchong)) == {filed["nanchong"]}
+    assert refs(await gql(client, query, {"s": "RESOLVED"}, nanchong)) == set()
+    assert codes(await gql(client, query, {"s": "NOPE"}, nanchong)) == ["BAD_INPUT"]
+    luqiao = await make_token(settings, "luqiao-fb", "county", "331004")
+    assert filed["nanchong"] in refs(await gql(client, query, token=luqiao))
+    assert filed["bozhou"] not in refs(await gql(client, query, token=luqiao))
+    admin = await make_token(settings, "city-fb", "admin", "331000")
+    assert {filed["nanchong"], filed["bozhou"]} <= refs(await gql(client, query, token=admin))
+
+    # FAQ and cases: what /faq and /cases show for everyone; unpublished only for local staff
+    from api.models import Case
+
+    async with state_db(app).write() as session:
+        session.add(Case(title="未发布的案例", summary="草稿", published=False))
+        session.add(Case(title="已发布的案例", summary="南充群众在路桥办成", published=True))
+    cases = "{ cases { title published } faqEditions { title entries { question } } }"
+    public = (await gql(client, cases))["data"]
+    assert "已发布的案例" in {c["title"] for c in public["cases"]} and all(
+        c["published"] for c in public["cases"]
+    )
+    assert "未发布的案例" not in {
+        c["title"] for c in (await gql(client, cases, token=nanchong))["data"]["cases"]
+    }
+    assert "未发布的案例" in {c["title"] for c in (await gql(client, cases, token=luqiao))["data"]["cases"]}

@@ -12,16 +12,21 @@ import datetime as dt
 import strawberry
 from sqlalchemy import select
 
+from api.enums import FeedbackStatus
 from api.models import Contact as ContactModel
+from api.models import Feedback as FeedbackModel
 from api.models import LiaisonGroup
 from api.models import Webhook as WebhookModel
 from api.schema.context import Info
 from api.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from api.schema.queries import parse_id, unset
-from api.services.base import Actor, NotFound
+from api.services.base import Actor, BadInput, NotFound
+from api.services.cases import list_cases
 from api.services.changes import ChangeRow, count_changes, read_changes
 from api.services.directory import upsert_contact
-from api.services.permissions import may_read_contact
+from api.services.faq import edition_entries
+from api.services.faq import editions as faq_editions
+from api.services.permissions import feedback_visible, may_read_contact, may_read_unpublished_handbook
 from api.services.webhooks import create_webhook, delete_webhook, webhooks_for
 
 # ------------------------------------------------------------------------------- changes
@@ -143,6 +148,83 @@ def webhook_node(row: WebhookModel) -> Webhook:
     )
 
 
+# ------------------------------------------------------------------------------- feedback, handbook, cases
+
+
+@strawberry.type(
+    description="问题反馈单 as its filer follows it (the filer's contact details are not shown)."
+)
+class FeedbackForm:
+    reference: str
+    status: str = strawberry.field(description="OPEN | RESPONDING | RESOLVED | ESCALATED")
+    stage: str | None = strawberry.field(description="BEFORE | DURING | AFTER (三步闭环沟通)")
+    category: str | None
+    matter_code: str | None
+    home_region_code: str | None
+    county_code: str | None
+    partner_code: str | None
+    description: str
+    resolution: str | None
+    created_at: dt.datetime
+    first_response_at: dt.datetime | None
+    escalated_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+
+
+@strawberry.type(description="一问一答 of the FAQ handbook (通办常见问题解答知识手册).")
+class FaqEntry:
+    question: str
+    answer: str
+    matter_code: str | None
+
+
+@strawberry.type(description="An edition of the FAQ handbook, compiled each May and November.")
+class FaqEdition:
+    year: int
+    month: int
+    title: str
+    published_at: dt.datetime | None
+    entries: list[FaqEntry]
+
+
+@strawberry.type(description="A case of the case collection (通办案例集).")
+class Case:
+    id: strawberry.ID
+    title: str
+    summary: str
+    matter_code: str | None
+    county_code: str | None
+    partner_code: str | None
+    happened_on: dt.date | None
+    published: bool
+    is_sample: bool
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def feedback_node(row: FeedbackModel) -> FeedbackForm:
+    return FeedbackForm(
+        reference=row.reference,
+        status=str(getattr(row.status, "value", row.status)),
+        stage=str(getattr(row.stage, "value", row.stage)) if row.stage is not None else None,
+        category=row.category,
+        matter_code=row.matter_code,
+        home_region_code=row.home_region_code,
+        county_code=row.county_code,
+        partner_code=row.partner_code,
+        description=row.description,
+        resolution=row.resolution,
+        created_at=_aware(row.created_at),  # type: ignore[arg-type]
+        first_response_at=_aware(row.first_response_at),
+        escalated_at=_aware(row.escalated_at),
+        resolved_at=_aware(row.resolved_at),
+    )
+
+
 # ------------------------------------------------------------------------------- roots
 
 
@@ -223,6 +305,79 @@ class PartnerQuery:
             page_info=page_info([e.cursor for e in edges], len(readable) > size, after),
             total_count=total,
         )
+
+    @strawberry.field(
+        description="Feedback forms you follow (signed-in tokens only), newest first: a partner region the "
+        "forms about it and the regions inside it, a county its county's, the city all. At most 100."
+    )
+    async def feedback_forms(
+        self, info: Info, status: str | None = strawberry.UNSET, first: int | None = strawberry.UNSET
+    ) -> list[FeedbackForm]:
+        status, first = unset(status, first)
+        actor = await info.context.actor()
+        size = page_size(first)
+        catalog = await info.context.catalog()
+        partner_codes = catalog.descendants(actor.region_code) if actor.region_code in catalog.tree else ()
+        statement = select(FeedbackModel).order_by(FeedbackModel.created_at.desc(), FeedbackModel.id.desc())
+        if status is not None:
+            if status not in FeedbackStatus.__members__:
+                raise BadInput(
+                    f"status 应为 {', '.join(FeedbackStatus.__members__)} 之一 (收到 {status[:20]!r})"
+                )
+            statement = statement.where(FeedbackModel.status == FeedbackStatus(status))
+        async with info.context.db.read() as session:
+            rows = (await session.execute(statement)).scalars()
+            found = [r for r in rows if feedback_visible(actor, r.county_code, r.partner_code, partner_codes)]
+        return [feedback_node(r) for r in found[:size]]
+
+    @strawberry.field(
+        description="The FAQ handbook's editions, newest first: published ones for everyone (as on /faq); "
+        "with a city or county token also unpublished editions and entries."
+    )
+    async def faq_editions(self, info: Info) -> list[FaqEdition]:
+        actor = await optional_actor(info)
+        everything = may_read_unpublished_handbook(actor)
+        async with info.context.db.read() as session:
+            found = await faq_editions(session, published_only=not everything)
+            result = []
+            for edition in found:
+                entries = [e for e in await edition_entries(session, edition.id) if everything or e.published]
+                result.append(
+                    FaqEdition(
+                        year=edition.year,
+                        month=edition.month,
+                        title=edition.title,
+                        published_at=_aware(edition.published_at),
+                        entries=[
+                            FaqEntry(question=e.question, answer=e.answer, matter_code=e.matter_code)
+                            for e in entries
+                        ],
+                    )
+                )
+        return result
+
+    @strawberry.field(
+        description="The case collection: published cases for everyone (as on /cases); with a city or "
+        "county token also unpublished ones."
+    )
+    async def cases(self, info: Info) -> list[Case]:
+        actor = await optional_actor(info)
+        async with info.context.db.read() as session:
+            rows = await list_cases(session, published_only=not may_read_unpublished_handbook(actor))
+        return [
+            Case(
+                id=strawberry.ID(str(c.id)),
+                title=c.title,
+                summary=c.summary,
+                matter_code=c.matter_code,
+                county_code=c.county_code,
+                partner_code=c.partner_code,
+                happened_on=c.happened_on,
+                published=c.published,
+                is_sample=c.is_sample,
+            )
+            for c in rows
+        ]
 
     @strawberry.field(description="Your webhooks (a partner region's own; admins: all).")
     async def webhooks(self, info: Info) -> list[Webhook]:

@@ -4,6 +4,8 @@ liaison contacts and webhooks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from api.enums import Role
 from api.rules import RegionTree, local_county_of
 from api.services.base import Actor, Forbidden, ServiceContext
@@ -88,3 +90,21 @@ def require_webhook_owner(ctx: ServiceContext, webhook_region: str | None) -> No
     if actor.role == Role.PARTNER and actor.region_code is not None and actor.region_code == webhook_region:
         return
     raise Forbidden(f"{actor.name} 无权管理该 Webhook: 只有合作地区账号(本地区的)和市级管理员可以")
+
+
+def feedback_visible(actor: Actor, county_code: str | None, partner_code: str | None, partner_codes: Iterable[str]) -> bool:
+    """A county follows its county's forms; a partner region the forms about it and the regions
+    inside it (`partner_codes` = its region and everything inside); the city all."""
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role == Role.COUNTY:
+        return county_code is not None and county_code == actor.region_code
+    if actor.role == Role.PARTNER:
+        return partner_code is not None and partner_code in set(partner_codes)
+    return False
+
+
+def may_read_unpublished_handbook(actor: Actor | None) -> bool:
+    """FAQ entries not yet published and unpublished cases: the city's and counties' staff only
+    (partners and the public read what is published, as on /faq and /cases)."""
+    return actor is not None and actor.role in (Role.ADMIN, Role.COUNTY)
