@@ -36,13 +36,16 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
 
 
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
-    """`/graphql`: GET (queries only) and POST; no WebSocket route, no IDE (the SDL is committed)."""
+    """`/graphql`: GET (queries only) and POST; no WebSocket route. A browser's GET (Accept: text/html,
+    no query) gets the API docs with GraphiQL (web/api_docs.py); `/graphql/schema.graphql` the SDL."""
+    from web.api_docs import schema_sdl
+
     view = TongbanGraphQL(
         build_schema(settings),
-        graphql_ide=None,
+        graphql_ide="graphiql",  # rendered by TongbanGraphQL.render_graphql_ide, not strawberry's page
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
         subscription_protocols=(),
     )
     # Every method reaches the view, so a PUT gets the same JSON 405 (Allow: GET, POST) as the rest.
-    return [Route("/graphql", view, name="graphql")]
+    return [Route("/graphql", view, name="graphql"), Route("/graphql/schema.graphql", schema_sdl, methods=["GET", "HEAD"])]

@@ -1,7 +1,8 @@
 """The HTTP side of /graphql: JSON bodies only, GET for queries only, no batching, no WebSocket.
 
 This module is the one place that reaches into strawberry's HTTP view; it uses its documented
-hooks (`get_context`, `process_result`, `encode_json`, `parse_http_body`) and `create_response`.
+hooks (`get_context`, `process_result`, `encode_json`, `parse_http_body`, `render_graphql_ide`) and
+`create_response`.
 
 GraphQL over HTTP (the graphql-over-http draft, audited by npm `graphql-http`'s `auditServer` in
 tests/test_graphql_http_audit.py): a client whose `Accept` prefers
@@ -115,6 +116,13 @@ class TongbanGraphQL(GraphQL):
             processed.pop("data", None)
             request.state.graphql_status = 400
         return processed
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        # GET /graphql from a browser (Accept: text/html): tongban's own API docs page with a
+        # GraphiQL served by the project (no CDN, under the site's CSP) instead of strawberry's.
+        from web.api_docs import api_docs
+
+        return await api_docs(request)
 
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
         return GraphQLContext(state=request.app.state.tongban, request=request, response=response)
