@@ -269,3 +269,57 @@ async def test_feedback_faq_and_cases_follow_the_pages_rules(
         c["title"] for c in (await gql(client, cases, token=nanchong))["data"]["cases"]
     }
     assert "未发布的案例" in {c["title"] for c in (await gql(client, cases, token=luqiao))["data"]["cases"]}
+
+
+async def test_a_reader_never_skips_a_change_committed_late(settings: Settings) -> None:
+    """Outbox ids are given at insert, commits land in any order (PostgreSQL): a reader must never
+    hand out a later change while an earlier one is still uncommitted, or a client resuming after
+    it would miss the earlier one forever."""
+    import asyncio
+
+    from api.db import Database
+    from api.services.base import queue
+    from api.services.catalog import CatalogCache
+    from api.services.changes import WritesInFlight, latest_seq, read_changes
+
+    db = Database(settings.database_url)
+    try:
+        catalog = await CatalogCache(db, settings.home_region).get()
+        async with db.read() as session:
+            mark = await latest_seq(session)
+
+        async def read() -> list[int] | None:
+            async with db.read() as session:
+                try:
+                    rows, _ = await read_changes(
+                        session, None, catalog.tree, catalog.home_city, mark, 10, wait=0.3
+                    )
+                except WritesInFlight:
+                    return None  # "retry shortly": also fine, nothing was skipped
+            return [r.seq for r in rows]
+
+        first_done = asyncio.Event()
+
+        async def slow_writer() -> None:
+            async with db.write() as session:
+                queue(session, "matter", "M-001")
+                await session.flush()  # the earlier id is taken …
+                await first_done.wait()  # … and committed only after the later one
+
+        async def quick_writer() -> None:
+            async with db.write() as session:
+                queue(session, "matter", "M-002")
+
+        slow = asyncio.create_task(slow_writer())
+        await asyncio.sleep(0.2)
+        quick = asyncio.create_task(quick_writer())  # PostgreSQL: commits now; SQLite: waits for the lock
+        await asyncio.sleep(0.3)
+        seen = await read()
+        assert seen in (None, []), f"handed out {seen} while an earlier change was uncommitted"
+        first_done.set()
+        await slow
+        await quick
+        seen = await read()
+        assert seen is not None and len(seen) == 2 and seen == sorted(seen)
+    finally:
+        await db.dispose()

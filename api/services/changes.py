@@ -111,11 +111,12 @@ async def read_changes(
     size: int,
     entities: Iterable[str] | None = None,
     keep: object = None,
+    wait: float = SETTLE_SECONDS,
 ) -> tuple[list[ChangeRow], bool]:
     """Up to `size` changes after `after` that `actor` may see (optionally only these `entities`,
     and only those `keep(row)` accepts), in seq order, and whether more follow. Raises
     UNAVAILABLE when writers held the order lock too long (the client simply retries)."""
-    if not await settle(session):
+    if not await settle(session, wait):
         raise WritesInFlight("正在写入变更, 请稍后重试 (changes are being written; retry shortly)")
     visible = change_entities(actor)
     if entities is not None:
