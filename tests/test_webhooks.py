@@ -364,3 +364,30 @@ async def test_two_instances_deliver_each_change_once(settings: Settings) -> Non
                 hooks = list((await session.execute(select(Webhook))).scalars())
             per_hook = {h.id: sorted(r.change_seq for r in rows if r.webhook_id == h.id) for h in hooks}
             assert all(len(seqs) == len(keys) for seqs in per_hook.values())
+
+
+async def test_admins_register_for_a_partner_region(settings: Settings) -> None:
+    from api.services.base import BadInput, Forbidden
+    from api.services.webhooks import webhooks_for
+
+    allowed = ("127.0.0.1",)
+    async with instance(settings, allowed) as inst:
+        catalog = await inst.catalog.get()
+        admin = catalog.service_context(
+            Actor(name="city", role=Role.ADMIN, region_code="331000", via="graphql")
+        )
+        raw = {"url": "http://127.0.0.1/hook", "secret": SECRET, "regionCode": "511300"}
+        async with inst.db.write() as session:
+            hook = await create_webhook(session, admin, raw, allowed)
+            assert (hook.region_code, hook.owner_role, hook.created_by) == ("511300", Role.PARTNER, "city")
+        partner = Actor(name="p", role=Role.PARTNER, region_code="511300", via="graphql")
+        other = Actor(name="q", role=Role.PARTNER, region_code="341600", via="graphql")
+        async with inst.db.read() as session:
+            assert [h.id for h in await webhooks_for(session, partner)] == [hook.id]
+            assert await webhooks_for(session, other) == []
+        with pytest.raises(BadInput):  # a home-city county is not a partner region
+            async with inst.db.write() as session:
+                await create_webhook(session, admin, {**raw, "regionCode": "331004"}, allowed)
+        with pytest.raises(Forbidden):  # a partner registers only for itself
+            async with inst.db.write() as session:
+                await create_webhook(session, catalog.service_context(other), raw, allowed)

@@ -443,15 +443,21 @@ class PartnerMutation:
     @strawberry.mutation(
         description="Register a webhook (partner regions for themselves; admins). Every later change you "
         "may see is POSTed to `url` with `X-Tongban-Signature: sha256=<HMAC-SHA256(secret, body)>` and "
-        "`X-Tongban-Delivery`. `entities` limits the kinds (all you may see when omitted)."
+        "`X-Tongban-Delivery`. `entities` limits the kinds (all you may see when omitted). Admins may "
+        "register one for a partner region (`regionCode`): it receives what that region may see."
     )
     async def create_webhook(
-        self, info: Info, url: str, secret: str, entities: list[str] | None = strawberry.UNSET
+        self,
+        info: Info,
+        url: str,
+        secret: str,
+        entities: list[str] | None = strawberry.UNSET,
+        region_code: str | None = strawberry.UNSET,
     ) -> Webhook:
-        (entities,) = unset(entities)
+        entities, region_code = unset(entities, region_code)
         ctx = info.context
         service_ctx = await ctx.service_context()
-        raw = {"url": url, "secret": secret, "entities": entities or []}
+        raw = {"url": url, "secret": secret, "entities": entities or [], "regionCode": region_code}
         async with ctx.db.write() as session:
             row = await create_webhook(session, service_ctx, raw, ctx.settings.webhook_allowed_hosts)
             node = webhook_node(row)

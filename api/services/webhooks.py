@@ -134,17 +134,28 @@ def parse_webhook(raw: dict[str, Any], actor: Actor, allowed_hosts: tuple[str, .
 async def create_webhook(
     session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any], allowed_hosts: tuple[str, ...]
 ) -> Webhook:
-    """A partner's own webhook (its region), or the city's (an admin: no region). Changes from now
-    on are delivered; the `changes` query has the earlier ones."""
+    """A partner's own webhook (its region); an admin's for a partner region (`regionCode`: it gets
+    what that partner may see) or for the city itself (no region). Changes from now on are
+    delivered; the `changes` query has the earlier ones."""
     data = parse_webhook(raw, ctx.actor, allowed_hosts)
     region = ctx.actor.region_code if ctx.actor.role == Role.PARTNER else None
+    owner_role = ctx.actor.role
+    wanted = raw.get("regionCode")
+    if wanted:
+        wanted = str(wanted).strip()
+        if wanted not in ctx.tree or ctx.tree.contains(ctx.home_city, wanted):
+            raise BadInput(
+                "Webhook 信息有误",
+                [FieldError("regionCode", f"应为本市以外的合作地区代码 (收到 {wanted[:20]})")],
+            )
+        region, owner_role = wanted, Role.PARTNER
     require_webhook_owner(ctx, region)
     webhook = Webhook(
         url=data.url,
         secret=data.secret,
         entities=data.entities,
         region_code=region,
-        owner_role=ctx.actor.role,
+        owner_role=owner_role,
         created_by=ctx.actor.name,
         created_at=now(),
         last_seq=await latest_seq(session),
@@ -374,6 +385,17 @@ class WebhookWorker:
         return await self.deliver_due()
 
     async def fan_out(self) -> int:
+        # A read first: an idle instance (no webhook behind the outbox) takes no write lock.
+        async with self.db.read() as session:
+            behind = (
+                await session.execute(
+                    select(Webhook.id)
+                    .where(Webhook.last_seq < select(func.max(OutboxEvent.id)).scalar_subquery())
+                    .limit(1)
+                )
+            ).first()
+        if behind is None:
+            return 0
         catalog = await self.catalog.get()
         created = 0
         async with self.db.write() as session:
@@ -417,6 +439,16 @@ class WebhookWorker:
 
     async def claim(self) -> list[tuple[WebhookDelivery, Webhook, ChangeRow]]:
         stamp = now()
+        async with self.db.read() as session:  # nothing due: no write transaction
+            due_any = (
+                await session.execute(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= stamp)
+                    .limit(1)
+                )
+            ).first()
+        if due_any is None:
+            return []
         async with self.db.write() as session:
             due = list(
                 (
