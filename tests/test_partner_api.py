@@ -51,6 +51,7 @@ async def test_changes_follow_the_outbox_and_resume(
     ]
     nodes, cursor = await all_changes(client)
     assert [n["seq"] for n in nodes] == [e.id for e in public]
+    assert (await gql(client, CHANGES, {"first": 0}))["data"]["changes"]["totalCount"] == len(public)
     assert [(n["entity"], n["key"]) for n in nodes] == [(e.entity, e.entity_key) for e in public]
     assert {n["entity"] for n in nodes} >= {"agreement", "hall", "matter"}
     assert "contact" not in {n["entity"] for n in nodes}  # contacts only for signed-in tokens
@@ -117,7 +118,12 @@ async def test_contacts_need_a_token_and_follow_the_page_rule(
     nodes, _ = await all_changes(client, nanchong, first=100)
     keys = {n["key"] for n in nodes if n["entity"] == "contact"}
     assert "liaison-511300" in keys and "liaison-331004" in keys and "liaison-341600" not in keys
+    total = (await gql(client, CHANGES, {"first": 1}, nanchong))["data"]["changes"]["totalCount"]
+    assert total == len(nodes)  # counts only what this partner may see
     admin_nodes, _ = await all_changes(client, admin_token, first=100)
+    assert (await gql(client, CHANGES, {"first": 1}, admin_token))["data"]["changes"]["totalCount"] == len(
+        admin_nodes
+    )
     assert "liaison-341600" in {n["key"] for n in admin_nodes if n["entity"] == "contact"}
 
 

@@ -62,8 +62,9 @@ class ChangeConnection:
 
     @strawberry.field(description="How many changes of the kinds you may see there are in all.")
     async def total_count(self, info: Info) -> int:
+        catalog = await info.context.catalog()
         async with info.context.db.read() as session:
-            return await count_changes(session, self.actor)
+            return await count_changes(session, self.actor, catalog.tree, catalog.home_city)
 
 
 def change_cursor(seq: int) -> str:

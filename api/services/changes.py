@@ -156,12 +156,31 @@ async def read_changes(
     return found[:size], len(found) > size
 
 
-async def count_changes(session: AsyncSession, actor: Actor | None) -> int:
-    """How many changes `actor` may see in all (contacts counted by kind, not per reader)."""
-    visible = sorted(change_entities(actor))
-    return int(
-        (await session.execute(select(func.count()).where(OutboxEvent.entity.in_(visible)))).scalar_one()
+async def count_changes(session: AsyncSession, actor: Actor | None, tree: RegionTree, home_city: str) -> int:
+    """How many changes `actor` may see in all (contact changes only of the contacts it may read)."""
+    visible = change_entities(actor)
+    count = int(
+        (
+            await session.execute(
+                select(func.count()).where(OutboxEvent.entity.in_(sorted(visible - {"contact"})))
+            )
+        ).scalar_one()
     )
+    if "contact" in visible:
+        rows = (await session.execute(select(Contact.key, Contact.region_code))).all()
+        keys = sorted(key for key, region in rows if key and may_read_contact(actor, tree, home_city, region))
+        for start in range(0, len(keys), 500):
+            count += int(
+                (
+                    await session.execute(
+                        select(func.count()).where(
+                            OutboxEvent.entity == "contact",
+                            OutboxEvent.entity_key.in_(keys[start : start + 500]),
+                        )
+                    )
+                ).scalar_one()
+            )
+    return count
 
 
 async def latest_seq(session: AsyncSession) -> int:
