@@ -53,3 +53,25 @@ def test_examples_run_without_javascript(server: Server, browser: Any) -> None:
         assert '"covered":true' in page.content().replace(" ", "")
     finally:
         context.close()
+
+
+def test_docs_page_on_a_phone_has_no_serious_axe_violations(
+    server: Server, browser: Any, axe_source: str
+) -> None:
+    """The server-rendered docs (the explorer's scripts blocked, so without GraphiQL's own widgets)
+    on a 390 px phone: what people read and the example forms."""
+    from tests.browser.conftest import PHONE
+    from tests.browser.test_public_journey import describe, run_axe
+
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.route("**/vendor/graphiql/*.js*", lambda route: route.abort())
+        page.goto(server.url + "/graphql")
+        page.wait_for_load_state("networkidle")
+        violations = run_axe(page, axe_source)
+        assert not violations, describe(violations)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width} px)"
+    finally:
+        context.close()
