@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from api.enums import Role
 from api.models import ChangeLog, OutboxEvent
@@ -175,8 +176,22 @@ def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> N
 OUTBOX_ORDER_LOCK = 0x746F6E67
 
 
-@event.listens_for(OutboxEvent, "before_insert")
-def _outbox_in_order(_mapper: Any, connection: Any, _target: Any) -> None:
-    """Before an outbox row gets its id: on PostgreSQL, hold the order lock (shared) until commit."""
+_LOCKED = "tongban_outbox_order_locked"
+
+
+@event.listens_for(Session, "before_flush")
+def _outbox_in_order(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a transaction's first outbox row gets its id: on PostgreSQL, hold the order lock
+    (shared) until the transaction ends. Once per transaction, whatever the number of rows."""
+    if session.info.get(_LOCKED) or not any(isinstance(obj, OutboxEvent) for obj in session.new):
+        return
+    connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": OUTBOX_ORDER_LOCK})
+    session.info[_LOCKED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _outbox_lock_released(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: its xact lock is gone
+        session.info.pop(_LOCKED, None)
