@@ -34,6 +34,7 @@ class AppState:
     catalog: Any = None  # api.services.catalog.CatalogCache
     search: Any = None  # api.services.indexing.SearchService
     templates: Any = None  # jinja2 templates (web)
+    webhooks: Any = None  # api.services.webhooks.WebhookWorker
 
 
 def state_of(request: Request) -> AppState:
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from api.services.catalog import CatalogCache
         from api.services.indexing import SearchService
+        from api.services.webhooks import WebhookWorker
 
         db = Database(settings.database_url)
         state = AppState(settings=settings, db=db)
@@ -79,9 +81,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.search = SearchService(db, settings.index_dir)
         app.state.tongban = state
         await state.search.start()
+        state.webhooks = WebhookWorker(db, state.catalog, settings.webhook_allowed_hosts)
+        await state.webhooks.start()  # beside the index follower; off when no hosts are allowed
         try:
             yield
         finally:
+            await state.webhooks.stop()
             await state.search.stop()
             await db.dispose()
 

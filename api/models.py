@@ -282,6 +282,9 @@ class Contact(Provenance, Base):
     email: Mapped[str | None] = mapped_column(String(200))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("liaison_groups.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Feedback(Base):
@@ -559,3 +562,43 @@ class OutboxEvent(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_key: Mapped[str] = mapped_column(String(80))
     op: Mapped[str] = mapped_column(String(10))
+
+
+class Webhook(Base):
+    """A partner's (or the city's) URL that receives every change it may see, POSTed as signed JSON.
+
+    `region_code` is the partner region it belongs to (None: registered by the city for itself);
+    `entities` limits which kinds of change it gets (empty: all it may see); `last_seq` is the
+    outbox row up to which changes were queued as deliveries (changes before registration are not
+    sent: the `changes` query has them)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    owner_role: Mapped[Role] = mapped_column(_enum(Role, "webhook_owner_role"))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebhookDelivery(Base):
+    """One change for one webhook: `pending` until a 2xx answer (`delivered`) or 24 hours of failed
+    attempts (`failed`). An instance claims a due delivery by moving `next_attempt_at` past the
+    attempt's timeout inside a `FOR UPDATE SKIP LOCKED` transaction, so one instance sends it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("webhook_id", "change_seq", name="uq_webhook_deliveries_webhook_change"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    change_seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -64,6 +64,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 600
     debug: bool = False
+    #: TONGBAN_WEBHOOK_ALLOWED_HOSTS: host names (or IP literals) webhooks may be sent to; empty = off
+    webhook_allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -94,4 +96,7 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         max_body_bytes=int(env.get("TONGBAN_MAX_BODY_BYTES") or 1024 * 1024),
         rate_limit_per_minute=int(env.get("TONGBAN_RATE_LIMIT_PER_MINUTE") or 600),
         debug=_flag(env.get("TONGBAN_DEBUG"), False),
+        webhook_allowed_hosts=tuple(
+            h.strip().lower() for h in (env.get("TONGBAN_WEBHOOK_ALLOWED_HOSTS") or "").split(",") if h.strip()
+        ),
     )

@@ -137,7 +137,8 @@ async def test_queries_over_get_but_never_mutations(client: httpx.AsyncClient) -
     response = await client.get("/graphql", params={"query": "{ __typename }", "variables": "{not json"})
     assert response.status_code == 400
     response = await client.get("/graphql", headers={"accept": "text/html"})
-    assert response.status_code in (400, 404)  # no GraphiQL page (the CSP forbids its CDN scripts anyway)
+    # CONTRACT §7: the API docs for people, with a GraphiQL served by the project (never a CDN)
+    assert response.status_code == 200 and "https://" not in response.text.split("<main", 1)[0]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
 from api.settings import Settings
-from web import public, survey
+from web import feeds, public, survey
 from web.templating import STATIC_DIR
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -88,6 +88,7 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         page("/survey", survey.survey_form, name="survey_form"),
         page("/survey", survey.survey_submit, methods=["POST"], name="survey_submit"),
         page("/survey/thanks", survey.survey_thanks, name="survey_thanks"),
+        page("/feeds/changes.atom", feeds.changes_atom, name="changes_atom"),
         Mount("/static", app=compressed(CachedStaticFiles(directory=str(STATIC_DIR))), name="static"),
     ]
     routes += _staff_routes(settings)

@@ -15,6 +15,7 @@ from api.schema.errors import TongbanSchema
 from api.schema.execution import execution_context_for
 from api.schema.limits import extensions
 from api.schema.mutations import Mutation
+from api.schema.partners import PartnerMutation, PartnerQuery
 from api.schema.queries import Query
 from api.schema.view import TongbanGraphQL
 from api.settings import Settings
@@ -26,8 +27,8 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
     """The schema with its limits and caches; introspection follows `settings.graphql_introspection`."""
     settings = settings or Settings()
     schema = TongbanSchema(
-        query=merge_types("Query", (Query, ActivityQueries)),
-        mutation=merge_types("Mutation", (Mutation, ActivityMutations)),
+        query=merge_types("Query", (Query, PartnerQuery, ActivityQueries)),
+        mutation=merge_types("Mutation", (Mutation, PartnerMutation, ActivityMutations)),
         extensions=extensions(settings),
         config=StrawberryConfig(batching_config=None),
     )
@@ -36,13 +37,16 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
 
 
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
-    """`/graphql`: GET (queries only) and POST; no WebSocket route, no IDE (the SDL is committed)."""
+    """`/graphql`: GET (queries only) and POST; no WebSocket route. A browser's GET (Accept: text/html,
+    no query) gets the API docs with GraphiQL (web/api_docs.py); `/graphql/schema.graphql` the SDL."""
+    from web.api_docs import schema_sdl
+
     view = TongbanGraphQL(
         build_schema(settings),
-        graphql_ide=None,
+        graphql_ide="graphiql",  # rendered by TongbanGraphQL.render_graphql_ide, not strawberry's page
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
         subscription_protocols=(),
     )
     # Every method reaches the view, so a PUT gets the same JSON 405 (Allow: GET, POST) as the rest.
-    return [Route("/graphql", view, name="graphql")]
+    return [Route("/graphql", view, name="graphql"), Route("/graphql/schema.graphql", schema_sdl, methods=["GET", "HEAD"])]

@@ -1,5 +1,17 @@
 """The HTTP side of /graphql: JSON bodies only, GET for queries only, no batching, no WebSocket.
 
+This module is the one place that reaches into strawberry's HTTP view; it uses its documented
+hooks (`get_context`, `process_result`, `encode_json`, `parse_http_body`, `render_graphql_ide`) and
+`create_response`.
+
+GraphQL over HTTP (the graphql-over-http draft, audited by npm `graphql-http`'s `auditServer` in
+tests/test_graphql_http_audit.py): a client whose `Accept` prefers
+`application/graphql-response+json` gets that media type, and a request error (the document does not
+parse or validate, or the variables do not coerce: no error has a path, nothing was executed)
+answers 400 without a `data` entry. A client that asks for `application/json` (or sends no Accept,
+or `*/*`) keeps the old behaviour: 200 with `"data": null`. `Vary: Accept` says the answer depends
+on it.
+
 Refusals are JSON too (`{"errors": [{"message", "extensions": {"code"}}]}`) with the HTTP status that
 says what was wrong: 405 for a mutation over GET or another method, 415 for a body that is not
 `application/json`, 400 for a batch (a JSON array), a body that is not a JSON object, or unparsable
@@ -23,6 +35,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from api.schema.context import GraphQLContext
 from api.schema.errors import ensure_codes
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -45,6 +58,45 @@ def _has_lone_surrogate(value: object, depth: int = 0) -> bool:
     return False
 
 
+def _accept_weights(header: str) -> dict[str, float]:
+    """Media range -> q from an Accept header (malformed q values count as 1, as browsers do)."""
+    weights: dict[str, float] = {}
+    for part in header.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 1.0
+        media = media.lower()
+        weights[media] = max(weights.get(media, 0.0), q)
+    return weights
+
+
+def wants_graphql_response(accept: str | None) -> bool:
+    """True when the client prefers `application/graphql-response+json` (named explicitly, with a q
+    at least that of `application/json`); `*/*` alone keeps `application/json` for old clients."""
+    if not accept:
+        return False
+    weights = _accept_weights(accept)
+    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
+    if preferred <= 0.0:
+        return False
+    legacy = weights.get("application/json", weights.get("application/*", weights.get("*/*", 0.0)))
+    return preferred >= legacy
+
+
+def is_request_error(result: Any) -> bool:
+    """Nothing was executed: the document did not parse or validate, or the variables did not
+    coerce. Field errors always carry a path; these never do."""
+    return bool(result.errors) and result.data is None and all(e.path is None for e in result.errors)
+
+
 class TongbanGraphQL(GraphQL):
     """strawberry's ASGI view with tongban's context and stricter HTTP rules."""
 
@@ -59,10 +111,39 @@ class TongbanGraphQL(GraphQL):
     async def process_result(self, request: Any, result: Any) -> Any:
         if result.errors:
             result.errors = ensure_codes(result.errors)
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        if wants_graphql_response(request.headers.get("accept")) and is_request_error(result):
+            processed.pop("data", None)
+            request.state.graphql_status = 400
+        return processed
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        # GET /graphql from a browser (Accept: text/html): tongban's own API docs page with a
+        # GraphiQL served by the project (no CDN, under the site's CSP) instead of strawberry's.
+        from web.api_docs import api_docs
+
+        return await api_docs(request)
 
     async def get_context(self, request: Any, response: Any) -> GraphQLContext:
         return GraphQLContext(state=request.app.state.tongban, request=request, response=response)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        # Called only from `run()`, which we call with a Starlette request (see __call__); the
+        # request is needed for Accept and is kept on the sub-response for this hook.
+        response = super().create_response(response_data, sub_response)
+        request = getattr(sub_response, "tongban_request", None)
+        response.headers["Vary"] = "Accept"
+        if request is not None and wants_graphql_response(request.headers.get("accept")):
+            response.headers["Content-Type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+            status = getattr(request.state, "graphql_status", None)
+            if status is not None:
+                response.status_code = status
+        return response
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.tongban_request = request  # type: ignore[attr-defined]
+        return sub_response
 
     async def parse_http_body(self, request_adapter: Any) -> Any:
         if request_adapter.method == "POST":

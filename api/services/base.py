@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from api.enums import Role
 from api.models import ChangeLog, OutboxEvent
@@ -167,3 +169,29 @@ async def audit(
 def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> None:
     """An outbox row in the same transaction as the change: the search index and caches follow it."""
     session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
+
+
+#: A PostgreSQL advisory lock key ("tong"): every transaction that inserts an outbox row holds it
+#: shared until it ends; readers of the changes feed take it exclusively (api.services.changes).
+OUTBOX_ORDER_LOCK = 0x746F6E67
+
+
+_LOCKED = "tongban_outbox_order_locked"
+
+
+@event.listens_for(Session, "before_flush")
+def _outbox_in_order(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a transaction's first outbox row gets its id: on PostgreSQL, hold the order lock
+    (shared) until the transaction ends. Once per transaction, whatever the number of rows."""
+    if session.info.get(_LOCKED) or not any(isinstance(obj, OutboxEvent) for obj in session.new):
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": OUTBOX_ORDER_LOCK})
+    session.info[_LOCKED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _outbox_lock_released(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: its xact lock is gone
+        session.info.pop(_LOCKED, None)

@@ -15,12 +15,7 @@ from api.rules import local_county_of
 from api.services.base import BadInput, FieldError, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import natural_key
-from api.services.permissions import (
-    may_create_liaison_group,
-    require_admin,
-    require_local,
-    require_local_staff,
-)
+from api.services.permissions import may_create_liaison_group, require_admin, require_contact_edit
 from api.services.snapshots import contact_snapshot, relation_snapshot
 
 
@@ -118,12 +113,10 @@ async def _group_id(session: AsyncSession, ctx: ServiceContext, name: str | None
 
 async def save_contact(session: AsyncSession, ctx: ServiceContext, data: ContactData) -> Contact:
     """Home-city contacts belong to their county. A partner region's liaison may be recorded by the
-    city or by any county's staff: the county that signs must record it within 3 days (一录)."""
+    city or by any county's staff (the county that signs must record it within 3 days, 一录), and by
+    the partner region itself (`permissions.require_contact_edit`)."""
     region = data.values["region_code"]
-    if local_county_of(ctx.tree, ctx.home_city, region) is not None:
-        require_local(ctx, region, "联络人")
-    else:
-        require_local_staff(ctx, "合作地区联络人")
+    require_contact_edit(ctx, region)
     if data.key is None:
         data = replace(data, key=natural_key(region, data.values["name"], "contact"))
     contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
@@ -145,6 +138,8 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
             contact.version += 1
         await session.flush()
         await audit(session, ctx.actor, "contact", contact.key or str(contact.id), "create" if before is None else "update", before, after)
+        # the changes feed and webhooks follow the directory (signed-in readers only)
+        queue(session, "contact", contact.key or str(contact.id))
     return contact
 
 

@@ -16,12 +16,14 @@ admins (`may_see_session_history`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.enums import FeedbackStatus, Role
 from api.models import ChangeLog, Feedback
-from api.rules import local_county_of
+from api.rules import RegionTree, local_county_of
 from api.services.base import Actor, Forbidden, ServiceContext
 
 LOCAL_ROLES = (Role.ADMIN, Role.COUNTY)
@@ -116,6 +118,11 @@ def partner_work_scope(ctx: ServiceContext) -> tuple[str, ...] | None:
         inside.append(current)
         stack.extend(ctx.tree.children(current))
     return (*ctx.tree.ancestors(region), *inside)
+
+
+# ------------------------------------------------------------------ staff roles and records
+
+
 def is_local_staff(actor: Actor) -> bool:
     return actor.role in LOCAL_ROLES
 
@@ -138,18 +145,19 @@ def may_see_agreement(ctx: ServiceContext, partner_code: str) -> bool:
 
 def may_see_contact(ctx: ServiceContext, region_code: str) -> bool:
     """The liaison directory: local staff all of it; a partner its own side and the home city's."""
-    if is_local_staff(ctx.actor):
-        return True
-    if ctx.actor.role != Role.PARTNER:
-        return False
-    return may_see_agreement(ctx, region_code) or county_of_record(ctx, region_code) is not None
+    return may_read_contact(ctx.actor, ctx.tree, ctx.home_city, region_code)
 
 
 def may_edit_contact(ctx: ServiceContext, region_code: str) -> bool:
-    """A home-city liaison belongs to its county; a partner region's liaison is kept by the city."""
+    """Home-city contacts: their county (admins any). A partner region's liaison: the city and any
+    county (the county that signs records it within 3 days), and the partner region itself for its
+    own region and the regions inside it."""
     if county_of_record(ctx, region_code) is not None:
         return may_edit_local(ctx, region_code)
-    return ctx.actor.role == Role.ADMIN
+    actor = ctx.actor
+    if actor.role in (Role.ADMIN, Role.COUNTY):
+        return True
+    return actor.role == Role.PARTNER and bool(actor.region_code) and ctx.tree.contains(actor.region_code, region_code)
 
 
 def may_edit_case(ctx: ServiceContext, county_code: str | None) -> bool:
@@ -203,16 +211,20 @@ def may_manage_sign_in_throttles(actor: Actor) -> bool:
 # ------------------------------------------------------------------ feedback
 
 
-def may_see_feedback(ctx: ServiceContext, feedback: Feedback) -> bool:
-    """Admins every form; a county the forms routed to it; a partner those about its region."""
-    actor = ctx.actor
+def _feedback_visible(actor: Actor, county_code: str | None, partner_in_scope: bool) -> bool:
+    """Admins every form; a county the forms routed to it; a partner those about its region (or a
+    place inside it: `partner_in_scope`)."""
     if actor.role == Role.ADMIN:
         return True
     if actor.role == Role.COUNTY:
-        return actor.region_code is not None and feedback.county_code == actor.region_code
+        return actor.region_code is not None and county_code == actor.region_code
     if actor.role == Role.PARTNER:
-        return _inside_partner(ctx, feedback.partner_code)
+        return partner_in_scope
     return False
+
+
+def may_see_feedback(ctx: ServiceContext, feedback: Feedback) -> bool:
+    return _feedback_visible(ctx.actor, feedback.county_code, _inside_partner(ctx, feedback.partner_code))
 
 
 def _region_and_inside(ctx: ServiceContext, code: str) -> list[str]:
@@ -305,3 +317,61 @@ def may_see_change_log_entry(ctx: ServiceContext, entry: ChangeLog, feedback: Fe
     if entry.entity == "feedback":
         return feedback is not None and may_see_feedback_contact(ctx, feedback)
     return True
+# ------------------------------------------------------------------ partners: feeds, contacts, webhooks
+
+#: Kinds of change anyone may follow (they are public records on the site and in GraphQL).
+PUBLIC_CHANGE_ENTITIES = frozenset({"agreement", "hall", "matter", "region", "relation", "setting"})
+#: Signed-in staff (city, county, partner tokens) also follow the liaison directory.
+SIGNED_IN_CHANGE_ENTITIES = PUBLIC_CHANGE_ENTITIES | {"contact"}
+
+
+def change_entities(actor: Actor | None) -> frozenset[str]:
+    """Which kinds of change `actor` (None: anonymous) may see in `changes`, feeds and webhooks."""
+    return SIGNED_IN_CHANGE_ENTITIES if actor is not None else PUBLIC_CHANGE_ENTITIES
+
+
+def may_read_contact(actor: Actor | None, tree: RegionTree, home_city: str, region_code: str) -> bool:
+    """The staff contacts page's rule: the city and counties read the whole directory; a partner
+    region reads its own region's (above and inside it) and the home city's liaisons."""
+    if actor is None:
+        return False
+    if actor.role in (Role.ADMIN, Role.COUNTY):
+        return True
+    own = actor.region_code
+    if own is None:
+        return False
+    return (
+        tree.contains(own, region_code)
+        or tree.contains(region_code, own)
+        or local_county_of(tree, home_city, region_code) is not None
+    )
+
+
+def require_contact_edit(ctx: ServiceContext, region_code: str) -> None:
+    """`may_edit_contact`, raising with the reason."""
+    if county_of_record(ctx, region_code) is not None:
+        require_local(ctx, region_code, "联络人")
+    elif not may_edit_contact(ctx, region_code):
+        raise Forbidden(f"{ctx.actor.name} 无权登记该地区的联络人: 合作地区账号只能登记本地区及其下辖地区的联络人")
+
+
+def require_webhook_owner(ctx: ServiceContext, webhook_region: str | None) -> None:
+    """Webhooks: a partner region registers and removes its own; the city's admins any (also for
+    a partner); county accounts none (they have the staff pages)."""
+    actor = ctx.actor
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.PARTNER and actor.region_code is not None and actor.region_code == webhook_region:
+        return
+    raise Forbidden(f"{actor.name} 无权管理该 Webhook: 只有合作地区账号(本地区的)和市级管理员可以")
+
+
+def feedback_visible(actor: Actor, county_code: str | None, partner_code: str | None, partner_codes: Iterable[str]) -> bool:
+    """`may_see_feedback` where the partner's region and everything inside it is known as a list."""
+    return _feedback_visible(actor, county_code, partner_code is not None and partner_code in set(partner_codes))
+
+
+def may_read_unpublished_handbook(actor: Actor | None) -> bool:
+    """FAQ entries not yet published and unpublished cases: the city's and counties' staff only
+    (partners and the public read what is published, as on /faq and /cases)."""
+    return actor is not None and may_see_unpublished_cases(actor)

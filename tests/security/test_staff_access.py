@@ -179,6 +179,8 @@ ACCESS: dict[str, list[Probe]] = {
     # searches that found nothing (issue 16): the city teaches the index
     "GET /staff/search-gaps": probe("/staff/search-gaps", ADMIN),
     "POST /staff/search-gaps/teach": probe("/staff/search-gaps/teach", POST_ADMIN),
+    # partners' webhooks and their failed deliveries (issue 18)
+    "GET /staff/webhooks": probe("/staff/webhooks", _roles(200, 403, 403, 200)),
     # sign-in throttles (admins see and clear them)
     "GET /staff/throttles": probe("/staff/throttles", ADMIN),
     "POST /staff/throttles/clear": probe("/staff/throttles/clear", POST_ADMIN),

@@ -12,7 +12,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import activities, auth_views, cockpit, desk, handbook, records, search_gaps, throttles
+from web.staff import (
+    activities,
+    auth_views,
+    cockpit,
+    desk,
+    handbook,
+    records,
+    search_gaps,
+    throttles,
+    webhooks,
+)
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -93,6 +103,8 @@ def _staff_pages() -> list[BaseRoute]:
         # sign-in throttles (admins)
         Route("/throttles", throttles.throttles, methods=GET),
         Route("/throttles/clear", throttles.throttle_clear, methods=POST),
+        # partners' webhooks and their failed deliveries
+        Route("/webhooks", webhooks.webhooks_list, methods=GET),
     ]
 
 
