@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import RelationKind, Role
+from api.enums import RelationKind
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, Forbidden, ServiceContext, audit, queue
+from api.services.base import BadInput, FieldError, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import natural_key
-from api.services.permissions import require_admin, require_local
+from api.services.permissions import require_admin, require_contact
 from api.services.snapshots import contact_snapshot, relation_snapshot
 
 
@@ -112,10 +112,7 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
     """Home-city contacts belong to their county. A partner region's liaison may be recorded by the
     city or by any county's staff: the county that signs must record it within 3 days (一录)."""
     region = data.values["region_code"]
-    if local_county_of(ctx.tree, ctx.home_city, region) is not None:
-        require_local(ctx, region, "联络人")
-    elif ctx.actor.role not in (Role.ADMIN, Role.COUNTY):
-        raise Forbidden("只有本市工作人员可以登记合作地区联络人")
+    require_contact(ctx, region)
     if data.key is None:
         data = replace(data, key=natural_key(region, data.values["name"], "contact"))
     contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
@@ -126,6 +123,7 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
         session.add(contact)
         before = None
     else:
+        require_contact(ctx, contact.region_code)  # nobody takes over another region's contact by its key
         old_group = await session.get(LiaisonGroup, contact.group_id) if contact.group_id else None
         before = contact_snapshot(contact, old_group.name if old_group else None)
         for field, value in data.values.items():

@@ -31,3 +31,26 @@ def require_local(ctx: ServiceContext, region_code: str, what: str) -> None:
 def require_admin(ctx: ServiceContext, what: str) -> None:
     if ctx.actor.role != Role.ADMIN:
         raise Forbidden(f"只有市级管理员可以修改{what}")
+
+
+def may_edit_contact(ctx: ServiceContext, region_code: str) -> bool:
+    """Liaison contacts. A home-city contact belongs to its county (as `may_edit_local`). A partner
+    region's contact may be recorded by the city's admins and any county's staff (the county that
+    signs records it within 3 days, 一录), and by that partner region's own staff for their region
+    and the places inside it."""
+    actor = ctx.actor
+    if local_county_of(ctx.tree, ctx.home_city, region_code) is not None:
+        return may_edit_local(ctx, region_code)
+    if actor.role in (Role.ADMIN, Role.COUNTY):
+        return True
+    if actor.role == Role.PARTNER and actor.region_code:
+        return region_code == actor.region_code or ctx.tree.contains(actor.region_code, region_code)
+    return False
+
+
+def require_contact(ctx: ServiceContext, region_code: str) -> None:
+    if not may_edit_contact(ctx, region_code):
+        name = ctx.tree.full_name(region_code) if region_code in ctx.tree else region_code
+        if ctx.actor.role == Role.PARTNER:
+            raise Forbidden(f"{ctx.actor.name} 无权修改{name}的联络人: 合作地区账号只能维护本地区的联络人")
+        raise Forbidden(f"{ctx.actor.name} 无权修改{name}的联络人: 县(市、区)账号只能修改本县(市、区)的记录")

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, records
+from web.staff import auth_views, cockpit, desk, handbook, imports, records
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -62,6 +62,9 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/synonyms", records.synonyms_page, methods=BOTH),
         Route("/synonyms/{id:int}", records.synonym_edit, methods=POST),
         Route("/synonyms/{id:int}/delete", records.synonym_edit, methods=POST),
+        # data import in the browser (数据导入)
+        Route("/import", imports.import_page, methods=BOTH),
+        Route("/import/template.xlsx", imports.import_template, methods=GET),
         # change log
         Route("/history", records.history, methods=GET),
         Route("/history/{entity}/{key:path}", records.history, methods=GET),
