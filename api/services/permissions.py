@@ -54,3 +54,8 @@ def require_contact(ctx: ServiceContext, region_code: str) -> None:
         if ctx.actor.role == Role.PARTNER:
             raise Forbidden(f"{ctx.actor.name} 无权修改{name}的联络人: 合作地区账号只能维护本地区的联络人")
         raise Forbidden(f"{ctx.actor.name} 无权修改{name}的联络人: 县(市、区)账号只能修改本县(市、区)的记录")
+
+
+def require_account_admin(ctx: ServiceContext) -> None:
+    """Staff accounts and their API tokens are the city admins' alone."""
+    require_admin(ctx, "工作人员账号")

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, imports, records
+from web.staff import auth_views, cockpit, desk, handbook, imports, records, users
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -65,6 +65,12 @@ def _staff_pages() -> list[BaseRoute]:
         # data import in the browser (数据导入)
         Route("/import", imports.import_page, methods=BOTH),
         Route("/import/template.xlsx", imports.import_template, methods=GET),
+        # accounts and API tokens (admins)
+        Route("/users", users.users_page, methods=BOTH),
+        Route("/users/{id:int}/disable", users.user_active, methods=POST),
+        Route("/users/{id:int}/enable", users.user_active, methods=POST),
+        Route("/users/{id:int}/password", users.user_password, methods=POST),
+        Route("/users/{id:int}/tokens/{token:int}/revoke", users.token_revoke, methods=POST),
         # change log
         Route("/history", records.history, methods=GET),
         Route("/history/{entity}/{key:path}", records.history, methods=GET),

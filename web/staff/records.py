@@ -28,7 +28,7 @@ from api.services.halls import load_hall, upsert_hall
 from api.services.liaison import groups_with_counts, save_group
 from api.services.matters import load_matter, upsert_matter
 from api.services.partners import set_tier_thresholds, tier_thresholds
-from api.services.permissions import may_edit_local
+from api.services.permissions import may_edit_contact, may_edit_local
 from api.services.snapshots import (
     agreement_snapshot,
     contact_snapshot,
@@ -685,10 +685,7 @@ def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
 
 
 def _may_edit_contact(staff: Staff, region_code: str) -> bool:
-    ctx = staff.ctx()
-    if rules.local_county_of(ctx.tree, ctx.home_city, region_code) is not None:
-        return may_edit_local(ctx, region_code)
-    return staff.is_admin
+    return may_edit_contact(staff.ctx(), region_code)
 
 
 async def _group_names(request: Request) -> list[str]:
@@ -719,14 +716,14 @@ async def contacts_list(request: Request, staff: Staff) -> Response:
                     or rules.local_county_of(tree, staff.catalog.home_city, c.region_code) is not None]
     return page(request, staff, "staff/contacts.html", {
         "title": "通办通讯录与联络群", "contacts": contacts, "groups": groups, "group_names": group_names,
-        "editable": {c.id for c in contacts if staff.is_local and _may_edit_contact(staff, c.region_code)},
+        "editable": {c.id for c in contacts if _may_edit_contact(staff, c.region_code)},
     }, nav="contacts")
 
 
-@staff_page(*LOCAL_ROLES)
+@staff_page()  # partner regions keep their own liaison contacts (permissions.may_edit_contact)
 async def contact_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        form = make_form(request, ContactForm, data={"regionCode": staff.region_code if staff.is_county else ""})
+        form = make_form(request, ContactForm, data={"regionCode": "" if staff.is_admin else staff.region_code})
         return await _render_contact_form(request, staff, form, None)
     form = make_form(request, ContactForm, await request.form())
     found = await lookup_region(staff.catalog.tree, form.regionCode.data)
@@ -741,7 +738,7 @@ async def contact_new(request: Request, staff: Staff) -> Response:
     return see_other("/staff/contacts?saved=1")
 
 
-@staff_page(*LOCAL_ROLES)
+@staff_page()
 async def contact_edit(request: Request, staff: Staff) -> Response:
     contact_id = _id(request)
     async with state(request).db.read() as session:
