@@ -156,6 +156,8 @@ def agreement_raw(form: AgreementForm, partner_code: str | None) -> dict[str, An
         "note": form.note.data,
         "source": form.source.data,
         "sourceUrl": form.sourceUrl.data,
+        "verifiedOn": form.verifiedOn.data,
+        "includesClause": {"yes": True, "no": False}.get(form.includesClause.data or ""),
     }
 
 
@@ -179,6 +181,8 @@ def _agreement_data(agreement: Agreement) -> dict[str, Any]:
         "note": snap["note"] or "",
         "source": snap["source"] or "",
         "sourceUrl": snap["sourceUrl"] or "",
+        "verifiedOn": snap["verifiedOn"] or "",
+        "includesClause": {True: "yes", False: "no"}.get(snap["includesClause"], ""),
     }
 
 
@@ -349,6 +353,7 @@ def matter_raw(form: MatterForm) -> dict[str, Any]:
         "published": bool(form.published.data),
         "source": form.source.data,
         "sourceUrl": form.sourceUrl.data,
+        "verifiedOn": form.verifiedOn.data,
         "sample": bool(form.sample.data),
     }
 
@@ -360,12 +365,13 @@ def _matter_data(matter: Matter) -> dict[str, Any]:
         "keywords": "、".join(matter.keywords or []), "aliases": "、".join(matter.aliases or []),
         "nationalList": matter.national_list or "", "deadline": matter.deadline or "", "published": matter.published,
         "source": matter.source or "", "sourceUrl": matter.source_url or "", "sample": matter.is_sample,
+        "verifiedOn": matter.verified_on.isoformat() if matter.verified_on else "",
     }
 
 
 MATTER_SECTIONS = [
     ("事项", ["code", "name", "department", "scope", "modes", "keywords", "aliases"]),
-    ("清单与来源", ["nationalList", "deadline", "published", "source", "sourceUrl", "sample"]),
+    ("清单与来源", ["nationalList", "deadline", "published", "source", "sourceUrl", "verifiedOn", "sample"]),
 ]
 
 
@@ -469,6 +475,7 @@ def _guide_data(snapshot: dict[str, Any] | None, draft_version: int | None) -> d
         "walkthrough": snap.get("walkthrough") or "",
         "publisher": snap.get("publisher") or "",
         "sourceUrl": snap.get("sourceUrl") or "",
+        "publishedOn": snap.get("publishedOn") or "",
         "sample": bool(snap.get("sample")),
     }
 
@@ -484,6 +491,7 @@ def guide_raw(form: GuideForm) -> dict[str, Any]:
         "walkthrough": form.walkthrough.data,
         "publisher": form.publisher.data,
         "sourceUrl": form.sourceUrl.data,
+        "publishedOn": form.publishedOn.data,
         "sample": bool(form.sample.data),
     }
 
@@ -583,7 +591,7 @@ def hall_raw(form: HallForm) -> dict[str, Any]:
         "coordinatesApproximate": bool(form.coordinatesApproximate.data),
         "hasCrossRegionWindow": bool(form.hasCrossRegionWindow.data),
         "windowServices": list(form.windowServices.data or []), "matterCodes": list(form.matterCodes.data or []),
-        "source": form.source.data, "sourceUrl": form.sourceUrl.data,
+        "source": form.source.data, "sourceUrl": form.sourceUrl.data, "verifiedOn": form.verifiedOn.data,
     }
 
 
@@ -600,7 +608,7 @@ HALL_SECTIONS = [
     ("大厅", ["name", "regionCode", "level", "address", "phone", "openingHours"]),
     ("位置", ["latitude", "longitude", "coordinatesApproximate"]),
     ("跨区域通办窗口", ["hasCrossRegionWindow", "windowServices", "matterCodes"]),
-    ("来源", ["source", "sourceUrl", "key"]),
+    ("来源", ["source", "sourceUrl", "verifiedOn", "key"]),
 ]
 
 
@@ -673,14 +681,14 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
 # ================================================================== contacts and liaison groups
 
 
-CONTACT_SECTIONS = [("联络人", ["name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample"])]
+CONTACT_SECTIONS = [("联络人", ["name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "verifiedOn", "sample"])]
 
 
 def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
     return {
         "name": form.name.data, "regionCode": region_code or form.regionCode.data, "organisation": form.organisation.data,
         "role": form.role.data, "phone": form.phone.data, "email": form.email.data,
-        "liaisonGroup": form.liaisonGroup.data, "sample": bool(form.sample.data),
+        "liaisonGroup": form.liaisonGroup.data, "sample": bool(form.sample.data), "verifiedOn": form.verifiedOn.data,
     }
 
 
