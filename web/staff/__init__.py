@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.settings import Settings
-from web.staff import auth_views, cockpit, desk, handbook, imports, records, users
+from web.staff import auth_views, cockpit, desk, handbook, health, imports, records, users
 
 GET = ["GET", "HEAD"]
 POST = ["POST"]
@@ -89,6 +89,7 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/table.xlsx", cockpit.table_export, methods=GET),
         Route("/table.csv", cockpit.table_export, methods=GET),
         Route("/dashboard", cockpit.dashboard, methods=GET),
+        Route("/health", health.health_page, methods=GET),
         Route("/outreach", cockpit.outreach, methods=POST),
     ]
 

@@ -23,6 +23,7 @@ from api.services.dashboard import (
     table_cell,
     table_rows,
 )
+from api.services.health import data_health
 from api.services.outreach import list_visits, log_visit
 from web.staff import svg
 from web.staff.common import county_choices, error_status, page, see_other, state
@@ -98,8 +99,10 @@ def _outreach_form(request: Request, staff: Staff, formdata: Any = None, **data:
 
 async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, general: list[str] | None = None, status: int = 200) -> Response:
     today = staff.ctx().today
+    tree = staff.catalog.tree
     async with state(request).db.read() as session:
         board = await build_dashboard(session, staff.catalog, today)
+        health = (await data_health(session, tree, staff.catalog.home_city, today)).figures()
         visits = await list_visits(session, limit=30)
     tree = staff.catalog.tree
     charts = {
@@ -115,7 +118,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
     return page(request, staff, "staff/dashboard.html", {
         "title": "驾驶舱", "board": board, "charts": charts, "visits": visits, "form": form, "general": general or [],
         "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
-        "saved": request.query_params.get("saved"),
+        "saved": request.query_params.get("saved"), "health": health,
     }, status=status, nav="dashboard")
 
 

@@ -136,6 +136,7 @@ class HallForm(StaffForm):
     address = StringField("地址")
     phone = StringField("电话")
     openingHours = TextAreaField("办公时间")
+    coordinates = StringField("从地图复制的坐标(可选, 如 28.66,121.42 或 28.66°N, 121.42°E; 填写后覆盖下面的经纬度, 并标记为精确位置)")
     latitude = StringField("纬度")
     longitude = StringField("经度")
     coordinatesApproximate = BooleanField("坐标为近似位置")

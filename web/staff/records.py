@@ -23,6 +23,7 @@ from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter
 from api.services.agreements import create_agreement, load_agreement, update_agreement
 from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceError
 from api.services.dashboard import all_contacts, contacts_for_region, load_agreements, table_rows
+from api.services.geo import CoordinateError, outside_county, parse_coordinates
 from api.services.guides import discard_draft, draft_of, guide_text_lines, publish_draft, save_draft
 from api.services.halls import load_hall, upsert_hall
 from api.services.liaison import groups_with_counts, save_group
@@ -595,6 +596,28 @@ def hall_raw(form: HallForm) -> dict[str, Any]:
     }
 
 
+def _pasted_coordinates(form: HallForm, staff: Staff) -> bool:
+    """Coordinates pasted from a map app: parsed, checked against the hall's county (geo.outside_county),
+    then written into latitude/longitude and marked exact. False (with the error on the field) when wrong."""
+    text = (form.coordinates.data or "").strip()
+    if not text:
+        return True
+    try:
+        latitude, longitude = parse_coordinates(text)
+    except CoordinateError as error:
+        form.coordinates.errors = [str(error)]
+        return False
+    ctx = staff.ctx()
+    problem = outside_county(ctx.tree, ctx.home_city, (form.regionCode.data or "").strip(), latitude, longitude)
+    if problem:
+        form.coordinates.errors = [problem]
+        return False
+    form.latitude.data, form.longitude.data = str(latitude), str(longitude)
+    form.coordinatesApproximate.data = False
+    form.coordinates.data = ""
+    return True
+
+
 def _hall_data(hall: Hall) -> dict[str, Any]:
     snap = hall_snapshot(hall, [m.code for m in hall.matters])
     data = {k: ("" if v is None else v) for k, v in snap.items()}
@@ -606,7 +629,7 @@ def _hall_data(hall: Hall) -> dict[str, Any]:
 
 HALL_SECTIONS = [
     ("大厅", ["name", "regionCode", "level", "address", "phone", "openingHours"]),
-    ("位置", ["latitude", "longitude", "coordinatesApproximate"]),
+    ("位置", ["coordinates", "latitude", "longitude", "coordinatesApproximate"]),
     ("跨区域通办窗口", ["hasCrossRegionWindow", "windowServices", "matterCodes"]),
     ("来源", ["source", "sourceUrl", "verifiedOn", "key"]),
 ]
@@ -639,6 +662,8 @@ async def hall_new(request: Request, staff: Staff) -> Response:
                           windowServices=["CONSULT", "ASSIST", "SEND_RECEIVE"])
         return _render_hall_form(request, staff, form, None)
     form = _hall_form(request, staff, await request.form())
+    if not _pasted_coordinates(form, staff):
+        return _render_hall_form(request, staff, form, None, status=422)
     try:
         async with state(request).db.write() as session:
             if form.key.data and await load_hall(session, key=form.key.data.strip()) is not None:
@@ -663,6 +688,8 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
         return _render_hall_form(request, staff, _hall_form(request, staff, **_hall_data(hall)), hall)
     form = _hall_form(request, staff, await request.form())
+    if not _pasted_coordinates(form, staff):
+        return _render_hall_form(request, staff, form, hall, status=422)
     raw = {**hall_snapshot(hall, [m.code for m in hall.matters]), **hall_raw(form)}
     try:
         async with state(request).db.write() as session:
