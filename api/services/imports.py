@@ -497,23 +497,25 @@ async def run_import(
 ) -> ImportOutcome:
     """Check every row (`apply=False`), or write them all in one transaction when every row is good.
 
-    The check reads the file's records in bulk and compares snapshots in memory (fast enough for a
-    5,000-row sheet); it applies the permission functions the services call, so every refused row is
-    named. `apply` then writes every row through its service function, which re-checks everything;
-    nothing is committed unless not one row is wrong.
+    The check runs in a read-only session (no write lock however long the sheet): it reads the
+    file's records in bulk and compares snapshots in memory, applying the permission functions the
+    services call, so every refused row is named. `apply` then writes every row through its service
+    function in one write transaction, where everything is checked again; nothing is committed unless
+    not one row is wrong.
     """
     outcome = ImportOutcome(applied=False)
+    for section in SECTIONS:
+        rows = document.get(section)
+        if rows is not None:
+            outcome.sections[section] = SectionSummary(rows=len(rows) if isinstance(rows, list) else 0)
+    async with db.read() as session:
+        parsed, errors = await validate_document(session, ctx, document)
+        outcome.errors.extend(errors)
+        await _preview(session, ctx, parsed, outcome, progress)
+    if not apply or outcome.errors:
+        return outcome
     try:
         async with db.write() as session:
-            parsed, errors = await validate_document(session, ctx, document)
-            outcome.errors.extend(errors)
-            for section in SECTIONS:
-                if document.get(section) is not None:
-                    rows = document.get(section)
-                    outcome.sections[section] = SectionSummary(rows=len(rows) if isinstance(rows, list) else 0)
-            await _preview(session, ctx, parsed, outcome, progress)
-            if not apply or outcome.errors:
-                raise _Rollback
             await _write(session, ctx, parsed, outcome, progress)
             if outcome.errors:
                 raise _Rollback
