@@ -81,6 +81,11 @@ async def test_a_county_sees_only_its_own_county(app: Any, settings: Settings) -
         assert page.status_code == 200
         assert 'id="health-331083"' in page.text
         assert 'id="health-331004"' not in page.text and 'id="health-331000"' not in page.text
+        # a town without a centre links to a new-hall form for that town
+        town = re.search(r'href="/staff/halls/new\?regionCode=(\d{9})"', _section(page.text, "331083"))
+        assert town, "no town line"
+        form = read_form((await yuhuan.get(f"/staff/halls/new?regionCode={town.group(1)}")).text, "/staff/halls/new")
+        assert form["regionCode"] == [town.group(1)] and form["level"] == ["TOWN"]
 
 
 async def test_pasted_coordinates_outside_the_county_are_refused_next_to_the_field(app: Any, settings: Settings) -> None:

@@ -44,6 +44,8 @@ def parse_coordinates(text: str) -> tuple[float, float]:
         raise CoordinateError("请粘贴坐标, 如 28.66,121.42")
     if len(cleaned) > 80:
         raise CoordinateError("坐标过长: 请只粘贴纬度和经度")
+    if re.search(r"-\s*\d", cleaned):
+        raise CoordinateError("坐标应为北纬、东经(中国境内), 不应有负号")
     parts = []
     for match in _PART.finditer(cleaned):
         if match.group(2) is None:

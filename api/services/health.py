@@ -131,7 +131,7 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
     for code, county in counties.items():
         for town in tree.children(code):
             if tree.place(town).level == "TOWN" and not any(c.startswith(town) and tree.contains(town, c) for c in with_centre):
-                county.lines.append(HealthLine("town", tree.name(town), "/staff/halls/new"))
+                county.lines.append(HealthLine("town", tree.name(town), f"/staff/halls/new?regionCode={town}"))
 
     agreements = (await session.execute(select(Agreement).order_by(Agreement.signed_on))).scalars().all()
     for agreement in agreements:

@@ -658,7 +658,10 @@ async def halls_list(request: Request, staff: Staff) -> Response:
 @staff_page(*LOCAL_ROLES)
 async def hall_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        form = _hall_form(request, staff, regionCode=staff.region_code if staff.is_county else "", level="COUNTY", hasCrossRegionWindow=True,
+        town = request.query_params.get("regionCode", "")[:12]  # 数据体检's "town without a centre" link
+        town = town if town in dict(local_place_choices(staff)) else ""
+        form = _hall_form(request, staff, regionCode=town or (staff.region_code if staff.is_county else ""),
+                          level="TOWN" if town else "COUNTY", hasCrossRegionWindow=True,
                           windowServices=["CONSULT", "ASSIST", "SEND_RECEIVE"])
         return _render_hall_form(request, staff, form, None)
     form = _hall_form(request, staff, await request.form())
