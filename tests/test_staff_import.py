@@ -131,6 +131,10 @@ async def test_check_previews_and_writes_nothing_then_apply_writes_through_the_s
         assert re.sub(r"\s+", " ", _text(re.search(r'id="import-counts".*?</table>', again.text, re.S).group(0))).count(
             "服务大厅 2 0 0 2"
         ) == 1
+        logs = await count(settings, ChangeLog)
+        reapplied = await upload(admin, "apply", file)
+        assert reapplied.status_code == 200 and "已导入" in _text(reapplied.text)
+        assert await count(settings, ChangeLog) == logs
 
 
 async def test_a_bad_sheet_writes_nothing_and_names_every_bad_row_and_field(app: Any, settings: Settings) -> None:

@@ -415,8 +415,10 @@ def _refusal(ctx: ServiceContext, section: str, data: Any, record: Any) -> str |
 
 
 async def _preview(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, list[Any]], outcome: ImportOutcome,
-                   progress: Progress | None) -> None:
-    """Permission, and created / changed / unchanged per row, read in bulk and compared in memory."""
+                   progress: Progress | None) -> set[tuple[str, int]]:
+    """Permission, and created / changed / unchanged per row, read in bulk and compared in memory.
+    Returns the rows that would change nothing, as (section, row number)."""
+    same: set[tuple[str, int]] = set()
     groups = {g.id: g.name for g in (await session.execute(select(LiaisonGroup))).scalars()}
     total = sum(len(rows) for rows in parsed.values())
     done = 0
@@ -445,19 +447,25 @@ async def _preview(session: AsyncSession, ctx: ServiceContext, parsed: dict[str,
                     outcome.changes.append(RecordChange(section, key, "update", field_diff(before, after)))
                 else:
                     summary.unchanged += 1
+                    same.add((section, index))
             done += 1
             if progress is not None and done % 500 == 0:
                 progress(section, done, total)
+    return same
 
 
 async def _write(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, list[Any]], outcome: ImportOutcome,
-                 progress: Progress | None) -> None:
-    """Every row through its service function; the report is read back from the change log."""
+                 progress: Progress | None, same: set[tuple[str, int]]) -> None:
+    """Every row that changes something through its service function (a service writes nothing for
+    an unchanged row, so those are skipped); the report is read back from the change log."""
     first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
     total = sum(len(rows) for rows in parsed.values())
     done = 0
     for section in SECTIONS:
         for index, data in parsed[section]:
+            if (section, index) in same:
+                done += 1
+                continue
             try:
                 await SAVERS[section](session, ctx, data)
             except ServiceError as error:  # the preview should have caught it; name the row anyway
@@ -516,7 +524,13 @@ async def run_import(
         return outcome
     try:
         async with db.write() as session:
-            await _write(session, ctx, parsed, outcome, progress)
+            # compared again inside the write transaction: what is unchanged now is skipped
+            again = ImportOutcome(applied=False)
+            same = await _preview(session, ctx, parsed, again, None)
+            if again.errors:
+                outcome.errors = again.errors
+                raise _Rollback
+            await _write(session, ctx, parsed, outcome, progress, same)
             if outcome.errors:
                 raise _Rollback
             outcome.applied = True
