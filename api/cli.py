@@ -67,10 +67,11 @@ async def initialise(settings: Settings, demo: bool, quiet: bool = False) -> dic
 
 async def _import(settings: Settings, path: Path, dry_run: bool) -> int:
     from api.progress import ProgressBar
+    from api.services.imports import normalise_document
     from api.services.indexing import SearchService
     from api.services.transfer import import_document, read_document
 
-    document = read_document(path)
+    document = normalise_document(read_document(path))  # the staff template's Chinese headings read too
     db = Database(settings.database_url)
     try:
         ctx = await _context(db, settings, Actor(name="import", role=SYSTEM.role, region_code=None, via="import"))

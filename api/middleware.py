@@ -63,6 +63,10 @@ async def _plain(send: Send, status: int, text: str, extra: list[tuple[bytes, by
     await send({"type": "http.response.body", "body": body})
 
 
+UPLOAD_LIMITS = {"/staff/import": 20 * 1024 * 1024}
+"""Paths that take a file upload (a signed-in staff member's spreadsheet) and their larger limit."""
+
+
 class BodyLimit:
     """413 for a request body over the limit, whether announced by Content-Length or streamed."""
 
@@ -74,10 +78,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = max(self.max_bytes, UPLOAD_LIMITS.get(scope.get("path", ""), 0))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > limit
                 except ValueError:
                     too_big = True
                 if too_big:
@@ -91,7 +96,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 

@@ -84,6 +84,8 @@ class Provenance:
     source: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(Text)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # 核实日期: when a person last checked the record against its source (not when it was imported or edited)
+    verified_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Region(Base):
@@ -190,6 +192,7 @@ class Guide(Base):
     walkthrough: Mapped[str | None] = mapped_column(Text)
     publisher: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(Text)
+    source_published_on: Mapped[date | None] = mapped_column(Date)  # the source's own publication date
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -240,6 +243,8 @@ class Agreement(Provenance, Timestamped, Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus, "agreement_status"))
     citywide_shared: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # whether the signed text itself carries the "一地签约、全市共享" clause (None: not yet checked)
+    includes_clause: Mapped[bool | None] = mapped_column(Boolean)
     covers_all_matters: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     document_ref: Mapped[str | None] = mapped_column(String(200))
     registered_on: Mapped[date | None] = mapped_column(Date)

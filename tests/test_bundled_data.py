@@ -145,7 +145,7 @@ def test_demo_document_is_a_fresh_copy() -> None:
 def test_demo_counts(demo: dict[str, Any]) -> None:
     matters = demo["matters"]
     assert sum(not m["sample"] for m in matters) == 36
-    assert Counter(m["scope"] for m in matters if m["sample"]) == {"PROVINCE_WIDE": 4, "CITYWIDE": 4}
+    assert Counter(m["scope"] for m in matters if m["sample"]) == {"PROVINCE_WIDE": 1, "CITYWIDE": 3}
     assert sum(not h["sample"] for h in demo["halls"]) == 5
     assert sum(not a["sample"] for a in demo["agreements"]) == 9
     assert len(demo["relations"]) == 6
@@ -341,3 +341,25 @@ def test_every_unsourced_record_is_sample(demo: dict[str, Any]) -> None:
 def test_committed_files_are_the_build_output() -> None:
     for path, text in build_demo.outputs(SHARED_DATA).items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: rerun api/data/build_demo.py"
+
+
+# Matters handled anywhere in China (so a sample marking them 全省通办 or 全市通办 would mislead): the
+# policy and year, and the national-list matter a narrower sample would contradict.
+NATIONWIDE = [
+    ("机动车驾驶证期满换证", "公安部 驾驶证业务“全国通办”, 2019年6月起"),
+    ("机动车驾驶证补证", "公安部 驾驶证业务“全国通办”, 2019年6月起"),
+    ("个体工商户设立登记", "国办发〔2020〕35号 跨省通办清单: 企业等各类市场主体登记注册"),
+]
+
+
+@pytest.mark.parametrize(("name", "policy"), NATIONWIDE)
+def test_no_sample_narrows_a_matter_that_is_handled_nationwide(demo: dict[str, Any], name: str, policy: str) -> None:
+    narrow = [m["code"] for m in demo["matters"] if m["sample"] and m["scope"] != "CROSS_PROVINCE" and m["name"] == name]
+    assert not narrow, f"{name}: {policy}; the sample {narrow} marks it narrower and misleads"
+
+
+def test_sample_matters_do_not_repeat_a_national_list_matter(demo: dict[str, Any]) -> None:
+    national = {m["name"] for m in demo["matters"] if not m["sample"]}
+    samples = [m for m in demo["matters"] if m["sample"]]
+    assert len(samples) <= 4  # fewer, better
+    assert not [m["name"] for m in samples if m["name"] in national]

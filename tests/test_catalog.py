@@ -209,11 +209,11 @@ async def test_wenzhou_as_home_city_gets_its_own_counties(demo_db: Database) -> 
     assert catalog.local_counties == expected
     assert catalog.is_local("330302") and not catalog.is_local("331004")
 
-    lucheng = catalog.coverage("330302", "S-005", DAY)  # a 温州 home: local, even for a citywide matter
+    lucheng = catalog.coverage("330302", "S-006", DAY)  # a 温州 home: local, even for a citywide matter
     assert lucheng.kind == "LOCAL" and lucheng.local_regions == expected
     luqiao = catalog.coverage("331004", "S-001", DAY)  # 台州 is elsewhere in the province now
     assert luqiao.kind == "PROVINCE" and luqiao.local_regions == expected
-    assert not catalog.coverage("331004", "S-005", DAY).covered  # 温州's citywide matters are not for 台州
+    assert not catalog.coverage("331004", "S-006", DAY).covered  # 温州's citywide matters are not for 台州
 
     # 南充's agreement was signed with 路桥 (台州): it does nothing for 温州.
     assert not catalog.coverage("511302", "M-008", DAY).covered

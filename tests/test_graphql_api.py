@@ -192,12 +192,12 @@ async def test_non_shared_agreement_reaches_only_its_county(client: httpx.AsyncC
 
 
 async def test_local_and_province_homes(client: httpx.AsyncClient) -> None:
-    local = (await gql(client, COVERAGE, {"home": "331002", "matter": "S-005"}))["data"]["coverage"]
+    local = (await gql(client, COVERAGE, {"home": "331002", "matter": "S-006"}))["data"]["coverage"]
     assert local["covered"] and local["kind"] == "LOCAL"
     assert [r["code"] for r in local["localRegions"]] == TAIZHOU_COUNTIES
     hangzhou = (await gql(client, COVERAGE, {"home": "330102", "matter": "S-001"}))["data"]["coverage"]
     assert hangzhou["covered"] and hangzhou["kind"] == "PROVINCE"
-    citywide = (await gql(client, COVERAGE, {"home": "330102", "matter": "S-005"}))["data"]["coverage"]
+    citywide = (await gql(client, COVERAGE, {"home": "330102", "matter": "S-006"}))["data"]["coverage"]
     assert not citywide["covered"] and citywide["kind"] == "SCOPE_EXCLUDED"
     any_matter = (await gql(client, COVERAGE, {"home": "511302"}))["data"]["coverage"]
     assert any_matter["covered"] and any_matter["matter"] is None

@@ -48,6 +48,7 @@ class HallView:
     source_url: str | None
     sample: bool
     updated_at: dt.datetime | None
+    verified_on: dt.date | None = None
 
     @property
     def url(self) -> str:
@@ -99,6 +100,7 @@ def _hall_views(catalog: Any) -> list[HallView]:
                 source_url=hall.source_url,
                 sample=bool(hall.is_sample),
                 updated_at=hall.updated_at,
+                verified_on=getattr(hall, "verified_on", None),
             )
         )
     return views
@@ -148,6 +150,7 @@ class MatterView:
     sample: bool
     updated_at: dt.datetime | None
     guide: GuideView | None = None
+    verified_on: dt.date | None = None
 
     @property
     def url(self) -> str:
@@ -168,6 +171,7 @@ class GuideView:
     source_url: str | None
     sample: bool
     published_at: dt.datetime | None
+    source_published_on: dt.date | None = None
 
 
 def _matter_view(matter: Any, with_guide: bool = False) -> MatterView:
@@ -188,6 +192,7 @@ def _matter_view(matter: Any, with_guide: bool = False) -> MatterView:
         source_url=matter.source_url,
         sample=bool(matter.is_sample),
         updated_at=matter.updated_at,
+        verified_on=getattr(matter, "verified_on", None),
         guide=None
         if guide is None
         else GuideView(
@@ -203,6 +208,7 @@ def _matter_view(matter: Any, with_guide: bool = False) -> MatterView:
             source_url=guide.source_url,
             sample=bool(guide.is_sample),
             published_at=guide.published_at,
+            source_published_on=guide.source_published_on,
         ),
     )
 
@@ -277,13 +283,14 @@ class AgreementDetails:
     source_url: str | None
     sample: bool
     updated_at: dt.datetime | None
+    verified_on: dt.date | None = None
 
 
 def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
     return {
         row.id: AgreementDetails(
             row.id, row.document_ref, row.items_count, row.note, row.source, row.source_url,
-            bool(row.is_sample), row.updated_at,
+            bool(row.is_sample), row.updated_at, getattr(row, "verified_on", None),
         )
         for row in catalog.agreement_rows.values()
     }

@@ -456,8 +456,14 @@ SAMPLE_MATTER_SOURCE = (
     "示例数据：为演示“{list}”清单而拟写的事项，并非官方公布的清单内容（未找到浙江或台州清单的具体事项）"
 )
 
+# Fewer, better samples (issue 17): each one plausible and none contradicting national policy. Dropped:
+# 机动车驾驶证期满换证 (handled anywhere in China since 2019: marking it 全省通办 misleads people),
+# 个体工商户设立登记 (covered by the national list's 企业等各类市场主体登记注册, 跨省通办), and
+# 不动产登记资料查询 / 城乡居民基本医疗保险参保登记 (national 跨省通办 lists reach them). The codes
+# of the samples kept stay as they were, so links and references do not move.
 SAMPLE_MATTERS: list[dict[str, Any]] = [
     {
+        "code": "S-001",
         "name": "居民户口簿补领",
         "department": "公安局",
         "scope": "PROVINCE_WIDE",
@@ -465,34 +471,7 @@ SAMPLE_MATTERS: list[dict[str, Any]] = [
         "keywords": ["户口本", "户口簿", "补办户口本", "户口"],
     },
     {
-        "name": "机动车驾驶证期满换证",
-        "department": "公安局(交警)",
-        "scope": "PROVINCE_WIDE",
-        "modes": ["FULL_ONLINE", "REMOTE_PROXY"],
-        "keywords": ["驾照", "驾驶证", "换驾照", "驾照到期"],
-    },
-    {
-        "name": "个体工商户设立登记",
-        "department": "市场监督管理局",
-        "scope": "PROVINCE_WIDE",
-        "modes": ["FULL_ONLINE"],
-        "keywords": ["个体户", "营业执照", "开店"],
-    },
-    {
-        "name": "不动产登记资料查询",
-        "department": "自然资源和规划局(不动产登记)",
-        "scope": "PROVINCE_WIDE",
-        "modes": ["FULL_ONLINE", "REMOTE_PROXY"],
-        "keywords": ["房产证", "查房产", "不动产", "产权查询"],
-    },
-    {
-        "name": "城乡居民基本医疗保险参保登记",
-        "department": "医疗保障局",
-        "scope": "CITYWIDE",
-        "modes": ["FULL_ONLINE", "REMOTE_PROXY"],
-        "keywords": ["医保", "参保", "城乡居民医保", "交医保"],
-    },
-    {
+        "code": "S-006",
         "name": "灵活就业人员参保登记",
         "department": "人力资源社会保障局",
         "scope": "CITYWIDE",
@@ -500,6 +479,7 @@ SAMPLE_MATTERS: list[dict[str, Any]] = [
         "keywords": ["社保", "灵活就业", "自由职业", "个人交社保"],
     },
     {
+        "code": "S-007",
         "name": "居住证申领",
         "department": "公安局",
         "scope": "CITYWIDE",
@@ -507,6 +487,7 @@ SAMPLE_MATTERS: list[dict[str, Any]] = [
         "keywords": ["居住证", "暂住证", "外地人"],
     },
     {
+        "code": "S-008",
         "name": "老年人优待证办理",
         "department": "民政局",
         "scope": "CITYWIDE",
@@ -520,7 +501,7 @@ def build_sample_matters() -> list[dict[str, Any]]:
     labels = {"PROVINCE_WIDE": "全省通办", "CITYWIDE": "全市通办"}
     return [
         {
-            "code": f"S-{number:03d}",
+            "code": m["code"],
             "name": m["name"],
             "aliases": [],
             "department": m["department"],
@@ -534,7 +515,7 @@ def build_sample_matters() -> list[dict[str, Any]]:
             "sourceUrl": None,
             "sample": True,
         }
-        for number, m in enumerate(SAMPLE_MATTERS, start=1)
+        for m in SAMPLE_MATTERS
     ]
 
 
@@ -931,8 +912,8 @@ def build_halls(src: Path, regions: Regions, sample_codes: list[str]) -> list[di
         )
 
     towns = [
-        ("wenling-taiping-town", "331081001", "331081", 0.006, -0.004, ["M-008", "M-021", "S-005", "S-006"]),
-        ("luqiao-luqiao-town", "331004002", "331004", 0.004, 0.005, ["M-008", "M-007", "S-005", "S-007"]),
+        ("wenling-taiping-town", "331081001", "331081", 0.006, -0.004, ["M-008", "M-021", "S-006", "S-008"]),
+        ("luqiao-luqiao-town", "331004002", "331004", 0.004, 0.005, ["M-008", "M-007", "S-006", "S-007"]),
         ("linhai-gucheng-town", "331082001", "331082", -0.005, 0.004, ["M-013", "M-021", "S-006", "S-008"]),
     ]
     for key, town, county, dlat, dlon, codes in towns:

@@ -79,6 +79,10 @@ def parse_agreement(
         "source_url": reader.text("sourceUrl", max_len=2000),
         "is_sample": reader.boolean("sample", False),
     }
+    if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
+        values["verified_on"] = reader.date("verifiedOn")
+    if reader.has("includesClause"):  # yes / no / empty = not yet checked
+        values["includes_clause"] = reader.boolean("includesClause", False) if reader.raw.get("includesClause") not in (None, "") else None
     matter_codes = reader.optional_list("matterCodes")
     if reader.errors:
         return None, reader.errors

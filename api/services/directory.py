@@ -52,6 +52,8 @@ def parse_relation(raw: Any, ctx: ServiceContext, section: str | None = None, ro
         "source_url": reader.text("sourceUrl", max_len=2000),
         "is_sample": reader.boolean("sample", False),
     }
+    if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
+        values["verified_on"] = reader.date("verifiedOn")
     if reader.errors or key is None:
         return None, reader.errors
     return RelationData(key, values), []
@@ -91,6 +93,8 @@ def parse_contact(raw: Any, ctx: ServiceContext, section: str | None = None, row
         "email": reader.text("email", max_len=200),
         "is_sample": reader.boolean("sample", False),
     }
+    if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
+        values["verified_on"] = reader.date("verifiedOn")
     group = reader.text("liaisonGroup", max_len=200)
     if reader.errors:
         return None, reader.errors
@@ -127,6 +131,7 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
         session.add(contact)
         before = None
     else:
+        require_contact_edit(ctx, contact.region_code)  # nobody takes over another region's contact by its key
         old_group = await session.get(LiaisonGroup, contact.group_id) if contact.group_id else None
         before = contact_snapshot(contact, old_group.name if old_group else None)
         for field, value in data.values.items():

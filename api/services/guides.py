@@ -10,6 +10,7 @@ follow. Only the city's admins change guides (统一业务办理标准: one guid
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,7 @@ def _apply(guide: Guide, data: dict[str, Any]) -> None:
     guide.publisher = data["publisher"]
     guide.source_url = data["sourceUrl"]
     guide.is_sample = data["sample"]
+    guide.source_published_on = dt.date.fromisoformat(data["publishedOn"]) if data.get("publishedOn") else None
 
 
 async def _matter(session: AsyncSession, code: str) -> Matter:

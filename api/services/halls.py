@@ -57,6 +57,8 @@ def parse_hall(
         "source_url": reader.text("sourceUrl", max_len=2000),
         "is_sample": reader.boolean("sample", False),
     }
+    if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
+        values["verified_on"] = reader.date("verifiedOn")
     if (values["latitude"] is None) != (values["longitude"] is None):
         reader.fail("latitude", "纬度和经度应同时填写或同时留空")
     matter_codes = reader.string_list("matterCodes", max_items=5000, max_len=40)

@@ -6,6 +6,7 @@ it. A changed guide becomes a new published version; the old one is archived, ne
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,14 @@ def _parse_materials(reader: Reader, raw: Any) -> list[dict[str, Any]]:
     return materials
 
 
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _from_iso(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
 def parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
@@ -74,6 +83,7 @@ def parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
         "publisher": sub.text("publisher", max_len=500),
         "sourceUrl": sub.text("sourceUrl", max_len=2000),
         "sample": sub.boolean("sample", False),
+        "publishedOn": _iso(sub.date("publishedOn")),
     }
     for error in sub.errors:
         reader.fail(f"guide.{error.field}", error.message)
@@ -98,6 +108,8 @@ def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -
         "source_url": reader.text("sourceUrl", max_len=2000),
         "is_sample": reader.boolean("sample", False),
     }
+    if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
+        values["verified_on"] = reader.date("verifiedOn")
     guide_given = isinstance(raw, dict) and raw.get("guide") is not None
     guide = parse_guide(reader, raw.get("guide")) if isinstance(raw, dict) else None
     if reader.errors or code is None:
@@ -152,6 +164,7 @@ async def save_matter(
                 publisher=data.guide["publisher"],
                 source_url=data.guide["sourceUrl"],
                 is_sample=data.guide["sample"],
+                source_published_on=_from_iso(data.guide.get("publishedOn")),
                 published_at=now(),
             )
         )

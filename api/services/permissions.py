@@ -317,6 +317,8 @@ def may_see_change_log_entry(ctx: ServiceContext, entry: ChangeLog, feedback: Fe
     if entry.entity == "feedback":
         return feedback is not None and may_see_feedback_contact(ctx, feedback)
     return True
+
+
 # ------------------------------------------------------------------ partners: feeds, contacts, webhooks
 
 #: Kinds of change anyone may follow (they are public records on the site and in GraphQL).
@@ -375,3 +377,6 @@ def may_read_unpublished_handbook(actor: Actor | None) -> bool:
     """FAQ entries not yet published and unpublished cases: the city's and counties' staff only
     (partners and the public read what is published, as on /faq and /cases)."""
     return actor is not None and may_see_unpublished_cases(actor)
+def require_account_admin(ctx: ServiceContext) -> None:
+    """Staff accounts and their API tokens are the city admins' alone."""
+    require_admin(ctx, "工作人员账号")

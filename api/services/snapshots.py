@@ -30,6 +30,7 @@ def guide_snapshot(guide: Guide | None) -> dict[str, Any] | None:
         "publisher": guide.publisher,
         "sourceUrl": guide.source_url,
         "sample": guide.is_sample,
+        "publishedOn": _date(guide.source_published_on),
     }
 
 
@@ -55,6 +56,7 @@ def matter_snapshot(matter: Matter, guide: Guide | None) -> dict[str, Any]:
         "source": matter.source,
         "sourceUrl": matter.source_url,
         "sample": matter.is_sample,
+        "verifiedOn": _date(matter.verified_on),
         "guide": guide_snapshot(guide),
     }
 
@@ -77,6 +79,7 @@ def hall_snapshot(hall: Hall, matter_codes: list[str]) -> dict[str, Any]:
         "source": hall.source,
         "sourceUrl": hall.source_url,
         "sample": hall.is_sample,
+        "verifiedOn": _date(hall.verified_on),
     }
 
 
@@ -91,6 +94,7 @@ def agreement_snapshot(agreement: Agreement, matter_codes: list[str] | None) -> 
         "expiresOn": _date(agreement.expires_on),
         "status": value_of(agreement.status),
         "citywideShared": agreement.citywide_shared,
+        "includesClause": agreement.includes_clause,
         "matterCodes": None if matter_codes is None else sorted(matter_codes),
         "documentRef": agreement.document_ref,
         "registeredOn": _date(agreement.registered_on),
@@ -99,6 +103,7 @@ def agreement_snapshot(agreement: Agreement, matter_codes: list[str] | None) -> 
         "source": agreement.source,
         "sourceUrl": agreement.source_url,
         "sample": agreement.is_sample,
+        "verifiedOn": _date(agreement.verified_on),
     }
 
 
@@ -121,6 +126,7 @@ def relation_snapshot(relation: RegionRelation) -> dict[str, Any]:
         "note": relation.note,
         "source": relation.source,
         "sourceUrl": relation.source_url,
+        "verifiedOn": _date(relation.verified_on),
     }
 
 
@@ -135,4 +141,5 @@ def contact_snapshot(contact: Contact, group_name: str | None) -> dict[str, Any]
         "email": contact.email,
         "liaisonGroup": group_name,
         "sample": contact.is_sample,
+        "verifiedOn": _date(contact.verified_on),
     }

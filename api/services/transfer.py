@@ -51,16 +51,16 @@ KEY_FIELD = {
 }
 COLUMNS = {
     "matters": ["code", "name", "department", "scope", "modes", "modesSample", "keywords", "aliases", "nationalList", "deadline",
-                "published", "source", "sourceUrl", "sample", "guide"],
+                "published", "source", "sourceUrl", "sample", "verifiedOn", "guide"],
     "halls": ["key", "name", "regionCode", "level", "address", "phone", "openingHours", "latitude", "longitude",
               "coordinatesApproximate", "hasCrossRegionWindow", "windowServices", "matterCodes", "source",
-              "sourceUrl", "sample"],
+              "sourceUrl", "sample", "verifiedOn"],
     "agreements": ["key", "title", "partnerCode", "localCode", "signedOn", "effectiveFrom", "expiresOn", "status",
-                   "citywideShared", "matterCodes", "documentRef", "registeredOn", "itemsCount", "note", "source",
-                   "sourceUrl", "sample"],
+                   "citywideShared", "includesClause", "matterCodes", "documentRef", "registeredOn", "itemsCount", "note",
+                   "source", "sourceUrl", "sample", "verifiedOn"],
     "partners": ["regionCode", "populationIndex", "cooperationIndex", "sample"],
-    "relations": ["key", "kind", "localCode", "partnerCode", "since", "note", "source", "sourceUrl"],
-    "contacts": ["key", "name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample"],
+    "relations": ["key", "kind", "localCode", "partnerCode", "since", "note", "source", "sourceUrl", "verifiedOn"],
+    "contacts": ["key", "name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample", "verifiedOn"],
 }
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 

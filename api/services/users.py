@@ -3,18 +3,21 @@ and stored as SHA-256 (a token is already high-entropy, so a fast hash is the ri
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.enums import Role
-from api.models import ApiToken, StaffUser
+from api.models import ApiToken, StaffSession, StaffUser
 from api.rules import RegionTree, local_county_of
-from api.services.base import Actor, BadInput, FieldError, NotFound, audit, now
+from api.services.base import Actor, BadInput, FieldError, NotFound, ServiceContext, audit, now
+from api.services.permissions import require_account_admin
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 MIN_PASSWORD_LENGTH = 10
@@ -98,3 +101,89 @@ async def actor_for_token(session: AsyncSession, token: str, via: str = "graphql
     api_token, user = row
     api_token.last_used_at = now()
     return actor_of(user, via)
+
+
+# ----------------------------------------------------------------------------- account administration (/staff/users)
+
+
+@dataclass
+class AccountRow:
+    user: StaffUser
+    tokens: list[ApiToken]
+
+
+async def list_accounts(session: AsyncSession, ctx: ServiceContext) -> list[AccountRow]:
+    require_account_admin(ctx)
+    users = (await session.execute(select(StaffUser).order_by(StaffUser.role, StaffUser.region_code, StaffUser.name))).scalars().all()
+    tokens = (await session.execute(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))).scalars().all()
+    by_user: dict[int, list[ApiToken]] = {}
+    for token in tokens:
+        by_user.setdefault(token.user_id, []).append(token)
+    return [AccountRow(user, by_user.get(user.id, [])) for user in users]
+
+
+async def create_account(
+    session: AsyncSession, ctx: ServiceContext, name: str, password: str, role: str, region_code: str
+) -> StaffUser:
+    require_account_admin(ctx)
+    return await add_user(session, ctx.actor, ctx.tree, ctx.home_city, name, password, role, region_code)
+
+
+async def _account(session: AsyncSession, user_id: int) -> StaffUser:
+    user = await session.get(StaffUser, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound(f"没有编号为 {user_id} 的账号")
+    return user
+
+
+async def revoke_access(session: AsyncSession, user_id: int, *, tokens: bool = True) -> None:
+    """End every session (and, with `tokens`, every API token) of the account for good: a revoked
+    row stays revoked, so enabling the account again revives none of them."""
+    at = now()
+    await session.execute(
+        update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None)).values(revoked_at=at)
+    )
+    if tokens:
+        await session.execute(
+            update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=at)
+        )
+
+
+async def set_account_active(session: AsyncSession, ctx: ServiceContext, user_id: int, active: bool) -> StaffUser:
+    """Disable (sessions and tokens revoked at once) or enable again (with no old session or token)."""
+    require_account_admin(ctx)
+    user = await _account(session, user_id)
+    if not active and user.id == ctx.actor.user_id:
+        raise BadInput("不能停用自己正在使用的账号", [FieldError("active", "不能停用自己正在使用的账号")])
+    if user.active == active:
+        return user
+    user.active = active
+    if not active:
+        await revoke_access(session, user.id)
+    await audit(session, ctx.actor, "user", user.name, "enable" if active else "disable", {"active": not active}, {"active": active})
+    return user
+
+
+async def reset_password(session: AsyncSession, ctx: ServiceContext, user_id: int, password: str) -> StaffUser:
+    """A new password; every session signed in with the old one ends (API tokens stay: revoke them apart)."""
+    require_account_admin(ctx)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadInput("密码太短", [FieldError("password", f"密码至少{MIN_PASSWORD_LENGTH}位")])
+    user = await _account(session, user_id)
+    user.password_hash = await asyncio.to_thread(hash_password, password)  # argon2 is slow on purpose
+    await revoke_access(session, user.id, tokens=False)
+    await audit(session, ctx.actor, "user", user.name, "reset-password", None, None)
+    return user
+
+
+async def revoke_token(session: AsyncSession, ctx: ServiceContext, token_id: int) -> ApiToken:
+    require_account_admin(ctx)
+    token = await session.get(ApiToken, token_id, with_for_update=True)
+    if token is None:
+        raise NotFound(f"没有编号为 {token_id} 的接口令牌")
+    if token.revoked_at is None:
+        token.revoked_at = now()
+        user = await session.get(StaffUser, token.user_id)
+        await audit(session, ctx.actor, "token", user.name if user else str(token.user_id), "revoke", None,
+                    {"token": token.id, "label": token.label})
+    return token

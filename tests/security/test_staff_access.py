@@ -181,6 +181,19 @@ ACCESS: dict[str, list[Probe]] = {
     "POST /staff/search-gaps/teach": probe("/staff/search-gaps/teach", POST_ADMIN),
     # partners' webhooks and their failed deliveries (issue 18)
     "GET /staff/webhooks": probe("/staff/webhooks", _roles(200, 403, 403, 200)),
+    # data in without a shell (issue 17): import, accounts, data health
+    "GET /staff/import": probe("/staff/import", LOCAL),
+    "POST /staff/import": probe("/staff/import", POST_LOCAL),
+    "GET /staff/import/template.xlsx": probe("/staff/import/template.xlsx", LOCAL),
+    "GET /staff/users": probe("/staff/users", ADMIN),
+    "POST /staff/users": probe("/staff/users", POST_ADMIN),
+    "POST /staff/users/{id:int}/disable": probe("/staff/users/{spare_user}/disable", POST_ADMIN),
+    "POST /staff/users/{id:int}/enable": probe("/staff/users/{spare_user}/enable", POST_ADMIN),
+    "POST /staff/users/{id:int}/password": probe("/staff/users/{spare_user}/password", POST_ADMIN),
+    "POST /staff/users/{id:int}/tokens/{token:int}/revoke": probe(
+        "/staff/users/{spare_user}/tokens/{spare_token}/revoke", POST_ADMIN
+    ),
+    "GET /staff/health": probe("/staff/health", LOCAL),
     # sign-in throttles (admins see and clear them)
     "GET /staff/throttles": probe("/staff/throttles", ADMIN),
     "POST /staff/throttles/clear": probe("/staff/throttles/clear", POST_ADMIN),
@@ -308,6 +321,25 @@ async def plant(settings: Settings, admin_name: str) -> dict[str, Any]:
         await database.dispose()
 
 
+async def plant_spare_account(settings: Settings) -> dict[str, Any]:
+    """An account (with a token) the account pages may disable, reset and revoke without touching
+    the four probing accounts."""
+    from api.models import ApiToken, StaffUser
+    from api.services.users import add_token
+
+    name = await add_staff(settings, "county", "331003")
+    database = Database(settings.database_url)
+    try:
+        async with database.write() as session:
+            await add_token(session, SYSTEM, name)
+        async with database.read() as session:
+            user = (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one()
+            token = (await session.execute(select(ApiToken.id).where(ApiToken.user_id == user.id))).scalar_one()
+        return {"spare_user": user.id, "spare_token": token}
+    finally:
+        await database.dispose()
+
+
 def _client(app: Any, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False),
@@ -341,6 +373,7 @@ async def test_every_staff_route_answers_each_role_as_the_table_says(app: Any, s
         for role, client in clients.items():
             assert (await sign_in(client, names[role])).status_code == 303
         ids = await plant(settings, names["admin"])
+        ids.update(await plant_spare_account(settings))
         tokens = {
             role: csrf_token((await client.get("/staff/feedback/new")).text)
             for role, client in clients.items()

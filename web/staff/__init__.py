@@ -18,9 +18,12 @@ from web.staff import (
     cockpit,
     desk,
     handbook,
+    health,
+    imports,
     records,
     search_gaps,
     throttles,
+    users,
     webhooks,
 )
 
@@ -74,6 +77,15 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/synonyms", records.synonyms_page, methods=BOTH),
         Route("/synonyms/{id:int}", records.synonym_edit, methods=POST),
         Route("/synonyms/{id:int}/delete", records.synonym_edit, methods=POST),
+        # data import in the browser (数据导入)
+        Route("/import", imports.import_page, methods=BOTH),
+        Route("/import/template.xlsx", imports.import_template, methods=GET),
+        # accounts and API tokens (admins)
+        Route("/users", users.users_page, methods=BOTH),
+        Route("/users/{id:int}/disable", users.user_active, methods=POST),
+        Route("/users/{id:int}/enable", users.user_active, methods=POST),
+        Route("/users/{id:int}/password", users.user_password, methods=POST),
+        Route("/users/{id:int}/tokens/{token:int}/revoke", users.token_revoke, methods=POST),
         # change log
         Route("/history", records.history, methods=GET),
         Route("/history/{entity}/{key:path}", records.history, methods=GET),
@@ -92,6 +104,7 @@ def _staff_pages() -> list[BaseRoute]:
         Route("/table.xlsx", cockpit.table_export, methods=GET),
         Route("/table.csv", cockpit.table_export, methods=GET),
         Route("/dashboard", cockpit.dashboard, methods=GET),
+        Route("/health", health.health_page, methods=GET),
         Route("/outreach", cockpit.outreach, methods=POST),
         # cooperation work with partner regions (issue 21)
         Route("/activities", activities.activities_list, methods=GET),

@@ -24,6 +24,7 @@ from api.services.dashboard import (
     table_cell,
     table_rows,
 )
+from api.services.health import data_health
 from api.services.outreach import list_visits, log_visit
 from api.services.search_log import click_share
 from api.services.surveys import list_responses, survey_summary
@@ -102,8 +103,10 @@ def _outreach_form(request: Request, staff: Staff, formdata: Any = None, **data:
 
 async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, general: list[str] | None = None, status: int = 200) -> Response:
     today = staff.ctx().today
+    tree = staff.catalog.tree
     async with state(request).db.read() as session:
         board = await build_dashboard(session, staff.catalog, today)
+        health = (await data_health(session, tree, staff.catalog.home_city, today)).figures()
         visits = await list_visits(session, limit=30)
         survey = await survey_summary(session, staff.catalog)
         search_clicks = await click_share(session)
@@ -123,7 +126,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
         "saved": request.query_params.get("saved"), "search_clicks": search_clicks,
         "activity_table": activity_table(board, staff.catalog), "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
-        "survey": survey,
+        "survey": survey, "health": health,
     }, status=status, nav="dashboard")
 
 

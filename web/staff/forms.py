@@ -78,6 +78,8 @@ class AgreementForm(StaffForm):
     expiresOn = date_field("到期日期(长期有效留空)")
     status = LooseSelect("状态", choices=_choices(s for s in AgreementStatus if s not in (AgreementStatus.PENDING, AgreementStatus.EXPIRED)))
     citywideShared = BooleanField("一地签约、全市共享: 与本地签约后, 合作效力及于台州市各县(市、区)")
+    includesClause = LooseSelect("签署文本是否写明“一地签约、全市共享”条款", choices=_pairs([
+        ("", "尚未核对"), ("yes", "是, 签署文本含该条款"), ("no", "否, 签署文本不含该条款(需补充协议)")]))
     coverage = LooseSelect("通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")]))
     matterCodes = CheckboxList("约定事项")
     itemsCount = StringField("协议载明的事项数", widget=NumberInput(min=0))
@@ -85,6 +87,7 @@ class AgreementForm(StaffForm):
     note = TextAreaField("备注")
     source = TextAreaField("来源")
     sourceUrl = StringField("来源网址")
+    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
     key = StringField("标识(可选, 供导入导出对应)")
 
 
@@ -102,6 +105,7 @@ class MatterForm(StaffForm):
     published = BooleanField("公开(在公众页面显示)")
     source = TextAreaField("来源")
     sourceUrl = StringField("来源网址")
+    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
     sample = BooleanField("示例数据")
 
 
@@ -116,6 +120,7 @@ class GuideForm(StaffForm):
     walkthrough = TextAreaField("教你办(分步说明)")
     publisher = StringField("发布单位")
     sourceUrl = StringField("来源网址")
+    publishedOn = date_field("来源发布日期(发布单位公布该指南的日期)")
     sample = BooleanField("示例数据")
 
 
@@ -131,6 +136,7 @@ class HallForm(StaffForm):
     address = StringField("地址")
     phone = StringField("电话")
     openingHours = TextAreaField("办公时间")
+    coordinates = StringField("从地图复制的坐标(可选, 如 28.66,121.42 或 28.66°N, 121.42°E; 填写后覆盖下面的经纬度, 并标记为精确位置)")
     latitude = StringField("纬度")
     longitude = StringField("经度")
     coordinatesApproximate = BooleanField("坐标为近似位置")
@@ -139,6 +145,7 @@ class HallForm(StaffForm):
     matterCodes = CheckboxList("本大厅受理的其他事项")
     source = TextAreaField("来源")
     sourceUrl = StringField("来源网址")
+    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
     key = StringField("标识(可选)")
 
 
@@ -151,6 +158,7 @@ class ContactForm(StaffForm):
     phone = StringField("电话")
     email = StringField("电子邮箱")
     liaisonGroup = StringField("所在通办联络群")
+    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
     sample = BooleanField("示例数据")
 
 

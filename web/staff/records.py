@@ -23,6 +23,7 @@ from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter
 from api.services.agreements import create_agreement, load_agreement, update_agreement
 from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceError
 from api.services.dashboard import all_contacts, contacts_for_region, load_agreements, table_rows
+from api.services.geo import CoordinateError, outside_county, parse_coordinates
 from api.services.guides import discard_draft, draft_of, guide_text_lines, publish_draft, save_draft
 from api.services.halls import load_hall, upsert_hall
 from api.services.liaison import groups_with_counts, save_group
@@ -165,6 +166,8 @@ def agreement_raw(form: AgreementForm, partner_code: str | None) -> dict[str, An
         "note": form.note.data,
         "source": form.source.data,
         "sourceUrl": form.sourceUrl.data,
+        "verifiedOn": form.verifiedOn.data,
+        "includesClause": {"yes": True, "no": False}.get(form.includesClause.data or ""),
     }
 
 
@@ -188,6 +191,8 @@ def _agreement_data(agreement: Agreement) -> dict[str, Any]:
         "note": snap["note"] or "",
         "source": snap["source"] or "",
         "sourceUrl": snap["sourceUrl"] or "",
+        "verifiedOn": snap["verifiedOn"] or "",
+        "includesClause": {True: "yes", False: "no"}.get(snap["includesClause"], ""),
     }
 
 
@@ -352,6 +357,7 @@ def matter_raw(form: MatterForm) -> dict[str, Any]:
         "published": bool(form.published.data),
         "source": form.source.data,
         "sourceUrl": form.sourceUrl.data,
+        "verifiedOn": form.verifiedOn.data,
         "sample": bool(form.sample.data),
     }
 
@@ -363,12 +369,13 @@ def _matter_data(matter: Matter) -> dict[str, Any]:
         "keywords": "、".join(matter.keywords or []), "aliases": "、".join(matter.aliases or []),
         "nationalList": matter.national_list or "", "deadline": matter.deadline or "", "published": matter.published,
         "source": matter.source or "", "sourceUrl": matter.source_url or "", "sample": matter.is_sample,
+        "verifiedOn": matter.verified_on.isoformat() if matter.verified_on else "",
     }
 
 
 MATTER_SECTIONS = [
     ("事项", ["code", "name", "department", "scope", "modes", "keywords", "aliases"]),
-    ("清单与来源", ["nationalList", "deadline", "published", "source", "sourceUrl", "sample"]),
+    ("清单与来源", ["nationalList", "deadline", "published", "source", "sourceUrl", "verifiedOn", "sample"]),
 ]
 
 
@@ -472,6 +479,7 @@ def _guide_data(snapshot: dict[str, Any] | None, draft_version: int | None) -> d
         "walkthrough": snap.get("walkthrough") or "",
         "publisher": snap.get("publisher") or "",
         "sourceUrl": snap.get("sourceUrl") or "",
+        "publishedOn": snap.get("publishedOn") or "",
         "sample": bool(snap.get("sample")),
     }
 
@@ -487,6 +495,7 @@ def guide_raw(form: GuideForm) -> dict[str, Any]:
         "walkthrough": form.walkthrough.data,
         "publisher": form.publisher.data,
         "sourceUrl": form.sourceUrl.data,
+        "publishedOn": form.publishedOn.data,
         "sample": bool(form.sample.data),
     }
 
@@ -586,8 +595,30 @@ def hall_raw(form: HallForm) -> dict[str, Any]:
         "coordinatesApproximate": bool(form.coordinatesApproximate.data),
         "hasCrossRegionWindow": bool(form.hasCrossRegionWindow.data),
         "windowServices": list(form.windowServices.data or []), "matterCodes": list(form.matterCodes.data or []),
-        "source": form.source.data, "sourceUrl": form.sourceUrl.data,
+        "source": form.source.data, "sourceUrl": form.sourceUrl.data, "verifiedOn": form.verifiedOn.data,
     }
+
+
+def _pasted_coordinates(form: HallForm, staff: Staff) -> bool:
+    """Coordinates pasted from a map app: parsed, checked against the hall's county (geo.outside_county),
+    then written into latitude/longitude and marked exact. False (with the error on the field) when wrong."""
+    text = (form.coordinates.data or "").strip()
+    if not text:
+        return True
+    try:
+        latitude, longitude = parse_coordinates(text)
+    except CoordinateError as error:
+        form.coordinates.errors = [str(error)]
+        return False
+    ctx = staff.ctx()
+    problem = outside_county(ctx.tree, ctx.home_city, (form.regionCode.data or "").strip(), latitude, longitude)
+    if problem:
+        form.coordinates.errors = [problem]
+        return False
+    form.latitude.data, form.longitude.data = str(latitude), str(longitude)
+    form.coordinatesApproximate.data = False
+    form.coordinates.data = ""
+    return True
 
 
 def _hall_data(hall: Hall) -> dict[str, Any]:
@@ -601,9 +632,9 @@ def _hall_data(hall: Hall) -> dict[str, Any]:
 
 HALL_SECTIONS = [
     ("大厅", ["name", "regionCode", "level", "address", "phone", "openingHours"]),
-    ("位置", ["latitude", "longitude", "coordinatesApproximate"]),
+    ("位置", ["coordinates", "latitude", "longitude", "coordinatesApproximate"]),
     ("跨区域通办窗口", ["hasCrossRegionWindow", "windowServices", "matterCodes"]),
-    ("来源", ["source", "sourceUrl", "key"]),
+    ("来源", ["source", "sourceUrl", "verifiedOn", "key"]),
 ]
 
 
@@ -630,10 +661,15 @@ async def halls_list(request: Request, staff: Staff) -> Response:
 @staff_page(*LOCAL_ROLES)
 async def hall_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        form = _hall_form(request, staff, regionCode=staff.region_code if staff.is_county else "", level="COUNTY", hasCrossRegionWindow=True,
+        town = request.query_params.get("regionCode", "")[:12]  # 数据体检's "town without a centre" link
+        town = town if town in dict(local_place_choices(staff)) else ""
+        form = _hall_form(request, staff, regionCode=town or (staff.region_code if staff.is_county else ""),
+                          level="TOWN" if town else "COUNTY", hasCrossRegionWindow=True,
                           windowServices=["CONSULT", "ASSIST", "SEND_RECEIVE"])
         return _render_hall_form(request, staff, form, None)
     form = _hall_form(request, staff, await request.form())
+    if not _pasted_coordinates(form, staff):
+        return _render_hall_form(request, staff, form, None, status=422)
     try:
         async with state(request).db.write() as session:
             if form.key.data and await load_hall(session, key=form.key.data.strip()) is not None:
@@ -658,6 +694,8 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
         return _render_hall_form(request, staff, _hall_form(request, staff, **_hall_data(hall)), hall)
     form = _hall_form(request, staff, await request.form())
+    if not _pasted_coordinates(form, staff):
+        return _render_hall_form(request, staff, form, hall, status=422)
     raw = {**hall_snapshot(hall, [m.code for m in hall.matters]), **hall_raw(form)}
     try:
         async with state(request).db.write() as session:
@@ -676,14 +714,14 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
 # ================================================================== contacts and liaison groups
 
 
-CONTACT_SECTIONS = [("联络人", ["name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample"])]
+CONTACT_SECTIONS = [("联络人", ["name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "verifiedOn", "sample"])]
 
 
 def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
     return {
         "name": form.name.data, "regionCode": region_code or form.regionCode.data, "organisation": form.organisation.data,
         "role": form.role.data, "phone": form.phone.data, "email": form.email.data,
-        "liaisonGroup": form.liaisonGroup.data, "sample": bool(form.sample.data),
+        "liaisonGroup": form.liaisonGroup.data, "sample": bool(form.sample.data), "verifiedOn": form.verifiedOn.data,
     }
 
 
@@ -713,14 +751,14 @@ async def contacts_list(request: Request, staff: Staff) -> Response:
     contacts = [c for c in contacts if may_see_contact(ctx, c.region_code)]
     return page(request, staff, "staff/contacts.html", {
         "title": "通办通讯录与联络群", "contacts": contacts, "groups": groups, "group_names": group_names,
-        "editable": {c.id for c in contacts if staff.is_local and may_edit_contact(ctx, c.region_code)},
+        "editable": {c.id for c in contacts if may_edit_contact(ctx, c.region_code)},
     }, nav="contacts")
 
 
-@staff_page(*LOCAL_ROLES)
+@staff_page()  # partner regions keep their own liaison contacts (permissions.may_edit_contact)
 async def contact_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        form = make_form(request, ContactForm, data={"regionCode": staff.region_code if staff.is_county else ""})
+        form = make_form(request, ContactForm, data={"regionCode": "" if staff.is_admin else staff.region_code})
         return await _render_contact_form(request, staff, form, None)
     form = make_form(request, ContactForm, await request.form())
     found = await lookup_region(staff.catalog.tree, form.regionCode.data)
@@ -735,7 +773,7 @@ async def contact_new(request: Request, staff: Staff) -> Response:
     return see_other("/staff/contacts?saved=1")
 
 
-@staff_page(*LOCAL_ROLES)
+@staff_page()
 async def contact_edit(request: Request, staff: Staff) -> Response:
     contact_id = _id(request)
     async with state(request).db.read() as session:
