@@ -121,8 +121,9 @@ ACCESS: dict[str, list[Probe]] = {
     "POST /staff/halls/{id:int}/edit": probe("/staff/halls/{hall}/edit", POST_OWN),
     # contacts and liaison groups
     "GET /staff/contacts": probe("/staff/contacts", ALL),
-    "GET /staff/contacts/new": probe("/staff/contacts/new", LOCAL),
-    "POST /staff/contacts/new": probe("/staff/contacts/new", POST_LOCAL),
+    # partner accounts keep their own region's liaisons (issue 17)
+    "GET /staff/contacts/new": probe("/staff/contacts/new", ALL),
+    "POST /staff/contacts/new": probe("/staff/contacts/new", POST_ALL),
     "GET /staff/contacts/{id:int}/edit": probe("/staff/contacts/{contact}/edit", OWN),
     "POST /staff/contacts/{id:int}/edit": probe("/staff/contacts/{contact}/edit", POST_OWN),
     "GET /staff/groups/new": probe("/staff/groups/new", ADMIN),
