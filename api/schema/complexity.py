@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
 from typing import Any
 
 from graphql import (
@@ -50,6 +49,8 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+)
+from graphql import (
     validate as graphql_validate,
 )
 from graphql.validation import ASTValidationRule
@@ -82,7 +83,9 @@ _NOTHING = Cost()
 
 class _Measure:
     def __init__(self, document: DocumentNode) -> None:
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         self.memo: dict[str, Cost] = {}
         self.open: set[str] = set()
 
@@ -143,7 +146,9 @@ def check(document: DocumentNode) -> list[GraphQLError]:
     for name, cost in costs.items():
         if cost.selections > MAX_SELECTIONS:
             errors.append(
-                too_complex(f"'{name}' expands to {cost.selections} fields; at most {MAX_SELECTIONS} are allowed")
+                too_complex(
+                    f"'{name}' expands to {cost.selections} fields; at most {MAX_SELECTIONS} are allowed"
+                )
             )
         if cost.depth > MAX_DEPTH:
             errors.append(too_complex(f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}"))
@@ -163,7 +168,8 @@ def validate(
         return errors
     errors = graphql_validate(schema, document, tuple(rules))
     return [
-        too_complex(error.message) if type(error) is ValidationAbortedError and "error limit" not in error.message
+        too_complex(error.message)
+        if type(error) is ValidationAbortedError and "error limit" not in error.message
         else error
         for error in errors
     ]

@@ -25,6 +25,7 @@ from strawberry.extensions import (
     ParserCache,
     SchemaExtension,
 )
+
 from api.schema import complexity
 from api.schema.complexity import MAX_ALIASES, MAX_DEPTH, MAX_SELECTIONS
 from api.schema.errors import ErrorCodes

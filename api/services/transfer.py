@@ -1,5 +1,9 @@
 """Import and export in the one file format of CONTRACT.md §3 (JSON, CSV, XLSX).
 
+No formula leaves in a file: XLSX text is written as string cells, CSV text that a spreadsheet would
+run gets a leading `'` that the CSV import removes again (`cells.py`), so export → import → export
+is identical.
+
 Import is all or nothing: the whole file is read and every row checked (fields, region codes,
 dates, enums, references to matters in the database or in the same file) before one transaction
 writes it through the same service functions the forms and the API use. One bad row and nothing
@@ -26,6 +30,7 @@ from api.db import Database
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
 from api.services.agreements import parse_agreement, save_agreement
 from api.services.base import BadInput, FieldError, ServiceContext
+from api.services.cells import csv_escape, csv_unescape, xlsx_cell
 from api.services.directory import parse_contact, parse_relation, save_contact, save_relation
 from api.services.halls import parse_hall, save_hall
 from api.services.matters import parse_matter, save_matter
@@ -87,11 +92,16 @@ class ImportReport:
 # ----------------------------------------------------------------------------- reading files
 
 
-def _cell(value: Any) -> Any:
-    """CSV/XLSX cells: empty → null; JSON text for lists and objects; everything else as given."""
+def _cell(value: Any, csv: bool = False) -> Any:
+    """CSV/XLSX cells: empty → null; JSON text for lists and objects; everything else as given. A CSV
+    cell escaped against formulas (`cells.csv_escape`) is the text as written, one `'` removed."""
     if value is None:
         return None
     if isinstance(value, str):
+        if csv:
+            value, escaped = csv_unescape(value)
+            if escaped:
+                return value
         text = value.strip()
         if text == "":
             return None
@@ -104,13 +114,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows_from_table(header: list[Any], rows: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows_from_table(header: list[Any], rows: list[list[Any]], csv: bool = False) -> list[dict[str, Any]]:
     names = [str(h).strip() if h is not None else "" for h in header]
     records = []
     for row in rows:
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue
-        records.append({name: _cell(value) for name, value in zip(names, row, strict=False) if name})
+        records.append({name: _cell(value, csv) for name, value in zip(names, row, strict=False) if name})
     return records
 
 
@@ -139,7 +149,7 @@ def _csv_records(path: Path) -> list[dict[str, Any]]:
         raise ImportFileError(f"{path.name} 不是有效的 CSV 文件: {exc}") from exc
     if not table:
         return []
-    return _rows_from_table(table[0], table[1:])
+    return _rows_from_table(table[0], table[1:], csv=True)
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -348,7 +358,9 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             writer = csv.writer(buffer, lineterminator="\n")
             writer.writerow(COLUMNS[section])
             for row in document.get(section, []):
-                writer.writerow(["" if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+                writer.writerow(
+                    ["" if row.get(c) is None else csv_escape(_cell_out(row.get(c))) for c in COLUMNS[section]]
+                )
             target.write_text(buffer.getvalue(), encoding="utf-8")
             written.append(target)
         return written
@@ -360,7 +372,9 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             sheet = workbook.create_sheet(section)
             sheet.append(COLUMNS[section])
             for row in document.get(section, []):
-                sheet.append([None if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+                sheet.append(
+                    [None if row.get(c) is None else xlsx_cell(sheet, _cell_out(row.get(c))) for c in COLUMNS[section]]
+                )
         workbook.save(path)
         return [path]
     raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请用 .json、.csv 或 .xlsx")

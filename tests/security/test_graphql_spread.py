@@ -74,7 +74,9 @@ async def test_the_probe_document_is_refused_at_once_and_healthz_answers_meanwhi
         return time.perf_counter() - started
 
     for _ in range(3):
-        (body, _elapsed), health = await asyncio.gather(post(client, doubling(24) + " query { ...F24 }"), healthz())
+        (body, _elapsed), health = await asyncio.gather(
+            post(client, doubling(24) + " query { ...F24 }"), healthz()
+        )
         assert codes(body) == ["QUERY_TOO_COMPLEX"]
         timings.append(health)
     assert min(timings[3:]) < 0.1, timings
@@ -91,16 +93,27 @@ _R_SPREADS, _R_FRAGMENTS = _fan_out(90, 'region(code: "511302") { code }')
 _N_SPREADS, _N_FRAGMENTS = _fan_out(60, "parent { ...H }", on="Region")
 _CHAIN = " ".join(
     ["fragment C0 on Region { code }"]
-    + [f"fragment C{i} on Region {{ parent {{ ...C{i - 1} }} children {{ ...C{i - 1} }} }}" for i in range(1, 10)]
+    + [
+        f"fragment C{i} on Region {{ parent {{ ...C{i - 1} }} children {{ ...C{i - 1} }} }}"
+        for i in range(1, 10)
+    ]
 )
 
 # (name, document, the outcome: "data" or the one error code expected)
 SHAPES = [
     ("probe, 22 doubling levels", PROBE, "QUERY_TOO_COMPLEX"),
     ("30 doubling levels", doubling(30) + " query { ...F30 }", "QUERY_TOO_COMPLEX"),
-    ("doubling with a field below", doubling(12, 'region(code: "511302") { code }') + " query { ...F12 }", "QUERY_TOO_COMPLEX"),
+    (
+        "doubling with a field below",
+        doubling(12, 'region(code: "511302") { code }') + " query { ...F12 }",
+        "QUERY_TOO_COMPLEX",
+    ),
     ("doubling just under the limit", doubling(9) + " query { ...F9 }", "data"),
-    ("doubling inside a field", doubling(20, "code", on="Region") + ' query { region(code: "511302") { ...F20 } }', "QUERY_TOO_COMPLEX"),
+    (
+        "doubling inside a field",
+        doubling(20, "code", on="Region") + ' query { region(code: "511302") { ...F20 } }',
+        "QUERY_TOO_COMPLEX",
+    ),
     ("wide fan-out of fragments", f"query {{ {_SPREADS} }} {_FRAGMENTS}", "QUERY_TOO_COMPLEX"),
     ("fan-out of same-named fields", f"query {{ {_R_SPREADS} }} {_R_FRAGMENTS}", "QUERY_TOO_COMPLEX"),
     (
@@ -110,15 +123,23 @@ SHAPES = [
         "QUERY_TOO_COMPLEX",
     ),
     ("1,990 same-named fields", "{ " + "__typename " * 1990 + "}", "QUERY_TOO_COMPLEX"),
-    ("180 same-named fields with arguments", "{ " + 'region(code: "511302") { code } ' * 180 + "}", "QUERY_TOO_COMPLEX"),
+    (
+        "180 same-named fields with arguments",
+        "{ " + 'region(code: "511302") { code } ' * 180 + "}",
+        "QUERY_TOO_COMPLEX",
+    ),
     (
         "aliases through fragments, at the limit",
-        "query { ...A ...A ...A } fragment A on Query { " + " ".join(f"a{i}: __typename" for i in range(10)) + " }",
+        "query { ...A ...A ...A } fragment A on Query { "
+        + " ".join(f"a{i}: __typename" for i in range(10))
+        + " }",
         "data",
     ),
     (
         "aliases through fragments, past the limit",
-        "query { ...A ...A ...A ...A } fragment A on Query { " + " ".join(f"a{i}: __typename" for i in range(10)) + " }",
+        "query { ...A ...A ...A ...A } fragment A on Query { "
+        + " ".join(f"a{i}: __typename" for i in range(10))
+        + " }",
         "QUERY_TOO_COMPLEX",
     ),
     (
@@ -132,10 +153,22 @@ SHAPES = [
         doubling(22) + " query { " + "... on Query { " * 50 + "...F22" + " }" * 50 + " }",
         "QUERY_TOO_COMPLEX",
     ),
-    ("fragment cycle", "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }", "GRAPHQL_VALIDATION_FAILED"),
-    ("self-spread", "query { ...A } fragment A on Query { __typename ...A ...A }", "GRAPHQL_VALIDATION_FAILED"),
+    (
+        "fragment cycle",
+        "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }",
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
+        "self-spread",
+        "query { ...A } fragment A on Query { __typename ...A ...A }",
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
     ("unknown fragment", "query { ...Nope }", "GRAPHQL_VALIDATION_FAILED"),
-    ("lists multiplied at run time", _CHAIN + ' query { region(code: "331000") { ...C9 } }', "QUERY_TOO_COMPLEX"),
+    (
+        "lists multiplied at run time",
+        _CHAIN + ' query { region(code: "331000") { ...C9 } }',
+        "QUERY_TOO_COMPLEX",
+    ),
     ("the introspection query", get_introspection_query(descriptions=True), "data"),
 ]
 
@@ -223,7 +256,9 @@ SCHEMA = build_schema(Settings())
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fragment_graphs())
-def test_the_memoised_measure_equals_the_plain_expansion(graph: tuple[str, dict[str, list[Any]], list[Any]]) -> None:
+def test_the_memoised_measure_equals_the_plain_expansion(
+    graph: tuple[str, dict[str, list[Any]], list[Any]],
+) -> None:
     document, fragments, top = graph
     cap = MAX_SELECTIONS * 4
     fields, aliases = _expand(fragments, top, [cap])
