@@ -149,8 +149,11 @@ async def audit(
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    reason: str | None = None,
 ) -> None:
-    """One change-log entry per change: who, when, through which door, before and after."""
+    """One change-log entry per change: who, when, through which door, before and after, and the
+    reason where a rule asks for one (an admin correcting an agreement's registration date)."""
     session.add(
         ChangeLog(
             actor_name=actor.name,
@@ -160,6 +163,7 @@ async def audit(
             action=action,
             before=_jsonable(before) if before is not None else None,
             after=_jsonable(after) if after is not None else None,
+            reason=reason,
         )
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from api.enums import Role
 from api.rules import local_county_of
-from api.services.base import Forbidden, ServiceContext
+from api.services.base import FieldError, Forbidden, ServiceContext
 
 
 def county_of_record(ctx: ServiceContext, region_code: str) -> str | None:
@@ -31,3 +31,13 @@ def require_local(ctx: ServiceContext, region_code: str, what: str) -> None:
 def require_admin(ctx: ServiceContext, what: str) -> None:
     if ctx.actor.role != Role.ADMIN:
         raise Forbidden(f"只有市级管理员可以修改{what}")
+
+
+def require_registration_correction(ctx: ServiceContext) -> None:
+    """The registration date of an agreement (the 3-day rule measures it) is the server's; only the
+    city's admins may correct it, and only with a reason that goes into the change log."""
+    if ctx.actor.role != Role.ADMIN:
+        raise Forbidden(
+            "登记日由系统按收到协议的日期记录, 县(市、区)账号不能填写或修改; 如需更正请联系市级管理员",
+            [FieldError("registeredOn", "登记日由系统记录, 只有市级管理员可以更正(需填写更正理由)")],
+        )
