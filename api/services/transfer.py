@@ -29,11 +29,11 @@ from sqlalchemy.orm import selectinload
 from api.db import Database
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
 from api.services.agreements import parse_agreement, save_agreement
-from api.services.base import BadInput, FieldError, ServiceContext
+from api.services.base import BULK, BadInput, Bulk, FieldError, ServiceContext, write_bulk
 from api.services.cells import csv_escape, csv_unescape, xlsx_cell
 from api.services.directory import parse_contact, parse_relation, save_contact, save_relation
 from api.services.halls import parse_hall, save_hall
-from api.services.matters import parse_matter, save_matter
+from api.services.matters import parse_matter, preload_matters, save_matter, unchanged_since_planned
 from api.services.partners import parse_partner, save_partner
 from api.services.snapshots import (
     agreement_snapshot,
@@ -272,24 +272,52 @@ class _DryRun(Exception):
 async def import_document(
     db: Database, ctx: ServiceContext, document: dict[str, Any], *, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
-    """Validate everything, then write everything in one transaction (or nothing)."""
+    """Validate everything, then write everything in one short transaction (or nothing).
+
+    On SQLite a write transaction holds the whole database's lock (staff sign-ins queue behind it),
+    so as much as possible happens before it, in a read transaction: every row is checked, and the
+    matters (the big section: a city catalogue has thousands) are decided there by the same
+    `save_matter` as always, in bulk mode (`base.Bulk`): existing ones loaded in a few queries and
+    changed in memory, new ones built, change-log and outbox rows collected. The write transaction
+    then checks that none of those matters changed meanwhile (else CONFLICT, nothing written),
+    writes them with a few executemany statements, and saves the other sections row by row as
+    before. 6,000 matters: 72 s of lock before, ~1.5 s now (see the report in SECURITY.md)."""
     report = ImportReport(dry_run=dry_run)
+    total = sum(len(rows) for rows in document.values() if isinstance(rows, list))
+    done = 0
+    plan = Bulk()
+    async with db.read() as session:
+        parsed, errors = await validate_document(session, ctx, document)
+        if errors:
+            raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
+        codes = [data.code for _index, data in parsed["matters"]]
+        if codes:
+            session.info[BULK] = plan
+            loaded = await preload_matters(session, codes, lock=False)
+            for _index, data in parsed["matters"]:
+                await SAVERS["matters"](session, ctx, data)
+                done += 1
+                if progress:
+                    progress("matters", done, total)
+            changed = [m for m in loaded.values() if m.version != plan.versions[m.code]]
     try:
         async with db.write() as session:
-            parsed, errors = await validate_document(session, ctx, document)
-            if errors:
-                raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
             first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
-            total = sum(len(rows) for rows in parsed.values())
-            done = 0
+            if codes:
+                await unchanged_since_planned(session, plan, [m.code for m in plan.new_matters])
+                session.add_all(changed)  # detached, with their changes: the flush writes them
+                await write_bulk(session, plan)  # matters, guides, change log, outbox: executemany
+            session.info[BULK] = bulk = Bulk()
             for section in SECTIONS:
                 report.counts[section] = len(parsed[section])
+                if section == "matters":
+                    continue
                 for _index, data in parsed[section]:
                     await SAVERS[section](session, ctx, data)
                     done += 1
                     if progress:
                         progress(section, done, total)
-            await session.flush()
+            await write_bulk(session, bulk)
             rows = await session.execute(
                 select(ChangeLog.entity, ChangeLog.action, func.count()).where(ChangeLog.id > first_log).group_by(ChangeLog.entity, ChangeLog.action)
             )
