@@ -186,9 +186,9 @@ async def test_spread_heavy_documents_answer_quickly_with_a_code(
         assert body["data"] is None
         assert set(codes(body)) == {outcome}, body["errors"][:2]
     assert "INTERNAL" not in codes(body)
-    # generous for a shared 2-core machine; before the fix the doubling shapes took seconds to
+    # generous for a shared, loaded 2-core machine (~0.1 s when idle); before the fix the doubling shapes took seconds to
     # minutes and the list amplification 200 s
-    assert elapsed < 1.0, (name, elapsed)
+    assert elapsed < 2.0, (name, elapsed)
 
 
 # ------------------------------------------------------------------------- the measure, as a property
