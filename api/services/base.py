@@ -205,7 +205,7 @@ class Bulk:
 async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
     """Insert what `bulk` collected (new matters and their guides, then change log and outbox rows,
     in the order they were made) and flush the ORM's updates; empties `bulk`."""
-    from sqlalchemy import Text, bindparam, insert, inspect, select
+    from sqlalchemy import JSON, Text, bindparam, cast, insert, inspect, select
 
     from api.models import Guide, Matter
 
@@ -228,7 +228,12 @@ async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
     await session.flush()
     if bulk.audits:
         table = ChangeLog.__table__
-        as_text = {side: bindparam(side, type_=Text()) for side in ("before", "after")}  # JSON text already
+        # JSON text already: stored as it is (SQLite keeps JSON as text; PostgreSQL casts it)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        as_text = {
+            side: cast(bindparam(side, type_=Text()), JSON) if postgres else bindparam(side, type_=Text())
+            for side in ("before", "after")
+        }
         statement = insert(table).values({**{c: bindparam(c) for c in bulk.audits[0] if c not in as_text}, **as_text})
         await session.execute(statement, bulk.audits)
     if bulk.outbox:
