@@ -554,6 +554,8 @@ class ChangeLog(Base):
     action: Mapped[str] = mapped_column(String(20))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: why, where a rule asks for it (an admin correcting an agreement's registration date)
+    reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class OutboxEvent(Base):

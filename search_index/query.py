@@ -50,6 +50,8 @@ from search_index.schema import (
     WORD_FIELDS,
 )
 
+#: the one cap on a search text (`q`) everywhere: the search page, its htmx fragment, the region
+#: suggestions, GraphQL `search`, the staff matter list, and the page URL a page echoes back
 MAX_QUERY_CHARS = 100
 _MAX_RAW_CHARS = 4_000
 _MAX_CONCEPTS = 12

@@ -241,16 +241,16 @@ async def test_parser_and_validation_caches_are_used(client: httpx.AsyncClient, 
     """The same query text is parsed once and validated once (the validation cache keys on the parsed
     document the parser cache hands back); another text is validated afresh, and a refused query's
     errors come from the cache just the same."""
-    import strawberry.schema.schema as strawberry_schema
+    from api.schema import complexity
 
     validated: list[str] = []
-    real_validate = strawberry_schema.validate_document
+    real_validate = complexity.validate
 
     def counting(schema: Any, document: Any, rules: Any) -> Any:
         validated.append(document.loc.source.body if document.loc else "")
         return real_validate(schema, document, rules)
 
-    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    monkeypatch.setattr(complexity, "validate", counting)
     query = '{ cacheProbe: region(code: "511303") { code } }'
     parse_cache = _get_parse_cache(CACHE_SIZE)
     await post(client, query)

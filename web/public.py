@@ -28,6 +28,7 @@ from api.enums import Role, label
 from api.services import form_tokens
 from api.services.base import Actor, BadInput, NotFound, ServiceError, UnknownRegion, today
 from api.services.feedback import CATEGORIES, submit_feedback
+from search_index.query import MAX_QUERY_CHARS
 from web import csrf, data, regions, search_tracking
 from web.templating import PREFS_COOKIE, page_url, prefs_cookie_value, prefs_of, query_string, render
 from web.views import (
@@ -43,7 +44,7 @@ log = logging.getLogger("tongban.web")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-MAX_QUERY = 100
+MAX_QUERY = MAX_QUERY_CHARS  # the one cap on `q` (search_index.query); longer text is cut there
 RESULTS_PER_PAGE = 10
 AGREEMENTS_PER_PAGE = 20
 SEARCH_DEPTH = 50
@@ -606,7 +607,7 @@ async def region_suggest(request: Request) -> Response:
     catalog = await _state(request).catalog.get()
     region_text = _param(request, "region_q", 30)
     # `region_q` when sent by the lookup form (whose `q` is the matter); plain `q` for API use.
-    text = region_text or _param(request, "q", 30)
+    text = region_text or _param(request, "q", MAX_QUERY)
     entries = (await regions.pinyin_index(catalog.tree)).suggest(text)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(

@@ -25,6 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from api.enums import LABELS, label
 from api.services.base import SHANGHAI
+from search_index.query import MAX_QUERY_CHARS
 from web import csrf
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -206,9 +207,15 @@ def _home_city(request: Request) -> str:
     return str(getattr(settings, "home_region", "") or "")
 
 
+#: a page echoes its own URL (preference links, the feedback form): at most this many parameters,
+#: each value cut to the search-text cap, so a 20 KB `q` is not repeated four times in the page
+MAX_ECHOED_PARAMS = 12
+
+
 def page_url(request: Request) -> str:
     """This page's path and query: where a preference toggle or the feedback form returns to."""
-    query = request.url.query
+    items = request.query_params.multi_items()[:MAX_ECHOED_PARAMS]
+    query = urlencode([(k[:40], v[:MAX_QUERY_CHARS]) for k, v in items])
     return request.url.path + ("?" + query if query else "")
 
 

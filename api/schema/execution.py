@@ -25,6 +25,8 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchem
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.schema.complexity import WorkBudget
+
 DEFINITION = "strawberry-definition"  # where strawberry keeps its field on graphql-core's
 
 # What a plain field's value is made of (`Shape`): LEAF (a scalar or enum), OBJECT (an object type
@@ -93,7 +95,7 @@ def execution_context_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreEx
     """strawberry's execution context, with the short path for this schema's plain fields."""
     table = plain_fields(schema)
 
-    class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    class ExecutionContext(WorkBudget, StrawberryGraphQLCoreExecutionContext):
         def execute_field(
             self,
             parent_type: GraphQLObjectType,
@@ -108,11 +110,13 @@ def execution_context_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreEx
                 node = field_details_list[0].node
                 plain = fields.get(node.name.value)
                 if plain is not None and not node.arguments:
+                    self.spend(1)
                     read, attribute, shape = plain
                     try:
                         return self._complete_plain(shape, read(source, attribute), field_details_list)
                     except Exception:  # noqa: BLE001 - _Bail, or a read or serialisation that raised:
                         pass  # the standard path decides, and reports any error at its path
+                    self.fields_left += 1  # the standard path counts it again
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
         def _complete_plain(self, shape: Shape, value: Any, field_details_list: Any) -> Any:
@@ -141,6 +145,7 @@ def execution_context_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreEx
             grouped, deferred, _forbidden = self.collect_subfields(object_type, field_details_list)
             if deferred:
                 raise _Bail
+            self.spend(len(grouped))
             result: dict[str, Any] = {}
             for response_name, details in grouped.items():
                 node = details[0].node

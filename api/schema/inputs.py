@@ -68,7 +68,14 @@ class AgreementInput:
     )
     document_ref: str | None = strawberry.UNSET
     registered_on: dt.date | None = strawberry.field(
-        default=strawberry.UNSET, description="Defaults to today for a new agreement (the 3-day rule)."
+        default=strawberry.UNSET,
+        description=(
+            "The server's date (today for a new agreement; the 3-day rule measures it). Only a city admin "
+            "may give another date, with registeredOnReason; from anyone else a different date is FORBIDDEN."
+        ),
+    )
+    registered_on_reason: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Why an admin corrects registeredOn; kept in the change log."
     )
     items_count: int | None = strawberry.UNSET
     note: str | None = strawberry.UNSET

@@ -1,8 +1,10 @@
 """The extensions that bound what one request may cost, and the caches that make small queries cheap.
 
-Limits: depth (nested selections), aliases (counted through fragments, so `a1: x … a50: x` hidden in
-fragments still counts), and tokens (checked by the parser before any tree is built, so a 1 MB query
-is refused in microseconds). All three answer QUERY_TOO_COMPLEX (see errors.py). Introspection
+Limits: tokens (checked by the parser before any tree is built, so a 1 MB query is refused in
+microseconds), then the expanded size, depth (nested selections) and aliases (counted through
+fragments, so `a1: x … a50: x` hidden in fragments still counts), all three measured in one linear
+pass with memoised per-fragment figures before any other validation rule runs (`complexity.py`,
+which also bounds graphql-core's field-merging rule). All answer QUERY_TOO_COMPLEX (see errors.py). Introspection
 stays on for partner regions unless `settings.graphql_introspection` is false.
 
 Extensions are given as factories: strawberry builds a fresh instance per request, so no state leaks
@@ -18,26 +20,21 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
+from api.schema import complexity
+from api.schema.complexity import MAX_ALIASES, MAX_DEPTH, MAX_SELECTIONS
 from api.schema.errors import ErrorCodes
 from api.settings import Settings
 
-MAX_DEPTH = 10
-MAX_ALIASES = 30
+__all__ = ["CACHE_SIZE", "MAX_ALIASES", "MAX_DEPTH", "MAX_SELECTIONS", "MAX_TOKENS", "extensions"]
+
 MAX_TOKENS = 2000
 CACHE_SIZE = 256
-
-# The depth and alias rules are built once: `QueryDepthLimiter(...)`/`MaxAliasesLimiter(...)` make a
-# new rule class per instance, which would give every request a new validation-cache key.
-LIMIT_RULES = (depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES))
 
 
 #: per schema: (id of the document, the rules) -> (the document, its validation errors)
@@ -53,11 +50,10 @@ class ValidationCache(SchemaExtension):
     (graphql-core's AST nodes are dataclasses) walks the whole tree each time, 4% of a `coverage`
     request under load. The cached entry holds its document, so the id cannot be reused while the
     entry lives. One cache per schema (dropped with it), bounded like the parser cache; the event
-    loop is the only thread that runs validation."""
+    loop is the only thread that runs validation. The expanded-size, depth and alias limits run
+    first (`complexity.validate`), so no rule ever walks a document past them."""
 
     def on_validate(self) -> Iterator[None]:
-        from strawberry.schema.schema import validate_document
-
         context = self.execution_context
         schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
         cache = _VALIDATED.get(schema)
@@ -69,7 +65,7 @@ class ValidationCache(SchemaExtension):
             cache.move_to_end(key)
             errors = found[1]
         else:
-            errors = validate_document(schema, document, rules)
+            errors = complexity.validate(schema, document, rules)
             cache[key] = (document, errors)
             while len(cache) > CACHE_SIZE:
                 cache.popitem(last=False)
@@ -80,7 +76,6 @@ class ValidationCache(SchemaExtension):
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     factories: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        lambda: AddValidationRules(list(LIMIT_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         ValidationCache,

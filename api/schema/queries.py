@@ -40,13 +40,14 @@ from api.schema.types import (
     region_of,
 )
 from api.services.base import BadInput
+from search_index.query import MAX_QUERY_CHARS
 
 AGREEMENTS = AgreementModel.__table__
 HALLS = HallModel.__table__
 MATTERS = MatterModel.__table__
 REGIONS = RegionModel.__table__
 
-MAX_QUERY_TEXT = 200
+MAX_QUERY_TEXT = MAX_QUERY_CHARS  # the one cap on a search text; longer is BAD_INPUT here
 
 
 def unset(*values: Any) -> tuple[Any, ...]:

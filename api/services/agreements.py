@@ -3,6 +3,13 @@
 The checks here are the policy's: the partner lies outside the home city and the local signatory
 inside it; an agreement cannot expire before it takes effect; a county's staff register only their
 own county's agreements; and the registration date is kept for the 3-day rule.
+
+The registration date is the server's (`ctx.today` when the agreement first arrives through the API
+or a form): the 3-day rule measures it, so a county account cannot choose it (`registeredOn` given
+by a non-admin and different from the server's date → FORBIDDEN; the same date is accepted, so a
+client that sends back what it read keeps working). A city admin may correct it, through the API or
+a form only with `registeredOnReason`, which the change-log entry carries. An admin's (or the CLI's)
+import keeps the date the file gives (restoring a backup); a county's import cannot set it either.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from api.rules import local_county_of
 from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit, queue
 from api.services.fields import Reader
 from api.services.halls import matters_by_code
-from api.services.permissions import require_local
+from api.services.permissions import require_local, require_registration_correction
 from api.services.snapshots import agreement_snapshot
 
 
@@ -30,6 +37,11 @@ class AgreementData:
     values: dict[str, Any]
     matter_codes: list[str] | None
     registered_given: bool
+    registration_reason: str | None = None
+
+
+#: the change-log reason of an admin import that changes a stored registration date
+IMPORT_REASON = "导入文件中的登记日"
 
 
 def default_title(ctx: ServiceContext, partner_code: str, local_code: str) -> str:
@@ -58,6 +70,7 @@ def parse_agreement(
     effective = reader.date("effectiveFrom") or signed
     expires = reader.date("expiresOn")
     registered = reader.date("registeredOn")
+    reason = reader.text("registeredOnReason", max_len=500)
     if effective is not None and expires is not None and expires < effective:
         reader.fail("expiresOn", f"到期日 {expires} 早于生效日 {effective}")
     if signed is not None and registered is not None and registered < signed:
@@ -88,8 +101,11 @@ def parse_agreement(
         return None, reader.errors
     if not values["title"]:
         values["title"] = default_title(ctx, partner, local)  # type: ignore[arg-type]
-    registered_given = isinstance(raw, dict) and "registeredOn" in raw
-    return AgreementData(key=key, values=values, matter_codes=matter_codes, registered_given=registered_given), []
+    registered_given = registered is not None  # null or empty: the server's date
+    data = AgreementData(
+        key=key, values=values, matter_codes=matter_codes, registered_given=registered_given, registration_reason=reason
+    )
+    return data, []
 
 
 async def load_agreement(
@@ -116,7 +132,8 @@ async def save_agreement(
     """Create, or update an existing agreement (by id with a version check, or by key for imports).
 
     `register_today`: a new agreement entered through a form or the API is registered today (the
-    3-day rule is measured against that); an import keeps the date the file gives.
+    3-day rule is measured against that); an admin's import keeps the date the file gives. Any
+    other date is a correction: admins only, with a reason outside imports (see the module doc).
     """
     require_local(ctx, data.values["local_code"], "通办协议")
     if agreement_id is None and data.key is None:
@@ -130,9 +147,8 @@ async def save_agreement(
         agreement = await load_agreement(session, key=data.key, for_update=True)
     matters = await matters_by_code(session, data.matter_codes or [], "matterCodes")
     values = dict(data.values)
+    reason = _registration(ctx, data, agreement, values, register_today)
     if agreement is None:
-        if register_today and not data.registered_given:
-            values["registered_on"] = ctx.today
         agreement = Agreement(
             key=data.key, version=1, covers_all_matters=data.matter_codes is None, matters=matters, **values
         )
@@ -143,8 +159,6 @@ async def save_agreement(
         before = agreement_snapshot(agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters])
         if version is not None and version != agreement.version:
             raise Conflict(f"该协议已被他人修改(当前版本 {agreement.version}, 提交版本 {version})", before)
-        if not data.registered_given:
-            values["registered_on"] = agreement.registered_on
         for field, value in values.items():
             setattr(agreement, field, value)
         if data.key is not None:
@@ -158,9 +172,36 @@ async def save_agreement(
         agreement.version += 1
     await session.flush()
     entity_key = agreement.key or str(agreement.id)
-    await audit(session, ctx.actor, "agreement", entity_key, "create" if before is None else "update", before, after)
+    action = "create" if before is None else "update"
+    if before is not None and before.get("registeredOn") == after.get("registeredOn"):
+        reason = None  # the date did not change: nothing to explain
+    await audit(session, ctx.actor, "agreement", entity_key, action, before, after, reason=reason)
     queue(session, "agreement", str(agreement.id))
     return agreement
+
+
+def _registration(
+    ctx: ServiceContext, data: AgreementData, agreement: Agreement | None, values: dict[str, Any], register_today: bool
+) -> str | None:
+    """Sets `values["registered_on"]`; returns the change-log reason when it corrects the date."""
+    if agreement is not None:
+        server_date = agreement.registered_on
+    elif register_today or not ctx.actor.is_admin:
+        server_date = ctx.today
+    else:
+        server_date = None  # an admin's import: the file's date, or none
+    if not data.registered_given or values["registered_on"] == server_date:
+        values["registered_on"] = server_date if not data.registered_given else values["registered_on"]
+        return None
+    require_registration_correction(ctx)
+    if not register_today:
+        return data.registration_reason or (IMPORT_REASON if agreement is not None else None)
+    if not data.registration_reason:
+        raise BadInput(
+            "更正登记日需填写理由",
+            [FieldError("registeredOnReason", "更正登记日(3日内更新规则据此计算)须说明理由, 理由记入变更记录")],
+        )
+    return data.registration_reason
 
 
 async def create_agreement(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Agreement:

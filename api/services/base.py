@@ -8,6 +8,7 @@ derived-data update, in that order, inside the caller's one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,24 +152,97 @@ async def audit(
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    reason: str | None = None,
 ) -> None:
-    """One change-log entry per change: who, when, through which door, before and after."""
-    session.add(
-        ChangeLog(
-            actor_name=actor.name,
-            via=actor.via,
-            entity=entity,
-            entity_key=key,
-            action=action,
-            before=_jsonable(before) if before is not None else None,
-            after=_jsonable(after) if after is not None else None,
-        )
-    )
+    """One change-log entry per change: who, when, through which door, before and after, and the
+    reason where a rule asks for one (an admin correcting an agreement's registration date)."""
+    row = {
+        "actor_name": actor.name,
+        "via": actor.via,
+        "entity": entity,
+        "entity_key": key,
+        "action": action,
+        "before": _jsonable(before) if before is not None else None,
+        "after": _jsonable(after) if after is not None else None,
+        "reason": reason,
+    }
+    bulk = session.info.get(BULK)
+    if bulk is not None:
+        # serialised now, while an import is still deciding (before its write lock): the JSON of a
+        # matter with its guide was a third of the lock's time
+        for side in ("before", "after"):
+            row[side] = None if row[side] is None else json.dumps(row[side], ensure_ascii=False)
+        bulk.audits.append(row)
+    else:
+        session.add(ChangeLog(**row))
 
 
 def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> None:
     """An outbox row in the same transaction as the change: the search index and caches follow it."""
-    session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
+    bulk = session.info.get(BULK)
+    if bulk is not None:
+        bulk.outbox.append({"entity": entity, "entity_key": key, "op": op})
+    else:
+        session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
+
+
+#: `session.info` key of a `Bulk` while an import writes in bulk
+BULK = "tongban.bulk"
+
+
+@dataclass
+class Bulk:
+    """The rows a bulk import collects instead of adding them one by one: written by `write_bulk` in
+    a few executemany statements. (Through the ORM each row was its own INSERT … RETURNING: SQLite
+    cannot batch those, and 6,000 matters held the write lock for over a minute.) Same rows, same
+    rules: the save functions decide every row exactly as for a single save."""
+
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    new_matters: list[Any] = field(default_factory=list)  # transient `Matter`s with their guides
+    versions: dict[str, int] = field(default_factory=dict)  # existing matters: code → version as loaded
+
+
+async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
+    """Insert what `bulk` collected (new matters and their guides, then change log and outbox rows,
+    in the order they were made) and flush the ORM's updates; empties `bulk`."""
+    from sqlalchemy import JSON, Text, bindparam, cast, insert, inspect, select
+
+    from api.models import Guide, Matter
+
+    def columns(model: Any, obj: Any) -> dict[str, Any]:
+        state = obj.__dict__
+        return {a.key: state[a.key] for a in inspect(model).column_attrs if a.key in state and a.key != "id"}
+
+    if bulk.new_matters:
+        await session.execute(insert(Matter), [columns(Matter, m) for m in bulk.new_matters])
+        codes = [m.code for m in bulk.new_matters]
+        ids: dict[str, int] = {}
+        for start in range(0, len(codes), 500):
+            query = select(Matter.code, Matter.id).where(Matter.code.in_(codes[start : start + 500]))
+            ids.update((code, id_) for code, id_ in (await session.execute(query)).all())
+        guides = [
+            {**columns(Guide, g), "matter_id": ids[m.code]} for m in bulk.new_matters for g in m.guides
+        ]
+        if guides:
+            await session.execute(insert(Guide), guides)
+    await session.flush()
+    if bulk.audits:
+        table = ChangeLog.__table__
+        # JSON text already: stored as it is (SQLite keeps JSON as text; PostgreSQL casts it)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        as_text = {
+            side: cast(bindparam(side, type_=Text()), JSON) if postgres else bindparam(side, type_=Text())
+            for side in ("before", "after")
+        }
+        statement = insert(table).values({**{c: bindparam(c) for c in bulk.audits[0] if c not in as_text}, **as_text})
+        await session.execute(statement, bulk.audits)
+    if bulk.outbox:
+        await session.run_sync(hold_outbox_order_lock)  # the changes feed's order, as for ORM rows
+        await session.execute(insert(OutboxEvent), bulk.outbox)
+    bulk.audits, bulk.outbox, bulk.new_matters = [], [], []
+
 
 
 #: A PostgreSQL advisory lock key ("tong"): every transaction that inserts an outbox row holds it
@@ -183,7 +257,13 @@ _LOCKED = "tongban_outbox_order_locked"
 def _outbox_in_order(session: Session, _context: Any, _instances: Any) -> None:
     """Before a transaction's first outbox row gets its id: on PostgreSQL, hold the order lock
     (shared) until the transaction ends. Once per transaction, whatever the number of rows."""
-    if session.info.get(_LOCKED) or not any(isinstance(obj, OutboxEvent) for obj in session.new):
+    if any(isinstance(obj, OutboxEvent) for obj in session.new):
+        hold_outbox_order_lock(session)
+
+
+def hold_outbox_order_lock(session: Session) -> None:
+    """The order lock for outbox rows not added through the ORM (`write_bulk`), and for the ORM's."""
+    if session.info.get(_LOCKED):
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from api.enums import GuideStatus, HandlingMode, MatterScope
 from api.models import Guide, Matter
-from api.services.base import BadInput, Conflict, FieldError, ServiceContext, audit, now, queue
+from api.services.base import BULK, BadInput, Bulk, Conflict, FieldError, ServiceContext, audit, now, queue
 from api.services.fields import Reader
 from api.services.permissions import require_admin
 from api.services.snapshots import guide_snapshot, matter_snapshot, published_guide
@@ -117,7 +117,56 @@ def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -
     return MatterData(code=code, values=values, guide=guide, guide_given=guide_given), []
 
 
+#: `session.info` key: the matters an import loaded in bulk (code → matter, None when absent)
+PRELOADED = "tongban.preloaded_matters"
+_CHUNK = 500
+
+
+async def preload_matters(session: AsyncSession, codes: list[str], *, lock: bool = True) -> dict[str, Matter]:
+    """Load the matters with these codes, guides included, in a few queries (`lock`: FOR UPDATE on
+    PostgreSQL), for the rest of this session: `load_matter` answers from them, and `save_matter`
+    changes them in memory (in bulk mode, see `base.Bulk`). An import of 6,000 matters made 6,000
+    queries and 6,000 flushes inside the write lock. Returns the ones found; their versions as
+    loaded go into the session's `Bulk`, if any (`unchanged_since_planned` checks them)."""
+    found: dict[str, Matter | None] = dict.fromkeys(codes)
+    for start in range(0, len(codes), _CHUNK):
+        query = select(Matter).options(selectinload(Matter.guides)).where(Matter.code.in_(codes[start : start + _CHUNK]))
+        if lock:
+            query = query.with_for_update(of=Matter).execution_options(populate_existing=True)
+        for matter in (await session.execute(query)).scalars():
+            found[matter.code] = matter
+    session.info.setdefault(PRELOADED, {}).update(found)
+    loaded = {code: matter for code, matter in found.items() if matter is not None}
+    bulk = session.info.get(BULK)
+    if bulk is not None:
+        bulk.versions.update({code: matter.version for code, matter in loaded.items()})
+    return loaded
+
+
+async def unchanged_since_planned(session: AsyncSession, bulk: Bulk, new_codes: list[str]) -> None:
+    """Inside the write transaction: the matters a bulk plan loaded still have the versions it saw
+    (locked FOR UPDATE on PostgreSQL), and the ones it creates still do not exist; else CONFLICT
+    and nothing is written (somebody saved a matter while the import was being checked)."""
+    codes = list(bulk.versions)
+    for start in range(0, len(codes), _CHUNK):
+        query = select(Matter.code, Matter.version).where(Matter.code.in_(codes[start : start + _CHUNK])).with_for_update()
+        rows = (await session.execute(query)).all()
+        for code, version in rows:
+            if version != bulk.versions[code]:
+                raise Conflict(f"导入期间事项 {code} 被他人修改(版本 {bulk.versions[code]} → {version}), 未写入任何数据, 请重新导入")
+        if len(rows) != len(codes[start : start + _CHUNK]):
+            raise Conflict("导入期间有事项被删除, 未写入任何数据, 请重新导入")
+    for start in range(0, len(new_codes), _CHUNK):
+        query = select(Matter.code).where(Matter.code.in_(new_codes[start : start + _CHUNK])).limit(1)
+        taken = (await session.execute(query)).scalar_one_or_none()
+        if taken is not None:
+            raise Conflict(f"导入期间事项 {taken} 已被他人新建, 未写入任何数据, 请重新导入")
+
+
 async def load_matter(session: AsyncSession, code: str, for_update: bool = False) -> Matter | None:
+    preloaded = session.info.get(PRELOADED)
+    if preloaded is not None and code in preloaded:
+        return preloaded[code]
     query = select(Matter).options(selectinload(Matter.guides)).where(Matter.code == code)
     if for_update:
         query = query.with_for_update(of=Matter).execution_options(populate_existing=True)
@@ -137,9 +186,16 @@ async def save_matter(
             f"该事项已被他人修改(当前版本 {matter.version}, 提交版本 {version})",
             matter_snapshot(matter, published_guide(matter)),
         )
+    preloaded = session.info.get(PRELOADED)
+    bulk = session.info.get(BULK)
     if matter is None:
         matter = Matter(code=data.code, version=1, guides=[], **data.values)
-        session.add(matter)
+        if bulk is not None:
+            bulk.new_matters.append(matter)  # inserted with the others by `write_bulk`
+        else:
+            session.add(matter)
+        if preloaded is not None:
+            preloaded[data.code] = matter
         before = None
     else:
         before = matter_snapshot(matter, published_guide(matter))
@@ -173,7 +229,8 @@ async def save_matter(
         return matter
     if before is not None:
         matter.version = (matter.version or 1) + 1
-    await session.flush()
+    if preloaded is None and bulk is None:
+        await session.flush()  # a bulk import writes once, after its last matter
     await audit(session, ctx.actor, "matter", matter.code, "create" if before is None else "update", before, after)
     queue(session, "matter", matter.code)
     return matter

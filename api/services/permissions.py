@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from api.enums import FeedbackStatus, Role
 from api.models import ChangeLog, Feedback
 from api.rules import RegionTree, local_county_of
-from api.services.base import Actor, Forbidden, ServiceContext
+from api.services.base import Actor, FieldError, Forbidden, ServiceContext
 
 LOCAL_ROLES = (Role.ADMIN, Role.COUNTY)
 """City and county staff: the roles that may open the directory's editing pages."""
@@ -377,6 +377,18 @@ def may_read_unpublished_handbook(actor: Actor | None) -> bool:
     """FAQ entries not yet published and unpublished cases: the city's and counties' staff only
     (partners and the public read what is published, as on /faq and /cases)."""
     return actor is not None and may_see_unpublished_cases(actor)
+
+
 def require_account_admin(ctx: ServiceContext) -> None:
     """Staff accounts and their API tokens are the city admins' alone."""
     require_admin(ctx, "工作人员账号")
+
+
+def require_registration_correction(ctx: ServiceContext) -> None:
+    """The registration date of an agreement (the 3-day rule measures it) is the server's; only the
+    city's admins may correct it, and only with a reason that goes into the change log."""
+    if ctx.actor.role != Role.ADMIN:
+        raise Forbidden(
+            "登记日由系统按收到协议的日期记录, 县(市、区)账号不能填写或修改; 如需更正请联系市级管理员",
+            [FieldError("registeredOn", "登记日由系统记录, 只有市级管理员可以更正(需填写更正理由)")],
+        )

@@ -1,5 +1,9 @@
 """Import and export in the one file format of CONTRACT.md §3 (JSON, CSV, XLSX).
 
+No formula leaves in a file: XLSX text is written as string cells, CSV text that a spreadsheet would
+run gets a leading `'` that the CSV import removes again (`cells.py`), so export → import → export
+is identical.
+
 Import is all or nothing: the whole file is read and every row checked (fields, region codes,
 dates, enums, references to matters in the database or in the same file) before one transaction
 writes it through the same service functions the forms and the API use. One bad row and nothing
@@ -25,10 +29,11 @@ from sqlalchemy.orm import selectinload
 from api.db import Database
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
 from api.services.agreements import parse_agreement, save_agreement
-from api.services.base import BadInput, FieldError, ServiceContext
+from api.services.base import BULK, BadInput, Bulk, FieldError, ServiceContext, write_bulk
+from api.services.cells import csv_escape, csv_unescape, xlsx_cell
 from api.services.directory import parse_contact, parse_relation, save_contact, save_relation
 from api.services.halls import parse_hall, save_hall
-from api.services.matters import parse_matter, save_matter
+from api.services.matters import parse_matter, preload_matters, save_matter, unchanged_since_planned
 from api.services.partners import parse_partner, save_partner
 from api.services.snapshots import (
     agreement_snapshot,
@@ -87,11 +92,16 @@ class ImportReport:
 # ----------------------------------------------------------------------------- reading files
 
 
-def _cell(value: Any) -> Any:
-    """CSV/XLSX cells: empty → null; JSON text for lists and objects; everything else as given."""
+def _cell(value: Any, csv: bool = False) -> Any:
+    """CSV/XLSX cells: empty → null; JSON text for lists and objects; everything else as given. A CSV
+    cell escaped against formulas (`cells.csv_escape`) is the text as written, one `'` removed."""
     if value is None:
         return None
     if isinstance(value, str):
+        if csv:
+            value, escaped = csv_unescape(value)
+            if escaped:
+                return value
         text = value.strip()
         if text == "":
             return None
@@ -104,13 +114,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows_from_table(header: list[Any], rows: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows_from_table(header: list[Any], rows: list[list[Any]], csv: bool = False) -> list[dict[str, Any]]:
     names = [str(h).strip() if h is not None else "" for h in header]
     records = []
     for row in rows:
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue
-        records.append({name: _cell(value) for name, value in zip(names, row, strict=False) if name})
+        records.append({name: _cell(value, csv) for name, value in zip(names, row, strict=False) if name})
     return records
 
 
@@ -139,7 +149,7 @@ def _csv_records(path: Path) -> list[dict[str, Any]]:
         raise ImportFileError(f"{path.name} 不是有效的 CSV 文件: {exc}") from exc
     if not table:
         return []
-    return _rows_from_table(table[0], table[1:])
+    return _rows_from_table(table[0], table[1:], csv=True)
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -262,24 +272,53 @@ class _DryRun(Exception):
 async def import_document(
     db: Database, ctx: ServiceContext, document: dict[str, Any], *, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
-    """Validate everything, then write everything in one transaction (or nothing)."""
+    """Validate everything, then write everything in one short transaction (or nothing).
+
+    On SQLite a write transaction holds the whole database's lock (staff sign-ins queue behind it),
+    so as much as possible happens before it, in a read transaction: every row is checked, and the
+    matters (the big section: a city catalogue has thousands) are decided there by the same
+    `save_matter` as always, in bulk mode (`base.Bulk`): existing ones loaded in a few queries and
+    changed in memory, new ones built, change-log and outbox rows collected. The write transaction
+    then checks that none of those matters changed meanwhile (else CONFLICT, nothing written),
+    writes them with a few executemany statements, and saves the other sections row by row as
+    before. 6,000 matters: 27 – 45 s of lock before on the development machine (72 s in the probe),
+    1.1 – 1.4 s now."""
     report = ImportReport(dry_run=dry_run)
+    total = sum(len(rows) for rows in document.values() if isinstance(rows, list))
+    done = 0
+    plan = Bulk()
+    async with db.read() as session:
+        parsed, errors = await validate_document(session, ctx, document)
+        if errors:
+            raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
+        codes = [data.code for _index, data in parsed["matters"]]
+        if codes:
+            session.info[BULK] = plan
+            loaded = await preload_matters(session, codes, lock=False)
+            for _index, data in parsed["matters"]:
+                await SAVERS["matters"](session, ctx, data)
+                done += 1
+                if progress:
+                    progress("matters", done, total)
+            changed = [m for m in loaded.values() if m.version != plan.versions[m.code]]
     try:
         async with db.write() as session:
-            parsed, errors = await validate_document(session, ctx, document)
-            if errors:
-                raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
             first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
-            total = sum(len(rows) for rows in parsed.values())
-            done = 0
+            if codes:
+                await unchanged_since_planned(session, plan, [m.code for m in plan.new_matters])
+                session.add_all(changed)  # detached, with their changes: the flush writes them
+                await write_bulk(session, plan)  # matters, guides, change log, outbox: executemany
+            session.info[BULK] = bulk = Bulk()
             for section in SECTIONS:
                 report.counts[section] = len(parsed[section])
+                if section == "matters":
+                    continue
                 for _index, data in parsed[section]:
                     await SAVERS[section](session, ctx, data)
                     done += 1
                     if progress:
                         progress(section, done, total)
-            await session.flush()
+            await write_bulk(session, bulk)
             rows = await session.execute(
                 select(ChangeLog.entity, ChangeLog.action, func.count()).where(ChangeLog.id > first_log).group_by(ChangeLog.entity, ChangeLog.action)
             )
@@ -348,7 +387,9 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             writer = csv.writer(buffer, lineterminator="\n")
             writer.writerow(COLUMNS[section])
             for row in document.get(section, []):
-                writer.writerow(["" if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+                writer.writerow(
+                    ["" if row.get(c) is None else csv_escape(_cell_out(row.get(c))) for c in COLUMNS[section]]
+                )
             target.write_text(buffer.getvalue(), encoding="utf-8")
             written.append(target)
         return written
@@ -360,7 +401,9 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             sheet = workbook.create_sheet(section)
             sheet.append(COLUMNS[section])
             for row in document.get(section, []):
-                sheet.append([None if row.get(c) is None else _cell_out(row.get(c)) for c in COLUMNS[section]])
+                sheet.append(
+                    [None if row.get(c) is None else xlsx_cell(sheet, _cell_out(row.get(c))) for c in COLUMNS[section]]
+                )
         workbook.save(path)
         return [path]
     raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请用 .json、.csv 或 .xlsx")

@@ -2,7 +2,8 @@
 
 XLSX: a title row and the date it was drawn up, bold frozen header repeated on every printed page,
 landscape A4 fitted to the page width, wrapped text and sensible column widths, autofilter. CSV:
-UTF-8 with a byte-order mark so that Excel opens the Chinese text correctly.
+UTF-8 with a byte-order mark so that Excel opens the Chinese text correctly. No formula in either:
+text is a string cell in XLSX and escaped with a leading `'` in CSV (`api/services/cells.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from api.services.cells import as_text_cell, csv_escape
 from api.services.dashboard import TABLE_COLUMNS, TableRow, table_cell
 
 WIDTHS = {
@@ -35,19 +37,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def to_csv(rows: Sequence[TableRow]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([title for _, title in TABLE_COLUMNS])
     for row in rows:
-        writer.writerow([_csv_safe(_plain(table_cell(row, attribute))) for attribute, _ in TABLE_COLUMNS])
+        writer.writerow([csv_escape(_plain(table_cell(row, attribute))) for attribute, _ in TABLE_COLUMNS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -57,11 +52,13 @@ def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_tex
     sheet.title = "通办合作表"
     columns = len(TABLE_COLUMNS)
     last = get_column_letter(columns)
-    sheet["A1"] = title
+    sheet["A1"] = title  # the title and the filters line are text: made string cells below
     sheet["A1"].font = Font(size=14, bold=True)
     sheet.merge_cells(f"A1:{last}1")
     sheet["A2"] = f"制表日期: {drawn_up.isoformat()}    共 {len(rows)} 份协议    {filters_text}"
     sheet.merge_cells(f"A2:{last}2")
+    as_text_cell(sheet["A1"])
+    as_text_cell(sheet["A2"])
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     header_fill = PatternFill("solid", fgColor="DDE7F0")
@@ -75,7 +72,7 @@ def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_tex
     for r, row in enumerate(rows, start=4):
         for c, (attribute, _) in enumerate(TABLE_COLUMNS, start=1):
             value = _plain(table_cell(row, attribute))
-            cell = sheet.cell(row=r, column=c, value=_csv_safe(value) if isinstance(value, str) else value)
+            cell = as_text_cell(sheet.cell(row=r, column=c, value=value))
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             cell.border = border
@@ -136,7 +133,7 @@ def survey_to_csv(responses: Sequence[Any], catalog: Any) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([title for title, _ in SURVEY_COLUMNS])
     for row in survey_rows(responses, catalog):
-        writer.writerow([_csv_safe(_plain(value)) for value in row])
+        writer.writerow([csv_escape(_plain(value)) for value in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -151,6 +148,8 @@ def survey_to_xlsx(responses: Sequence[Any], catalog: Any, title: str, drawn_up:
     summary_sheet["A1"] = title
     summary_sheet["A1"].font = Font(size=14, bold=True)
     summary_sheet["A2"] = f"制表日期: {drawn_up.isoformat()}    共 {summary.total} 份答卷"
+    as_text_cell(summary_sheet["A1"])
+    as_text_cell(summary_sheet["A2"])
     row = 4
     for heading, items in (("需要办理的事项", summary.by_matter), ("来自省份", summary.by_province),
                            ("遇到的困难", summary.by_obstacle), ("身份", summary.by_respondent)):
@@ -158,7 +157,7 @@ def survey_to_xlsx(responses: Sequence[Any], catalog: Any, title: str, drawn_up:
         summary_sheet.cell(row=row, column=2, value="份数").font = Font(bold=True)
         row += 1
         for _, name, count in items:
-            summary_sheet.cell(row=row, column=1, value=_csv_safe(name))
+            as_text_cell(summary_sheet.cell(row=row, column=1, value=name))
             summary_sheet.cell(row=row, column=2, value=count)
             row += 1
         row += 1
@@ -171,9 +170,7 @@ def survey_to_xlsx(responses: Sequence[Any], catalog: Any, title: str, drawn_up:
     for r, values in enumerate(survey_rows(responses, catalog), start=2):
         for c, value in enumerate(values, start=1):
             value = _plain(value)
-            cell = sheet.cell(row=r, column=c, value=_csv_safe(value) if isinstance(value, str) else value)
-            if isinstance(value, str):
-                cell.data_type = "s"
+            cell = as_text_cell(sheet.cell(row=r, column=c, value=value))
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             cell.alignment = Alignment(vertical="top", wrap_text=True)

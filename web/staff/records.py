@@ -48,6 +48,7 @@ from api.services.snapshots import (
 )
 from api.services.synonyms import delete_synonym, list_synonyms, save_synonym
 from api.services.versioned import create_contact, update_contact, update_matter, update_partner_indices
+from search_index.query import MAX_QUERY_CHARS
 from web.staff.activities import due_context as activity_due_context
 from web.staff.common import (
     county_choices,
@@ -394,7 +395,7 @@ def _render_matter_form(request: Request, staff: Staff, form: MatterForm, matter
 
 @staff_page()
 async def matters_list(request: Request, staff: Staff) -> Response:
-    q = request.query_params.get("q", "").strip()[:40]
+    q = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
     scope = request.query_params.get("scope", "")
     async with state(request).db.read() as session:
         query = select(Matter).order_by(Matter.code)
