@@ -644,6 +644,18 @@ def decide(
     )
 
 
+def is_presumed(coverage: CoverageResult) -> bool:
+    """Whether a "covered" answer rests on a presumption: every agreement that covers it is one whose
+    item list was never entered (``matter_codes`` None), which §5.5 reads as covering every
+    cross-province matter. The real list may be shorter, so citizens are told to phone first."""
+    return (
+        coverage.covered
+        and coverage.kind == "AGREEMENT"
+        and bool(coverage.agreements)
+        and all(a.matter_codes is None for a in coverage.agreements)
+    )
+
+
 def explain(
     tree: RegionTree, standing: HomeStanding, matter: MatterFacts | None, decision: CoverageDecision
 ) -> CoverageResult:

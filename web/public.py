@@ -297,6 +297,7 @@ async def search(request: Request) -> Response:
     near, near_problem = resolve_near(request, catalog, directory)
     presenter = Presenter(catalog, directory, today())
     lat, lon = (near.lat, near.lon) if near else (None, None)
+    near_raw = near.raw if near else None
 
     page_number = _page_number(request)
     results: list[ResultView] = []
@@ -317,7 +318,9 @@ async def search(request: Request) -> Response:
             matter = matters.get(code)
             if matter is not None:
                 results.append(
-                    presenter.result(matter, marked[code], score, home, lat, lon)
+                    presenter.result(
+                        matter, marked[code], score, home, lat, lon, halls_shown=1, near=near_raw, compact=True
+                    )
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
 

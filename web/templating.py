@@ -47,6 +47,9 @@ PUBLIC_CATEGORIES = (
     ("OTHER", "其他"),
 )
 HOTLINE = "12345"
+# what a presumed coverage answer says (api.rules.is_presumed), wherever it is shown
+PRESUMED_NOTE = "该协议的事项清单未录入，按全部跨省通办事项推定，办理前请先电话确认。"
+PRESUMED_SHORT = "推定可办：协议的事项清单未录入，办理前请先电话确认"  # on a compact result card
 
 
 # ------------------------------------------------------------------ filters
@@ -161,6 +164,8 @@ def build_environment(reload: bool = False) -> Environment:
         LABELS=LABELS,
         SITE_NAME=SITE_NAME,
         HOTLINE=HOTLINE,
+        PRESUMED_NOTE=PRESUMED_NOTE,
+        PRESUMED_SHORT=PRESUMED_SHORT,
         feedback_categories=PUBLIC_CATEGORIES,
     )
     return env

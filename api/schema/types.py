@@ -524,6 +524,11 @@ class Coverage:
         str, "A plain Chinese sentence naming the chain: which agreement, who signed it, when, why here."
     )
     on_date = shown(dt.date)
+    presumed = shown(
+        bool,
+        "True when every covering agreement has no item list entered, so it is presumed to cover all "
+        "cross-province matters (rules.is_presumed): confirm by phone before going.",
+    )
 
     def __post_init__(self) -> None:
         result, catalog = self.result, self.catalog
@@ -535,6 +540,7 @@ class Coverage:
         self.local_regions = regions_of(catalog, result.local_regions)
         self.explanation = result.explanation
         self.on_date = self.day
+        self.presumed = rules.is_presumed(result)
 
 
 def _matter_modes(catalog: Catalog, code: str) -> list[enums.HandlingMode]:
