@@ -20,8 +20,12 @@ COVERED = "可以在台州任一县(市、区)办理"
 TEN_RESULTS = "/search?q=社保&home=511302"  # 社保 finds more than ten matters: a full first page
 
 
-def open_page(browser: Any, server: Server, viewport: dict[str, int], js: bool, large: bool) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=viewport, java_script_enabled=js, locale="zh-CN", device_scale_factor=1)
+def open_page(
+    browser: Any, server: Server, viewport: dict[str, int], js: bool, large: bool
+) -> tuple[Any, Any]:
+    context = browser.new_context(
+        viewport=viewport, java_script_enabled=js, locale="zh-CN", device_scale_factor=1
+    )
     if large:
         context.add_cookies([{"name": "tb_prefs", "value": "large", "url": server.url}])
     page = context.new_page()
@@ -72,7 +76,9 @@ def test_answer_on_first_screen_after_search(
         assert on_first_screen(page, "#search-status", height), "the summary line is off screen"
         assert on_first_screen(page, "#results li.result h2", height), "the first result is off screen"
         assert on_first_screen(page, "#results li.result p:has(b)", height), "the verdict is off screen"
-        assert on_first_screen(page, "#results li.result a[href^='/halls/']", height), "the hall is off screen"
+        assert on_first_screen(page, "#results li.result a[href^='/halls/']", height), (
+            "the hall is off screen"
+        )
         if js:  # focus moved to the summary, so a screen reader announces it
             assert page.evaluate("document.activeElement.id") == "search-status"
     finally:
@@ -93,7 +99,9 @@ def test_typing_does_not_steal_focus(browser: Any, server: Server) -> None:
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
-def test_ten_results_fit_in_6000_px(browser: Any, server: Server, artifacts: Path, name: str, viewport: Any) -> None:
+def test_ten_results_fit_in_6000_px(
+    browser: Any, server: Server, artifacts: Path, name: str, viewport: Any
+) -> None:
     context, page = open_page(browser, server, viewport, False, False)
     try:
         page.goto(server.url + TEN_RESULTS)
