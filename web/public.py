@@ -136,8 +136,10 @@ def _page_number(request: Request) -> int:
         return 1
 
 
-def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, str | None]:
-    """The home region from `home`, or from the chooser's selects (county, city, province).
+async def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, str | None]:
+    """The home region from `home`, or from the chooser's selects (county, city, province), or
+    from the place typed in `region_q` when it reads as one region (四川南充 → 南充市; an
+    ambiguous 朝阳 is asked on the lookup page).
 
     Returns (code, problem); an unknown code is a problem to show, never an exception.
     """
@@ -145,8 +147,11 @@ def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, st
     if not raw:
         chosen = regions.chooser(
             tree, _param(request, "province"), _param(request, "city"), _param(request, "county")
-        )
-        return chosen.chosen, None
+        ).chosen
+        typed = _param(request, "region_q", 30)
+        if chosen is None and typed:
+            chosen = (await regions.read_home(tree, typed)).chosen
+        return chosen, None
     if _CODE.match(raw) and raw in tree:
         return raw, None
     return None, f"没有找到代码为“{raw[:20]}”的地区。请在下面重新选择你的户籍地（参保地）。"
@@ -250,14 +255,16 @@ async def lookup(request: Request) -> Response:
     """The lookup: what matter, where is your home region, where are you now."""
     catalog, directory = await snapshot(request)
     tree = catalog.tree
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     near, near_problem = resolve_near(request, catalog, directory)
-    explicit_home = bool(_param(request, "home")) and home is not None
     chooser = regions.chooser(
         tree, _param(request, "province"), _param(request, "city"), _param(request, "county")
     )
     region_q = _param(request, "region_q", 30)
-    suggestions = (await regions.pinyin_index(tree)).suggest(region_q) if region_q else []
+    reading, suggestions = await regions.place_suggestions(tree, region_q) if region_q else (None, [])
+    # a home given as a code, or typed so that it reads as one region, is chosen; the selects are not
+    typed_home = chooser.chosen is None and bool(region_q)
+    explicit_home = home is not None and (bool(_param(request, "home")) or typed_home)
     context = {
         "title": "查一查：在台州能不能办、去哪里办",
         "nav_current": "lookup",
@@ -268,6 +275,7 @@ async def lookup(request: Request) -> Response:
         "near_problem": near_problem,
         "region_q": region_q,
         "suggestions": suggestions,
+        "reading": reading,
         "city_name": tree.name(catalog.home_city),
         **_home_context(catalog, home if explicit_home else None),
         **_near_context(tree, catalog.home_city, near),
@@ -282,7 +290,7 @@ async def search(request: Request) -> Response:
     catalog, directory = await snapshot(request)
     tree = catalog.tree
     text = _param(request, "q", MAX_QUERY)
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     if (
         home is None
         and not home_problem
@@ -383,7 +391,7 @@ async def matter_page(request: Request) -> Response:
     if matter is None:
         raise PageNotFound(f"没有找到编码为“{code[:40]}”的事项。", "matter")
     tree = catalog.tree
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     choosing = bool(request.query_params.get("pick"))
     if choosing:
         home = None  # still moving down province → city → county: no answer yet
@@ -408,7 +416,7 @@ async def matter_page(request: Request) -> Response:
         ),
         "explicit_home": home is not None,
         "region_q": region_q,
-        "suggestions": (await regions.pinyin_index(tree)).suggest(region_q) if region_q else [],
+        "suggestions": (await regions.place_suggestions(tree, region_q))[1] if region_q else [],
         "sample_notice": matter.sample
         or (matter.guide is not None and matter.guide.sample)
         or matter.modes_sample,
@@ -604,7 +612,7 @@ async def region_suggest(request: Request) -> Response:
     region_text = _param(request, "region_q", 30)
     # `region_q` when sent by the lookup form (whose `q` is the matter); plain `q` for API use.
     text = region_text or _param(request, "q", 30)
-    entries = (await regions.pinyin_index(catalog.tree)).suggest(text)
+    reading, entries = await regions.place_suggestions(catalog.tree, text) if text else (None, [])
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             [{"code": e.code, "name": e.name, "fullName": e.full_name, "level": e.level} for e in entries],
@@ -614,7 +622,7 @@ async def region_suggest(request: Request) -> Response:
     target = _param(request, "to", 60)
     if re.match(r"^/matters/[\w.-]{1,40}$", target):
         keep = {"to": target, "near": keep["near"]}
-    context = {"suggestions": entries, "region_q": text, "keep": keep}
+    context = {"suggestions": entries, "region_q": text, "keep": keep, "reading": reading}
     return render(request, "_region_suggestions.html", context, headers=VARY)
 
 
