@@ -239,6 +239,8 @@ class Agreement(Provenance, Timestamped, Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus, "agreement_status"))
     citywide_shared: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # why an agreement recorded as not shared citywide is an exception to 一地签约、全市共享
+    not_shared_reason: Mapped[str | None] = mapped_column(Text)
     covers_all_matters: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     document_ref: Mapped[str | None] = mapped_column(String(200))
     registered_on: Mapped[date | None] = mapped_column(Date)

@@ -277,13 +277,14 @@ class AgreementDetails:
     source_url: str | None
     sample: bool
     updated_at: dt.datetime | None
+    not_shared_reason: str | None = None
 
 
 def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
     return {
         row.id: AgreementDetails(
             row.id, row.document_ref, row.items_count, row.note, row.source, row.source_url,
-            bool(row.is_sample), row.updated_at,
+            bool(row.is_sample), row.updated_at, getattr(row, "not_shared_reason", None),
         )
         for row in catalog.agreement_rows.values()
     }

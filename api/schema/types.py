@@ -248,6 +248,7 @@ class Agreement:
         self.expires_on = row.expires_on
         self.stored_status = enums.AgreementStatus(value_of(row.status))
         self.citywide_shared = bool(row.citywide_shared)
+        self.not_shared_reason = getattr(row, "not_shared_reason", None)
         self.covers_all_matters = bool(row.covers_all_matters)
         self.registered_on = row.registered_on
         self.late = rules.is_late_registration(row.signed_on, row.registered_on)
@@ -276,6 +277,9 @@ class Agreement:
         return rules.in_force(self._facts(), day)
 
     citywide_shared = shown(bool, "一地签约、全市共享: takes effect in every county of the home city.")
+    not_shared_reason = shown(
+        str | None, "Why this agreement is an exception to 一地签约、全市共享 (recorded by staff; citywideShared false)."
+    )
     covers_all_matters = shown(
         bool, "True when the agreement lists no matters: it covers every CROSS_PROVINCE matter."
     )

@@ -283,6 +283,38 @@ class CountyFigures:
         return statistics.median(self.response_hours) if self.response_hours else None
 
 
+@dataclass(frozen=True)
+class NotShared:
+    """An agreement recorded as not shared citywide: an exception to 一地签约、全市共享 that needs the
+    clause (建立“一地签约、全市共享”机制) when it is next renewed, with the reason staff gave (if any)."""
+
+    id: int | str
+    title: str
+    signatory: str
+    reach: str
+    reason: str | None
+
+
+def not_shared_agreements(catalog: Any) -> list[NotShared]:
+    """The snapshot's agreements (not drafts) that a county signed without sharing them citywide."""
+    tree: rules.RegionTree = catalog.tree
+    found = []
+    for facts in catalog.agreements:
+        if facts.stored_status == "DRAFT" or facts.citywide_shared or facts.local_code == catalog.home_city:
+            continue
+        row = catalog.agreement_row(facts.id)
+        found.append(
+            NotShared(
+                facts.id,
+                facts.title,
+                tree.full_name(facts.local_code) if facts.local_code in tree else facts.local_code,
+                "、".join(tree.name(c) for c in catalog.local_reach(facts)),
+                getattr(row, "not_shared_reason", None) if row is not None else None,
+            )
+        )
+    return found
+
+
 @dataclass
 class Dashboard:
     today: dt.date
@@ -302,6 +334,7 @@ class Dashboard:
     people_total: int
     halls: list[dict[str, Any]]
     ranking: list[CountyFigures]
+    not_shared: list[NotShared] = field(default_factory=list)
 
     @property
     def three_day_rate(self) -> float | None:
@@ -450,4 +483,5 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
         people_total=sum(v.people_served or 0 for v in visits),
         halls=halls,
         ranking=ranking,
+        not_shared=not_shared_agreements(catalog),
     )

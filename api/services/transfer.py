@@ -56,7 +56,7 @@ COLUMNS = {
               "coordinatesApproximate", "hasCrossRegionWindow", "windowServices", "matterCodes", "source",
               "sourceUrl", "sample"],
     "agreements": ["key", "title", "partnerCode", "localCode", "signedOn", "effectiveFrom", "expiresOn", "status",
-                   "citywideShared", "matterCodes", "documentRef", "registeredOn", "itemsCount", "note", "source",
+                   "citywideShared", "notSharedReason", "matterCodes", "documentRef", "registeredOn", "itemsCount", "note", "source",
                    "sourceUrl", "sample"],
     "partners": ["regionCode", "populationIndex", "cooperationIndex", "sample"],
     "relations": ["key", "kind", "localCode", "partnerCode", "since", "note", "source", "sourceUrl"],

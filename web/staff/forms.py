@@ -78,6 +78,7 @@ class AgreementForm(StaffForm):
     expiresOn = date_field("到期日期(长期有效留空)")
     status = LooseSelect("状态", choices=_choices(s for s in AgreementStatus if s not in (AgreementStatus.PENDING, AgreementStatus.EXPIRED)))
     citywideShared = BooleanField("一地签约、全市共享: 与本地签约后, 合作效力及于台州市各县(市、区)")
+    notSharedReason = TextAreaField("未实行全市共享的原因(取消上一项勾选时必填, 公众查询时可见)")
     coverage = LooseSelect("通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")]))
     matterCodes = CheckboxList("约定事项")
     itemsCount = StringField("协议载明的事项数", widget=NumberInput(min=0))
