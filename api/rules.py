@@ -22,6 +22,7 @@ Vocabulary used throughout:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -858,8 +859,11 @@ def hall_options_ordered(
             )
             for site in qualifying
         ]
-        located.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name_rank))
-        located = located[:first]
+        def nearest(pair: tuple[HallSite, float | None]) -> tuple[bool, float, int]:
+            return (pair[1] is None, pair[1] or 0.0, pair[0].name_rank)
+
+        # a results card shows the nearest one: no need to sort a hundred (same order as sorted()[:first])
+        located = sorted(located, key=nearest) if first is None else heapq.nsmallest(first, located, key=nearest)
     else:
         located = [(site, None) for site in qualifying[:first]]
 

@@ -53,6 +53,7 @@ def safe_highlight(highlight: str | None, fallback: str) -> Markup:
     return Markup(escape(fallback))
 
 
+@lru_cache(maxsize=4096)
 def result_title(highlight: str | None, name: str) -> tuple[Markup, str]:
     """(heading, matched): a result's heading is always the matter's official name, highlighted
     when the words matched the name itself; when they matched something else (an everyday word,
@@ -72,6 +73,7 @@ def result_title(highlight: str | None, name: str) -> tuple[Markup, str]:
     return Markup(escape(name)), ""
 
 
+@lru_cache(maxsize=4096)
 def details_link(matter_code: str, home: str | None, near: str | None) -> str:
     """The link from a result to its matter page (explanation, every hall, modes, materials).
     The ONE place such links are built, so a tracking parameter can be added here."""
@@ -443,7 +445,8 @@ class Presenter:
         if home is None:
             return view
         if coverage is None:
-            coverage = self.catalog.coverage(home, matter.code, self.day)
+            # a compact card says the verdict in a clause: the decision without the sentence
+            coverage = (self.catalog.decision if compact else self.catalog.coverage)(home, matter.code, self.day)
         view.covered = coverage.covered
         view.verdict, view.why = self.verdict(coverage, matter.scope)
         view.presumed = rules.is_presumed(coverage)
@@ -451,7 +454,9 @@ class Presenter:
         if not compact:
             view.coverage = self.coverage(coverage)
         if coverage.covered:
-            options, total = self.catalog.where_to_handle_counted(home, matter.code, lat, lon, self.day, halls_shown)
+            options, total = self.catalog.where_to_handle_counted(
+                home, matter.code, lat, lon, self.day, halls_shown, coverage
+            )
             shown = [v for o in options if (v := self.hall_option(o)) is not None]
             view.halls = shown
             view.more_halls = max(0, total - len(shown))
