@@ -87,9 +87,14 @@ def conditional(handler: Handler, uses_index: bool = False) -> Handler:
                 response.headers["Cache-Control"] = FIRST_VISIT
             return response
         state: Any = request.app.state.tongban
-        catalog = await state.catalog.get()
-        search = state.search if uses_index else None
-        serial = search.serial() if search is not None and hasattr(search, "serial") else None
+        try:
+            catalog = await state.catalog.get()
+            search = state.search if uses_index else None
+            serial = search.serial() if search is not None and hasattr(search, "serial") else None
+        except Exception:  # noqa: BLE001 - e.g. the database is down: the page answers (503) itself
+            response = await handler(request)
+            response.headers.setdefault("Cache-Control", FIRST_VISIT)
+            return response
         tag = page_tag(request, catalog.mark, serial)
         if _matches(request.headers.get("if-none-match", ""), tag):
             return Response(
