@@ -245,6 +245,8 @@ class Agreement(Provenance, Timestamped, Base):
     citywide_shared: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # whether the signed text itself carries the "一地签约、全市共享" clause (None: not yet checked)
     includes_clause: Mapped[bool | None] = mapped_column(Boolean)
+    # why an agreement recorded as not shared citywide is an exception to 一地签约、全市共享
+    not_shared_reason: Mapped[str | None] = mapped_column(Text)
     covers_all_matters: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     document_ref: Mapped[str | None] = mapped_column(String(200))
     registered_on: Mapped[date | None] = mapped_column(Date)

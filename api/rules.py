@@ -22,6 +22,7 @@ Vocabulary used throughout:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -644,6 +645,18 @@ def decide(
     )
 
 
+def is_presumed(coverage: CoverageResult) -> bool:
+    """Whether a "covered" answer rests on a presumption: every agreement that covers it is one whose
+    item list was never entered (``matter_codes`` None), which §5.5 reads as covering every
+    cross-province matter. The real list may be shorter, so citizens are told to phone first."""
+    return (
+        coverage.covered
+        and coverage.kind == "AGREEMENT"
+        and bool(coverage.agreements)
+        and all(a.matter_codes is None for a in coverage.agreements)
+    )
+
+
 def explain(
     tree: RegionTree, standing: HomeStanding, matter: MatterFacts | None, decision: CoverageDecision
 ) -> CoverageResult:
@@ -846,8 +859,11 @@ def hall_options_ordered(
             )
             for site in qualifying
         ]
-        located.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name_rank))
-        located = located[:first]
+        def nearest(pair: tuple[HallSite, float | None]) -> tuple[bool, float, int]:
+            return (pair[1] is None, pair[1] or 0.0, pair[0].name_rank)
+
+        # a results card shows the nearest one: no need to sort a hundred (same order as sorted()[:first])
+        located = sorted(located, key=nearest) if first is None else heapq.nsmallest(first, located, key=nearest)
     else:
         located = [(site, None) for site in qualifying[:first]]
 

@@ -341,6 +341,17 @@ class SearchIndex:
         self._release(handle)
         return True
 
+    def serial(self) -> int:
+        """Which searcher answers now (a new one with every commit this process sees; 0 without an
+        index): part of a results page's ETag (web.caching)."""
+        handle = self._acquire()
+        if handle is None:
+            return 0
+        try:
+            return handle.serial
+        finally:
+            self._release(handle)
+
     def last_applied_id(self) -> int:
         """The highest outbox id reflected in the index (0 when there is no index)."""
         handle = self._acquire()

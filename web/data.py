@@ -284,6 +284,7 @@ class AgreementDetails:
     sample: bool
     updated_at: dt.datetime | None
     verified_on: dt.date | None = None
+    not_shared_reason: str | None = None
 
 
 def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
@@ -291,6 +292,7 @@ def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
         row.id: AgreementDetails(
             row.id, row.document_ref, row.items_count, row.note, row.source, row.source_url,
             bool(row.is_sample), row.updated_at, getattr(row, "verified_on", None),
+            getattr(row, "not_shared_reason", None),
         )
         for row in catalog.agreement_rows.values()
     }

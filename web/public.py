@@ -15,6 +15,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -38,6 +39,7 @@ from web.views import (
     SLUG_OF_SCOPE,
     Presenter,
     ResultView,
+    details_link,
 )
 
 log = logging.getLogger("tongban.web")
@@ -139,8 +141,10 @@ def _page_number(request: Request) -> int:
         return 1
 
 
-def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, str | None]:
-    """The home region from `home`, or from the chooser's selects (county, city, province).
+async def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, str | None]:
+    """The home region from `home`, or from the chooser's selects (county, city, province), or
+    from the place typed in `region_q` when it reads as one region (四川南充 → 南充市; an
+    ambiguous 朝阳 is asked on the lookup page).
 
     Returns (code, problem); an unknown code is a problem to show, never an exception.
     """
@@ -148,8 +152,11 @@ def parse_home(request: Request, tree: rules.RegionTree) -> tuple[str | None, st
     if not raw:
         chosen = regions.chooser(
             tree, _param(request, "province"), _param(request, "city"), _param(request, "county")
-        )
-        return chosen.chosen, None
+        ).chosen
+        typed = _param(request, "region_q", 30)
+        if chosen is None and typed:
+            chosen = (await regions.read_home(tree, typed)).chosen
+        return chosen, None
     if _CODE.match(raw) and raw in tree:
         return raw, None
     return None, f"没有找到代码为“{raw[:20]}”的地区。请在下面重新选择你的户籍地（参保地）。"
@@ -253,14 +260,16 @@ async def lookup(request: Request) -> Response:
     """The lookup: what matter, where is your home region, where are you now."""
     catalog, directory = await snapshot(request)
     tree = catalog.tree
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     near, near_problem = resolve_near(request, catalog, directory)
-    explicit_home = bool(_param(request, "home")) and home is not None
     chooser = regions.chooser(
         tree, _param(request, "province"), _param(request, "city"), _param(request, "county")
     )
     region_q = _param(request, "region_q", 30)
-    suggestions = (await regions.pinyin_index(tree)).suggest(region_q) if region_q else []
+    reading, suggestions = await regions.place_suggestions(tree, region_q) if region_q else (None, [])
+    # a home given as a code, or typed so that it reads as one region, is chosen; the selects are not
+    typed_home = chooser.chosen is None and bool(region_q)
+    explicit_home = home is not None and (bool(_param(request, "home")) or typed_home)
     context = {
         "title": "查一查：在台州能不能办、去哪里办",
         "nav_current": "lookup",
@@ -271,6 +280,7 @@ async def lookup(request: Request) -> Response:
         "near_problem": near_problem,
         "region_q": region_q,
         "suggestions": suggestions,
+        "reading": reading,
         "city_name": tree.name(catalog.home_city),
         **_home_context(catalog, home if explicit_home else None),
         **_near_context(tree, catalog.home_city, near),
@@ -285,7 +295,7 @@ async def search(request: Request) -> Response:
     catalog, directory = await snapshot(request)
     tree = catalog.tree
     text = _param(request, "q", MAX_QUERY)
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     if (
         home is None
         and not home_problem
@@ -300,6 +310,7 @@ async def search(request: Request) -> Response:
     near, near_problem = resolve_near(request, catalog, directory)
     presenter = Presenter(catalog, directory, today())
     lat, lon = (near.lat, near.lon) if near else (None, None)
+    near_raw = near.raw if near else None
 
     page_number = _page_number(request)
     results: list[ResultView] = []
@@ -320,11 +331,15 @@ async def search(request: Request) -> Response:
             matter = matters.get(code)
             if matter is not None:
                 results.append(
-                    presenter.result(matter, marked[code], score, home, lat, lon)
+                    presenter.result(
+                        matter, marked[code], score, home, lat, lon, halls_shown=1, near=near_raw, compact=True
+                    )
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
     # issue 16's search log: first pages only; the template adds `s=<search_id>` to result links
     search_id = search_tracking.record_search(request, text, [r.matter.code for r in results], found) if text and page_number == 1 else None
+    if search_id:  # each link carries the search's id (copies: a result view may be shared)
+        results = [replace(r, link=details_link(r.matter.code, home, near_raw, search_id)) for r in results]
 
     summary = presenter.summary(catalog.coverage(home, None, presenter.day)) if home and not text else None
     home_level_hint = bool(
@@ -387,7 +402,7 @@ async def matter_page(request: Request) -> Response:
         raise PageNotFound(f"没有找到编码为“{code[:40]}”的事项。", "matter")
     search_tracking.record_click(request, code)  # opened from a search result (`?s=`)
     tree = catalog.tree
-    home, home_problem = parse_home(request, tree)
+    home, home_problem = await parse_home(request, tree)
     choosing = bool(request.query_params.get("pick"))
     if choosing:
         home = None  # still moving down province → city → county: no answer yet
@@ -412,7 +427,7 @@ async def matter_page(request: Request) -> Response:
         ),
         "explicit_home": home is not None,
         "region_q": region_q,
-        "suggestions": (await regions.pinyin_index(tree)).suggest(region_q) if region_q else [],
+        "suggestions": (await regions.place_suggestions(tree, region_q))[1] if region_q else [],
         "sample_notice": matter.sample
         or (matter.guide is not None and matter.guide.sample)
         or matter.modes_sample,
@@ -608,7 +623,7 @@ async def region_suggest(request: Request) -> Response:
     region_text = _param(request, "region_q", 30)
     # `region_q` when sent by the lookup form (whose `q` is the matter); plain `q` for API use.
     text = region_text or _param(request, "q", MAX_QUERY)
-    entries = (await regions.pinyin_index(catalog.tree)).suggest(text)
+    reading, entries = await regions.place_suggestions(catalog.tree, text) if text else (None, [])
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             [{"code": e.code, "name": e.name, "fullName": e.full_name, "level": e.level} for e in entries],
@@ -618,7 +633,7 @@ async def region_suggest(request: Request) -> Response:
     target = _param(request, "to", 60)
     if re.match(r"^/matters/[\w.-]{1,40}$", target):
         keep = {"to": target, "near": keep["near"]}
-    context = {"suggestions": entries, "region_q": text, "keep": keep}
+    context = {"suggestions": entries, "region_q": text, "keep": keep, "reading": reading}
     return render(request, "_region_suggestions.html", context, headers=VARY)
 
 

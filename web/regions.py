@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.place_names import NameTable, Reading, build_name_table, read_place
 from api.rules import RegionTree
 from search_index.analysis import char_pinyin
 
@@ -171,6 +172,39 @@ async def pinyin_index(tree: RegionTree) -> PinyinIndex:
     index = await asyncio.to_thread(PinyinIndex.build, tree)
     _built = (tree, index)
     return index
+
+
+_table_built: tuple[RegionTree, NameTable] | None = None
+
+
+async def name_table(tree: RegionTree) -> NameTable:
+    """`api.place_names`' table for this tree, built once (in a worker thread, ~0.2 s) and kept while
+    the tree lives (the cache holds the tree itself, so an identity check is safe)."""
+    global _table_built
+    found = _table_built
+    if found is not None and found[0] is tree:
+        return found[1]
+    table = await asyncio.to_thread(build_name_table, tree, name_syllables)
+    _table_built = (tree, table)
+    return table
+
+
+async def read_home(tree: RegionTree, text: str) -> Reading:
+    """A typed home place (四川南充, nanchong shunqing, 北京朝阳) read by `api.place_names`."""
+    return read_place(await name_table(tree), text)
+
+
+async def place_suggestions(tree: RegionTree, text: str, limit: int = 10) -> tuple[Reading, list[Entry]]:
+    """The typed place's reading, and the regions to offer: the reading's candidates first (best
+    first), then the type-ahead's prefix matches ("nanc" → 南充市) that are not among them."""
+    reading = read_place(await name_table(tree), text, limit)
+    entries = [Entry(c.code, tree.name(c.code), c.full_name, c.level, "", "") for c in reading.candidates]
+    if len(entries) < limit and not reading.chosen:
+        seen = {e.code for e in entries}
+        for entry in (await pinyin_index(tree)).suggest(text, limit):
+            if entry.code not in seen and len(entries) < limit:
+                entries.append(entry)
+    return reading, entries
 
 
 # ------------------------------------------------------------------ where are you now

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Scope
 
 from api.settings import Settings
 from web import feeds, public, survey
+from web.caching import conditional
 from web.templating import STATIC_DIR
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -73,14 +74,14 @@ def _staff_routes(settings: Settings) -> list[BaseRoute]:
 
 def web_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
-        page("/", public.lookup, name="lookup"),
-        page("/search", public.search, name="search"),
-        page("/matters/{code}", public.matter_page, name="matter"),
-        page("/lists", public.lists_index, name="lists"),
-        page("/lists/{scope}", public.matter_list, name="matter_list"),
-        page("/halls/{hall}", public.hall_page, name="hall"),
+        page("/", conditional(public.lookup), name="lookup"),
+        page("/search", conditional(public.search, uses_index=True), name="search"),
+        page("/matters/{code}", conditional(public.matter_page), name="matter"),
+        page("/lists", conditional(public.lists_index), name="lists"),
+        page("/lists/{scope}", conditional(public.matter_list), name="matter_list"),
+        page("/halls/{hall}", conditional(public.hall_page), name="hall"),
         page("/regions/suggest", public.region_suggest, name="region_suggest"),
-        page("/regions/{code}", public.region_page, name="region"),
+        page("/regions/{code}", conditional(public.region_page), name="region"),
         Route("/prefs", public.set_prefs, methods=READ, name="prefs"),
         page("/feedback", public.feedback_form, name="feedback_form"),
         page("/feedback", public.feedback_submit, methods=["POST"], name="feedback_submit"),

@@ -48,6 +48,9 @@ PUBLIC_CATEGORIES = (
     ("OTHER", "其他"),
 )
 HOTLINE = "12345"
+# what a presumed coverage answer says (api.rules.is_presumed), wherever it is shown
+PRESUMED_NOTE = "该协议的事项清单未录入，按全部跨省通办事项推定，办理前请先电话确认。"
+PRESUMED_SHORT = "推定可办：协议的事项清单未录入，办理前请先电话确认"  # on a compact result card
 
 
 # ------------------------------------------------------------------ filters
@@ -100,6 +103,24 @@ def source_links(value: str | None) -> list[str]:
     if not value:
         return []
     return [part for part in re.split(r"[\s;；,，]+", value) if re.match(r"^https?://[^\s<>\"']+$", part)][:5]
+
+
+_LATIN_WORDS = re.compile(r"[A-Za-z]{2,}[\s,;:()'’-]+[A-Za-z]{2,}")
+_LATIN_ASIDE = re.compile(r"\s*[（(][^）)]*[A-Za-z]{2,}[^）)]*[）)]")  # "(forum repost; weak provenance)"
+SOURCE_MAX = 40
+
+
+def plain_source(value: str | None) -> str:
+    """A record's source as citizens read it: the publisher in Chinese, cut to one short line; a
+    source written in English ("China Daily … citing local media", "forum repost; weak
+    provenance") is "公开报道" (its link is still shown), none is "未注明"."""
+    text = _LATIN_ASIDE.sub("", (value or "")).strip()
+    if not text:
+        return "未注明"
+    if _LATIN_WORDS.search(text):
+        return "公开报道"
+    first = re.split(r"[；;]", text, maxsplit=1)[0].strip()
+    return first if len(first) <= SOURCE_MAX else first[: SOURCE_MAX - 1] + "…"
 
 
 def nl2br(value: str | None) -> Markup:
@@ -155,6 +176,7 @@ def build_environment(reload: bool = False) -> Environment:
         tel=tel_href,
         nl2br=nl2br,
         links=source_links,
+        plain_source=plain_source,
     )
     env.globals.update(
         static=static_url if reload else static_url_fixed,
@@ -162,6 +184,8 @@ def build_environment(reload: bool = False) -> Environment:
         LABELS=LABELS,
         SITE_NAME=SITE_NAME,
         HOTLINE=HOTLINE,
+        PRESUMED_NOTE=PRESUMED_NOTE,
+        PRESUMED_SHORT=PRESUMED_SHORT,
         feedback_categories=PUBLIC_CATEGORIES,
     )
     return env

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
@@ -31,6 +32,8 @@ SCOPE_SLUGS = {"cross-province": "CROSS_PROVINCE", "province-wide": "PROVINCE_WI
 SLUG_OF_SCOPE = {v: k for k, v in SCOPE_SLUGS.items()}
 
 _MARK_ONLY = re.compile(r"</?mark>")
+_MARKED = re.compile(r"<mark>(.*?)</mark>")
+MATCHED_SHOWN = 3  # words named in a result's "匹配：" small print
 
 # `Catalog.views` key of the snapshot's hall lines (hall id → HallLine), built as pages need them.
 HALL_LINES_KEY = "web.views.hall_lines"
@@ -48,6 +51,36 @@ def safe_highlight(highlight: str | None, fallback: str) -> Markup:
         if "<" not in unmarked and ">" not in unmarked:
             return Markup(highlight)
     return Markup(escape(fallback))
+
+
+@lru_cache(maxsize=4096)
+def result_title(highlight: str | None, name: str) -> tuple[Markup, str]:
+    """(heading, matched): a result's heading is always the matter's official name, highlighted
+    when the words matched the name itself; when they matched something else (an everyday word,
+    a synonym, guide text) the heading is the plain name and `matched` names the words, for the
+    small print "匹配：落户"."""
+    if highlight:
+        unmarked = _MARK_ONLY.sub("", highlight)
+        if unmarked == str(escape(name)) and "<" not in unmarked and ">" not in unmarked:
+            return Markup(highlight), ""
+        words: list[str] = []
+        for word in _MARKED.findall(highlight):
+            if "<" in word or ">" in word:  # not the index's plain marked text: name nothing
+                return Markup(escape(name)), ""
+            if word and word not in words and word not in str(escape(name)):
+                words.append(word)
+        return Markup(escape(name)), Markup("、").join(Markup(w) for w in words[:MATCHED_SHOWN])
+    return Markup(escape(name)), ""
+
+
+@lru_cache(maxsize=4096)
+def details_link(matter_code: str, home: str | None, near: str | None, search_id: str | None = None) -> str:
+    """The link from a result to its matter page (explanation, every hall, modes, materials).
+    The ONE place such links are built; `search_id` (`s=`) lets the matter page record the click
+    for the search log (issue 16)."""
+    params = {"home": home, "near": near, "s": search_id}
+    clean = {k: v for k, v in params.items() if v}
+    return f"/matters/{quote(matter_code)}" + ("?" + urlencode(clean) if clean else "")
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,13 @@ class ResultView:
     title: Markup
     score: float
     modes: tuple[Mode, ...]
+    matched: str = ""  # the words that matched when they are not in the name (匹配：…)
+    link: str = ""  # details_link()
+    verdict: str = ""  # one line: 可以在台州任一县(市、区)办理 / 暂不能在台州办理
+    why: str = ""  # the one short clause after the verdict
+    covered: bool | None = None  # None: no home chosen yet
+    presumed: bool = False  # rules.is_presumed
+    exceptions: tuple[str, ...] = ()  # why a covering agreement is not shared citywide
     coverage: CoverageView | None = None
     halls: list[HallOptionView] = field(default_factory=list)
     more_halls: int = 0
@@ -237,6 +277,56 @@ class Presenter:
             f"{best.partner_name}与{best.local_name}于{rules.format_date_cn(facts.signed_on)}签订《{title}》，{reach}；"
             f"另有{len(agreements) - 1}份协议也覆盖这件事（详见办事指南页）。"
         )
+
+    def verdict(self, result: rules.CoverageResult, scope: str | None = None) -> tuple[str, str]:
+        """(verdict, why): the answer in one line and the reason in one short clause, for a
+        compact result card; the matter page carries the full explanation."""
+        city = self.city_short
+        regions = tuple(result.local_regions)
+        if result.covered:
+            if regions and set(regions) >= set(self.counties):
+                verdict = f"可以在{city}任一县(市、区)办理"
+            else:
+                verdict = f"可以在{self.names(regions)}办理"
+        else:
+            verdict = f"暂不能在{city}办理"
+        if result.kind == "LOCAL":
+            why = "本市户籍（参保）"
+        elif result.kind == "PROVINCE":
+            province = self.tree.province_of(self.home_city)
+            why = f"按{self.tree.name(province) if province else ''}全省通办"
+        elif result.kind == "AGREEMENT":
+            best = max(result.agreements, key=self._specificity)
+            who = f"{self.tree.name(best.partner_code)}—{self.tree.name(best.local_code)}"
+            more = f"等{len(result.agreements)}份协议" if len(result.agreements) > 1 else "协议"
+            if best.local_code == self.home_city:
+                reach = ""
+            elif best.citywide_shared:
+                reach = "（一地签约、全市共享）"
+            else:
+                reach = "（未实行全市共享）"
+            why = f"依据{who}{more}{reach}"
+        elif result.kind == "SCOPE_EXCLUDED":
+            why = "全市通办事项，仅限本市户籍（参保）" if scope == "CITYWIDE" else "全省通办事项，不在跨省通办范围"
+        else:
+            why = f"你的户籍地与{city}没有生效的协议覆盖这件事"
+        return verdict, why
+
+    def _specificity(self, facts: rules.AgreementFacts) -> tuple[int, dt.date]:
+        depth = len(self.tree.ancestors(facts.partner_code)) if facts.partner_code in self.tree else 0
+        return depth, facts.signed_on
+
+    def exceptions(self, result: rules.CoverageResult) -> tuple[str, ...]:
+        """The recorded reasons why covering agreements are not shared citywide (一地签约、全市共享
+        has exceptions only where staff recorded one, with its reason)."""
+        found: list[str] = []
+        for facts in result.agreements:
+            if not facts.citywide_shared and facts.local_code != self.home_city:
+                row = self.catalog.agreement_row(facts.id)
+                reason = getattr(row, "not_shared_reason", None) if row is not None else None
+                if reason and reason not in found:
+                    found.append(reason)
+        return tuple(found)
 
     def summary(self, result: rules.CoverageResult) -> CoverageView:
         """The answer for "any cross-province matter" (no matter chosen yet), in words."""
@@ -340,21 +430,34 @@ class Presenter:
         lon: float | None,
         halls_shown: int = 3,
         coverage: rules.CoverageResult | None = None,
+        near: str | None = None,
+        compact: bool = False,
     ) -> ResultView:
+        title, matched = result_title(highlight, matter.name)
         view = ResultView(
             matter=matter,
-            title=safe_highlight(highlight, matter.name),
+            title=title,
             score=score,
             modes=modes_of(matter),
             online="FULL_ONLINE" in matter.modes,
+            matched=matched,
+            link=details_link(matter.code, home, near),
         )
         if home is None:
             return view
         if coverage is None:
-            coverage = self.catalog.coverage(home, matter.code, self.day)
-        view.coverage = self.coverage(coverage)
+            # a compact card says the verdict in a clause: the decision without the sentence
+            coverage = (self.catalog.decision if compact else self.catalog.coverage)(home, matter.code, self.day)
+        view.covered = coverage.covered
+        view.verdict, view.why = self.verdict(coverage, matter.scope)
+        view.presumed = rules.is_presumed(coverage)
+        view.exceptions = self.exceptions(coverage)
+        if not compact:
+            view.coverage = self.coverage(coverage)
         if coverage.covered:
-            options, total = self.catalog.where_to_handle_counted(home, matter.code, lat, lon, self.day, halls_shown)
+            options, total = self.catalog.where_to_handle_counted(
+                home, matter.code, lat, lon, self.day, halls_shown, coverage
+            )
             shown = [v for o in options if (v := self.hall_option(o)) is not None]
             view.halls = shown
             view.more_halls = max(0, total - len(shown))

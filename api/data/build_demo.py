@@ -1042,6 +1042,8 @@ def build_real_agreements(src: Path, regions: Regions) -> list[dict[str, Any]]:
 
 
 SAMPLE_AGREEMENT_SOURCE = "示例数据：为演示“一地签约、全市共享”规则而拟写，并非真实签约"
+# why a sample agreement is not shared citywide (the reason staff must give; shown to citizens)
+SAMPLE_NOT_SHARED_REASONS = {"shangrao-yuhuan-2024": "协议约定仅在玉环市范围内受理（示例）"}
 
 # (key, partner, local, signedOn, effectiveFrom, expiresOn, citywideShared, matterCodes, registered delay, note)
 SAMPLE_AGREEMENTS: list[tuple[str, str, str, str, str, str | None, bool, list[str] | None, int, str]] = [
@@ -1135,6 +1137,7 @@ def build_sample_agreements(regions: Regions) -> list[dict[str, Any]]:
                 "expiresOn": expires,
                 "status": "ACTIVE",
                 "citywideShared": shared,
+                **({"notSharedReason": SAMPLE_NOT_SHARED_REASONS[key]} if key in SAMPLE_NOT_SHARED_REASONS else {}),
                 "matterCodes": codes,
                 "documentRef": None,
                 "registeredOn": (date.fromisoformat(signed) + timedelta(days=delay)).isoformat(),

@@ -63,6 +63,10 @@ class AgreementInput:
     citywide_shared: bool | None = strawberry.field(
         default=strawberry.UNSET, description="一地签约、全市共享; defaults to true."
     )
+    not_shared_reason: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Why an agreement with citywideShared false is an exception to 一地签约、全市共享 (shown to citizens).",
+    )
     matter_codes: list[str] | None = strawberry.field(
         default=strawberry.UNSET, description="Null or omitted: every CROSS_PROVINCE matter."
     )

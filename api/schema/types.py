@@ -248,6 +248,7 @@ class Agreement:
         self.expires_on = row.expires_on
         self.stored_status = enums.AgreementStatus(value_of(row.status))
         self.citywide_shared = bool(row.citywide_shared)
+        self.not_shared_reason = getattr(row, "not_shared_reason", None)
         self.covers_all_matters = bool(row.covers_all_matters)
         self.registered_on = row.registered_on
         self.late = rules.is_late_registration(row.signed_on, row.registered_on)
@@ -276,6 +277,9 @@ class Agreement:
         return rules.in_force(self._facts(), day)
 
     citywide_shared = shown(bool, "一地签约、全市共享: takes effect in every county of the home city.")
+    not_shared_reason = shown(
+        str | None, "Why this agreement is an exception to 一地签约、全市共享 (recorded by staff; citywideShared false)."
+    )
     covers_all_matters = shown(
         bool, "True when the agreement lists no matters: it covers every CROSS_PROVINCE matter."
     )
@@ -524,6 +528,11 @@ class Coverage:
         str, "A plain Chinese sentence naming the chain: which agreement, who signed it, when, why here."
     )
     on_date = shown(dt.date)
+    presumed = shown(
+        bool,
+        "True when every covering agreement has no item list entered, so it is presumed to cover all "
+        "cross-province matters (rules.is_presumed): confirm by phone before going.",
+    )
 
     def __post_init__(self) -> None:
         result, catalog = self.result, self.catalog
@@ -535,6 +544,7 @@ class Coverage:
         self.local_regions = regions_of(catalog, result.local_regions)
         self.explanation = result.explanation
         self.on_date = self.day
+        self.presumed = rules.is_presumed(result)
 
 
 def _matter_modes(catalog: Catalog, code: str) -> list[enums.HandlingMode]:

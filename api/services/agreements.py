@@ -48,9 +48,22 @@ def default_title(ctx: ServiceContext, partner_code: str, local_code: str) -> st
     return f"{ctx.tree.full_name(partner_code)}与{ctx.tree.full_name(local_code)}跨省通办合作协议"
 
 
+NOT_SHARED_REASON_REQUIRED = (
+    "未实行“一地签约、全市共享”的协议须写明原因（例如协议中只对本县（市、区）有效的条款），公众查询时会看到"
+)
+
+
 def parse_agreement(
-    raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None
+    raw: Any,
+    ctx: ServiceContext,
+    section: str | None = None,
+    row: int | None = None,
+    *,
+    require_not_shared_reason: bool = False,
 ) -> tuple[AgreementData | None, list[FieldError]]:
+    """`require_not_shared_reason`: the staff form's rule (an agreement recorded as not shared
+    citywide needs its reason); imports and the API keep historic records without one, and the
+    staff dashboard lists those as needing the clause."""
     reader = Reader(raw, section, row)
     key = reader.text("key", max_len=80)
     partner = reader.text("partnerCode", required=True, max_len=12)
@@ -84,6 +97,7 @@ def parse_agreement(
         "expires_on": expires,
         "status": reader.enum("status", AgreementStatus, default=AgreementStatus.ACTIVE),
         "citywide_shared": reader.boolean("citywideShared", True),
+        "not_shared_reason": reader.text("notSharedReason", max_len=500),
         "document_ref": reader.text("documentRef", max_len=200),
         "registered_on": registered,
         "items_count": reader.integer("itemsCount", minimum=0, maximum=100000),
@@ -97,6 +111,10 @@ def parse_agreement(
     if reader.has("includesClause"):  # yes / no / empty = not yet checked
         values["includes_clause"] = reader.boolean("includesClause", False) if reader.raw.get("includesClause") not in (None, "") else None
     matter_codes = reader.optional_list("matterCodes")
+    if values["citywide_shared"] is not False or local == home:
+        values["not_shared_reason"] = None  # shared citywide (or signed by the city): no exception
+    elif require_not_shared_reason and not values["not_shared_reason"]:
+        reader.fail("notSharedReason", NOT_SHARED_REASON_REQUIRED)
     if reader.errors:
         return None, reader.errors
     if not values["title"]:
@@ -204,8 +222,10 @@ def _registration(
     return data.registration_reason
 
 
-async def create_agreement(session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any]) -> Agreement:
-    data, errors = parse_agreement(raw, ctx)
+async def create_agreement(
+    session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any], *, require_not_shared_reason: bool = False
+) -> Agreement:
+    data, errors = parse_agreement(raw, ctx, require_not_shared_reason=require_not_shared_reason)
     if data is None:
         raise BadInput("协议数据有误", errors)
     if data.key is not None and await load_agreement(session, key=data.key) is not None:
@@ -228,9 +248,15 @@ def natural_key(data: AgreementData) -> str:
 
 
 async def update_agreement(
-    session: AsyncSession, ctx: ServiceContext, agreement_id: int, version: int, raw: dict[str, Any]
+    session: AsyncSession,
+    ctx: ServiceContext,
+    agreement_id: int,
+    version: int,
+    raw: dict[str, Any],
+    *,
+    require_not_shared_reason: bool = False,
 ) -> Agreement:
-    data, errors = parse_agreement(raw, ctx)
+    data, errors = parse_agreement(raw, ctx, require_not_shared_reason=require_not_shared_reason)
     if data is None:
         raise BadInput("协议数据有误", errors)
     if data.key is not None:

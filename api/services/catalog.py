@@ -247,6 +247,17 @@ class Catalog:
         result = rules.explain(self.tree, standing, matter, rules.decide(standing, matter, self._cross_codes))
         return _remember(self._memo, key, result)
 
+    def decision(self, home_code: str, matter_code: str, day: dt.date | None = None) -> CoverageResult:
+        """`coverage(...)` without its explanation sentence (empty): what a compact results card
+        needs (verdict, reach, agreements); the matter page shows the sentence."""
+        day = day or today()
+        cached = self._memo.get((home_code, matter_code, day))
+        if cached is not None:
+            return cached
+        self.region(home_code)
+        decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
+        return CoverageResult(decided.covered, decided.kind, decided.agreements, decided.local_regions, "")
+
     def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
         self.region(home_code)
@@ -287,16 +298,19 @@ class Catalog:
         lon: float | None = None,
         day: dt.date | None = None,
         first: int | None = None,
+        coverage: CoverageResult | None = None,
     ) -> tuple[list[HallOption], int]:
         """`where_to_handle` cut to `first`, and how many halls qualify in all (one pass): a results
-        page shows the nearest few and links to the rest."""
+        page shows the nearest few and links to the rest. `coverage`: this home's answer for the
+        matter when the caller has it already (e.g. from `decision`)."""
         if (lat is None) != (lon is None):
             raise BadInput("纬度和经度应同时提供或同时省略")
         if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise BadInput(f"坐标超出范围: {lat}, {lon}")
         if first is not None and first < 0:
             raise BadInput("first 不能为负数")
-        coverage = self.coverage(home_code, matter_code, day)
+        if coverage is None:
+            coverage = self.coverage(home_code, matter_code, day)
         matter = self.matter(matter_code)
         try:
             return rules.hall_options_ordered(

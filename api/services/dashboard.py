@@ -307,6 +307,38 @@ class CountyFigures:
         return statistics.median(self.response_hours) if self.response_hours else None
 
 
+@dataclass(frozen=True)
+class NotShared:
+    """An agreement recorded as not shared citywide: an exception to 一地签约、全市共享 that needs the
+    clause (建立“一地签约、全市共享”机制) when it is next renewed, with the reason staff gave (if any)."""
+
+    id: int | str
+    title: str
+    signatory: str
+    reach: str
+    reason: str | None
+
+
+def not_shared_agreements(catalog: Any) -> list[NotShared]:
+    """The snapshot's agreements (not drafts) that a county signed without sharing them citywide."""
+    tree: rules.RegionTree = catalog.tree
+    found = []
+    for facts in catalog.agreements:
+        if facts.stored_status == "DRAFT" or facts.citywide_shared or facts.local_code == catalog.home_city:
+            continue
+        row = catalog.agreement_row(facts.id)
+        found.append(
+            NotShared(
+                facts.id,
+                facts.title,
+                tree.full_name(facts.local_code) if facts.local_code in tree else facts.local_code,
+                "、".join(tree.name(c) for c in catalog.local_reach(facts)),
+                getattr(row, "not_shared_reason", None) if row is not None else None,
+            )
+        )
+    return found
+
+
 @dataclass
 class Dashboard:
     today: dt.date
@@ -328,6 +360,7 @@ class Dashboard:
     ranking: list[CountyFigures]
     activity_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """Cooperation activities per local side (each county, and the city itself) and kind (issue 21)."""
+    not_shared: list[NotShared] = field(default_factory=list)
 
     @property
     def three_day_rate(self) -> float | None:
@@ -488,4 +521,5 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
         halls=halls,
         ranking=ranking,
         activity_counts=activity_counts,
+        not_shared=not_shared_agreements(catalog),
     )

@@ -95,6 +95,8 @@ def agreement_snapshot(agreement: Agreement, matter_codes: list[str] | None) -> 
         "status": value_of(agreement.status),
         "citywideShared": agreement.citywide_shared,
         "includesClause": agreement.includes_clause,
+        # only when recorded, so the documents and audit entries of other agreements are unchanged
+        **({"notSharedReason": agreement.not_shared_reason} if agreement.not_shared_reason else {}),
         "matterCodes": None if matter_codes is None else sorted(matter_codes),
         "documentRef": agreement.document_ref,
         "registeredOn": _date(agreement.registered_on),

@@ -80,6 +80,7 @@ class AgreementForm(StaffForm):
     citywideShared = BooleanField("一地签约、全市共享: 与本地签约后, 合作效力及于台州市各县(市、区)")
     includesClause = LooseSelect("签署文本是否写明“一地签约、全市共享”条款", choices=_pairs([
         ("", "尚未核对"), ("yes", "是, 签署文本含该条款"), ("no", "否, 签署文本不含该条款(需补充协议)")]))
+    notSharedReason = TextAreaField("未实行全市共享的原因(取消上一项勾选时必填, 公众查询时可见)")
     coverage = LooseSelect("通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")]))
     matterCodes = CheckboxList("约定事项")
     itemsCount = StringField("协议载明的事项数", widget=NumberInput(min=0))

@@ -161,6 +161,7 @@ def agreement_raw(form: AgreementForm, partner_code: str | None) -> dict[str, An
         "expiresOn": form.expiresOn.data,
         "status": form.status.data,
         "citywideShared": bool(form.citywideShared.data),
+        "notSharedReason": form.notSharedReason.data,
         "matterCodes": None if form.coverage.data != "listed" else list(form.matterCodes.data or []),
         "itemsCount": form.itemsCount.data,
         "documentRef": form.documentRef.data,
@@ -185,6 +186,7 @@ def _agreement_data(agreement: Agreement) -> dict[str, Any]:
         "expiresOn": snap["expiresOn"] or "",
         "status": snap["status"],
         "citywideShared": snap["citywideShared"],
+        "notSharedReason": snap.get("notSharedReason") or "",
         "coverage": "all" if snap["matterCodes"] is None else "listed",
         "matterCodes": snap["matterCodes"] or [],
         "itemsCount": "" if snap["itemsCount"] is None else str(snap["itemsCount"]),
@@ -239,7 +241,7 @@ async def agreement_new(request: Request, staff: Staff) -> Response:
         return _render_agreement_form(request, staff, form, agreement=None, status=status, candidates=candidates, partner_code=partner)
     try:
         async with state(request).db.write() as session:
-            agreement = await create_agreement(session, ctx, agreement_raw(form, partner))
+            agreement = await create_agreement(session, ctx, agreement_raw(form, partner), require_not_shared_reason=True)
             agreement_id = agreement.id
     except BadInput as error:
         return _render_agreement_form(request, staff, form, agreement=None, general=_failure(form, error),
@@ -292,7 +294,7 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
     raw.pop("registeredOn", None)  # kept by the service: the 3-day rule measures the first registration
     try:
         async with state(request).db.write() as session:
-            await update_agreement(session, ctx, agreement_id, version, raw)
+            await update_agreement(session, ctx, agreement_id, version, raw, require_not_shared_reason=True)
     except Conflict as error:
         fresh = await _load_agreement(request, agreement_id)
         form.version.data = str(fresh.version)

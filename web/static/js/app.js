@@ -72,6 +72,17 @@
     });
   });
 
+  // After 查询 (a form submitted, not typing in the box): bring the answer into view and move focus
+  // to the results summary, so a screen reader announces it and a phone shows it on screen.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var source = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!source || source.tagName !== "FORM" || !event.detail.target || event.detail.target.id !== "results") { return; }
+    var summary = document.getElementById("search-status");
+    if (!summary || !summary.textContent) { return; }
+    summary.scrollIntoView({ block: "start" });
+    summary.focus({ preventScroll: true });
+  });
+
   document.addEventListener("htmx:afterSettle", reveal);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", reveal);
