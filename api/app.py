@@ -65,6 +65,34 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness (CONTRACT §7), for nginx and systemd: 200 only when the database answers and the
+    search index is open, its updates go through and it holds what the outbox holds; 503 until
+    then, and while an index that failed its updates is being rebuilt. /healthz stays liveness."""
+    from api.services.indexing import outbox_mark
+
+    state = state_of(request)
+    body: dict[str, Any] = {"status": "ok"}
+    ready = True
+    mark: int | None = None
+    try:
+        async with state.db.read() as session:
+            mark = await outbox_mark(session)
+        body["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        body["database"] = f"unavailable: {type(exc).__name__}"
+        ready = False
+    if state.search is None:
+        body["index"] = {"ready": False}
+        ready = False
+    else:
+        index_ready, body["index"] = state.search.readiness(mark if mark is not None else 0)
+        ready = ready and index_ready
+    if not ready:
+        body["status"] = "unavailable"
+    return JSONResponse(body, status_code=200 if ready else 503, headers={"cache-control": "no-store"})
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
 
@@ -85,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.search.stop()
             await db.dispose()
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     from api.schema import graphql_routes
 
     routes += graphql_routes(settings)

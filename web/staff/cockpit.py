@@ -116,6 +116,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         "title": "驾驶舱", "board": board, "charts": charts, "visits": visits, "form": form, "general": general or [],
         "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
         "saved": request.query_params.get("saved"),
+        "index_alert": state(request).search.alert() if state(request).search is not None else None,
     }, status=status, nav="dashboard")
 
 
