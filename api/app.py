@@ -98,10 +98,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from api import metrics
         from api.services.catalog import CatalogCache
         from api.services.indexing import SearchService
 
         db = Database(settings.database_url)
+        metrics.watch_pool(db.engine)
         state = AppState(settings=settings, db=db)
         state.catalog = CatalogCache(db, settings.home_region)
         state.search = SearchService(db, settings.index_dir)
@@ -112,8 +114,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await state.search.stop()
             await db.dispose()
+            metrics.unwatch_pool(db.engine)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    from api.observability import metrics_endpoint
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint(settings))]
     from api.schema import graphql_routes
 
     routes += graphql_routes(settings)
@@ -146,8 +151,12 @@ def create_served_app() -> Starlette:
     their interpreter's settings."""
     import gc
 
+    from api.observability import configure_logging
+
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
-    return create_app()
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def run_sync(coro: Any) -> Any:

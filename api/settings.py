@@ -64,6 +64,13 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 600
     debug: bool = False
+    #: `text` (default) or `json` (one JSON object a line) for the server's log lines
+    log_format: str = "text"
+    #: addresses and networks that may read /metrics
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/8", "::1/128")
+    #: state the workers of one `tongban serve` share (metrics files, the rate limiter's buckets);
+    #: set by `tongban serve` for its workers, None when the app runs on its own (tests, embedders)
+    run_dir: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -94,4 +101,7 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         max_body_bytes=int(env.get("TONGBAN_MAX_BODY_BYTES") or 1024 * 1024),
         rate_limit_per_minute=int(env.get("TONGBAN_RATE_LIMIT_PER_MINUTE") or 600),
         debug=_flag(env.get("TONGBAN_DEBUG"), False),
+        log_format="json" if (env.get("TONGBAN_LOG_FORMAT") or "").strip().lower() == "json" else "text",
+        metrics_allow=tuple(a.strip() for a in (env.get("TONGBAN_METRICS_ALLOW") or "127.0.0.1/8,::1/128").split(",") if a.strip()),
+        run_dir=Path(env["TONGBAN_RUN_DIR"]) if env.get("TONGBAN_RUN_DIR") else None,
     )

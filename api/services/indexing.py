@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from api import metrics
 from api.db import Database
 from api.enums import GuideStatus
 from api.models import Guide, Matter, OutboxEvent, SearchSynonym
@@ -213,6 +214,7 @@ class SearchService:
         cause = exc.__cause__ or exc
         self.last_error = health.last_error = f"{type(cause).__name__}: {cause}"
         health.failures += 1
+        metrics.INDEX_FAILURES.inc()
         if health.failing_since is None:
             health.failing_since = time.time()
         log.error("search index update failed (%s); rebuilding it in the background", health.last_error)
@@ -225,6 +227,7 @@ class SearchService:
         health = self.health
         health.rebuilding = True
         health.repairs += 1
+        metrics.INDEX_REPAIRS.inc()
         delay = first_delay
         try:
             while not self._stopping:
@@ -380,14 +383,22 @@ class SearchService:
     def search(self, text: str, limit: int = 10) -> list[Any]:
         if self._index is None:
             return []
-        return list(self._index.search(text, limit=limit))
+        hits = list(self._index.search(text, limit=limit))
+        metrics.SEARCHES.inc()
+        if not hits:
+            metrics.ZERO_RESULT_SEARCHES.inc()
+        return hits
 
     def find(self, text: str, limit: int = 10) -> Any:
         """The hits without highlights (`search_index.index.Answer`; None for no hits): a results
         page asks it for the highlights of the hits it shows."""
         if self._index is None:
             return None
-        return self._index.find(text, limit=limit)
+        answer = self._index.find(text, limit=limit)
+        metrics.SEARCHES.inc()
+        if answer is None:
+            metrics.ZERO_RESULT_SEARCHES.inc()
+        return answer
 
 
 async def _on_index(call: Callable[[], Any]) -> Any:
