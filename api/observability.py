@@ -55,7 +55,7 @@ ACCESS_FIELDS = ("method", "route", "path", "status", "duration_ms", "client")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time (UTC, ISO 8601), level, logger, request_id, message, the access
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, pid (which worker), request_id, message, the access
     fields when present, and the exception's traceback as `exception`."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -63,6 +63,7 @@ class JsonFormatter(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "request_id": getattr(record, "request_id", None) or REQUEST_ID.get() or "-",
             "message": record.getMessage(),
         }
@@ -94,6 +95,9 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # at DEBUG these log every SQL statement with its parameters (contacts, password hashes)
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 
@@ -121,6 +125,24 @@ def route_templates(app: Any) -> dict[int, str]:
     return found
 
 
+def _match_endpoint(routes: Any, scope: dict[str, Any]) -> Any:
+    """The endpoint the router would have chosen for `scope` (rarely needed: see `_route`)."""
+    from starlette.routing import Match
+
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        sub = getattr(route, "routes", None)
+        if sub:
+            found = _match_endpoint(sub, {**scope, **child})
+            if found is not None:
+                return found
+            continue
+        return child.get("endpoint") or getattr(route, "app", None)
+    return None
+
+
 class RequestObserver:
     """Outermost middleware: the request id (kept from `X-Request-ID` when valid, else made), set
     for every log line of the request and returned as `X-Request-ID`; then, once answered, the
@@ -136,8 +158,10 @@ class RequestObserver:
         if self._templates is None:
             self._templates = route_templates(self.router)
         endpoint = scope.get("endpoint")
-        if endpoint is None:
-            return "unmatched"
+        if endpoint is None:  # answered before routing (429, 413, a refused host): match it now
+            endpoint = _match_endpoint(getattr(self.router, "routes", ()), dict(scope))
+            if endpoint is None:
+                return "unmatched"
         return self._templates.get(id(endpoint), "other")
 
     def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
