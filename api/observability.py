@@ -12,10 +12,10 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -91,10 +91,15 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # uvicorn writes its access line when this logger has handlers, its parents' included: it
+    # would log the query string (what citizens typed, tokens). The app writes its own.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
     # at DEBUG these log every SQL statement with its parameters (contacts, password hashes)
     for name in ("aiosqlite", "asyncpg", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -186,7 +191,7 @@ class RequestObserver:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 break
-        request_id = given if given is not None and VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if given is not None and VALID_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
