@@ -116,9 +116,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.dispose()
             metrics.unwatch_pool(db.engine)
 
+    routes: list[BaseRoute] = [Route("/healthz", healthz)]
     from api.observability import metrics_endpoint
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_endpoint(settings))]
+    routes += [Route("/readyz", readyz), Route("/metrics", metrics_endpoint(settings))]
     from api.schema import graphql_routes
 
     routes += graphql_routes(settings)
