@@ -188,6 +188,18 @@ def _supervisor(config: Any) -> Any:
         def sockets(self, _shared: list[Any]) -> None:
             pass  # the shared socket uvicorn would hand to every worker is not used
 
+        def keep_subprocess_alive(self) -> None:
+            """uvicorn's, then a replaced worker's live gauges leave /metrics (its counters stay)."""
+            before = {process.pid for process in self.processes}
+            super().keep_subprocess_alive()
+            gone = before - {process.pid for process in self.processes}
+            if gone:
+                from api.metrics import worker_exited
+
+                for pid in gone:
+                    if pid is not None:
+                        worker_exited(pid)
+
     probe = _tcp_socket(config)  # fail here, in the parent, when the address is taken
     probe.close()
     return PerWorkerSockets(config, sockets=[])
