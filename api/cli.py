@@ -229,12 +229,14 @@ def _prepare_run_dir(settings: Settings) -> tuple[Path, bool]:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import os
     import shutil
 
     import uvicorn
 
     from api.observability import configure_logging
 
+    saved = {name: os.environ.get(name) for name in ("TONGBAN_RUN_DIR", "PROMETHEUS_MULTIPROC_DIR")}
     run_dir, created = _prepare_run_dir(settings)
     configure_logging(settings)
     try:
@@ -242,6 +244,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     finally:
         if created:
             shutil.rmtree(run_dir, ignore_errors=True)
+        for name, value in saved.items():  # as it was: an embedding process goes on
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> int:

@@ -82,13 +82,16 @@ def log_formatter(settings: Settings) -> logging.Formatter:
 
 def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
     """The served process's logging: one handler on the root logger (uvicorn's loggers propagate
-    to it) in the configured format, every line with its request id. Replaces earlier handlers."""
+    to it) in the configured format, every line with its request id. Replaces the handler an
+    earlier call added; leaves others alone."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(log_formatter(settings))
     handler.addFilter(RequestIdFilter())
+    handler.tongban = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "tongban", False):  # called again (a test, a reload): one line per record
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error"):
