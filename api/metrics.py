@@ -44,24 +44,38 @@ LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 HTTP_REQUESTS = Counter("tongban_http_requests", "HTTP requests answered", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
-    "tongban_http_request_duration_seconds", "Time to answer an HTTP request", ["route", "status"], buckets=LATENCY_BUCKETS
+    "tongban_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["route", "status"],
+    buckets=LATENCY_BUCKETS,
 )
 SEARCHES = Counter("tongban_searches", "Searches of the matter index (results pages and GraphQL)")
 ZERO_RESULT_SEARCHES = Counter("tongban_search_zero_results", "Searches that found no matter")
 COVERAGE_ANSWERS = Counter("tongban_coverage_answers", "Coverage answers given", ["channel", "covered"])
 OUTBOX_LAG = Gauge(
-    "tongban_outbox_lag_events", "Outbox rows not yet applied to the search index", multiprocess_mode="livemostrecent"
+    "tongban_outbox_lag_events",
+    "Outbox rows not yet applied to the search index",
+    multiprocess_mode="livemostrecent",
 )
 INDEX_AGE = Gauge(
-    "tongban_index_age_seconds", "Seconds since the search index last held every outbox row",
+    "tongban_index_age_seconds",
+    "Seconds since the search index last held every outbox row",
     multiprocess_mode="livemostrecent",
 )
 INDEX_FAILURES = Counter("tongban_index_failures", "Search index updates that failed on the index's side")
 INDEX_REPAIRS = Counter("tongban_index_repairs", "Background rebuilds started because index updates failed")
 WEBHOOK_DELIVERIES = Counter("tongban_webhook_deliveries", "Webhook deliveries attempted")
-WEBHOOK_FAILURES = Counter("tongban_webhook_failures", "Webhook deliveries that failed (non-2xx, timeout, refused)")
-DB_IN_USE = Gauge("tongban_db_connections_in_use", "Database connections checked out of the pools", multiprocess_mode="livesum")
-DB_POOL_SIZE = Gauge("tongban_db_pool_size", "Configured database pool size (without overflow)", multiprocess_mode="livesum")
+WEBHOOK_FAILURES = Counter(
+    "tongban_webhook_failures", "Webhook deliveries that failed (non-2xx, timeout, refused)"
+)
+DB_IN_USE = Gauge(
+    "tongban_db_connections_in_use",
+    "Database connections checked out of the pools",
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "tongban_db_pool_size", "Configured database pool size (without overflow)", multiprocess_mode="livesum"
+)
 
 
 def multiprocess_dir() -> str | None:

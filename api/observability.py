@@ -179,7 +179,10 @@ class RequestObserver:
             if len(self._children) > 5000:  # label sets are bounded by the routes; a guard all the same
                 self._children.clear()
             code = str(status)
-            children = (metrics.HTTP_REQUESTS.labels(method, route, code), metrics.HTTP_LATENCY.labels(route, code))
+            children = (
+                metrics.HTTP_REQUESTS.labels(method, route, code),
+                metrics.HTTP_LATENCY.labels(route, code),
+            )
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
@@ -194,7 +197,9 @@ class RequestObserver:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 break
-        request_id = given if given is not None and VALID_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        request_id = (
+            given if given is not None and VALID_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        )
         token = REQUEST_ID.set(request_id)
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
@@ -217,9 +222,20 @@ class RequestObserver:
                 path = scope.get("path", "")
                 client = (scope.get("client") or ("-", 0))[0]
                 access_log.info(
-                    '%s "%s %s" %d %.1fms', client, method, path[:200], status, seconds * 1000,
-                    extra={"method": method, "route": route, "path": path[:200], "status": status,
-                           "duration_ms": round(seconds * 1000, 2), "client": client},
+                    '%s "%s %s" %d %.1fms',
+                    client,
+                    method,
+                    path[:200],
+                    status,
+                    seconds * 1000,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "path": path[:200],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client": client,
+                    },
                 )
             REQUEST_ID.reset(token)
 

@@ -57,7 +57,9 @@ def app_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, verify: Any = True, limit: float = 90) -> None:
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, verify: Any = True, limit: float = 90
+) -> None:
     deadline = time.monotonic() + limit
     while True:
         if process.poll() is not None:
@@ -101,14 +103,34 @@ def render_site(workdir: Path, app_ports: tuple[int, int], http_port: int, https
     """deploy/nginx/tongban.conf with its placeholders filled for this test (as README's sed does)."""
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     values = {
-        "SERVER_NAME": "localhost", "TLS_CERT": str(cert), "TLS_KEY": str(key),
-        "HTTP_PORT": f"127.0.0.1:{http_port}", "HTTPS_PORT": f"127.0.0.1:{https_port}",
-        "APP_A": f"127.0.0.1:{app_ports[0]}", "APP_B": f"127.0.0.1:{app_ports[1]}",
+        "SERVER_NAME": "localhost",
+        "TLS_CERT": str(cert),
+        "TLS_KEY": str(key),
+        "HTTP_PORT": f"127.0.0.1:{http_port}",
+        "HTTPS_PORT": f"127.0.0.1:{https_port}",
+        "APP_A": f"127.0.0.1:{app_ports[0]}",
+        "APP_B": f"127.0.0.1:{app_ports[1]}",
         "STATIC_ROOT": str(ROOT / "web" / "static") + "/",
     }
     site = (DEPLOY / "nginx" / "tongban.conf").read_text(encoding="utf-8")
@@ -145,11 +167,15 @@ http {{
 @contextlib.contextmanager
 def nginx(conf: Path, workdir: Path, https_url: str) -> Iterator[None]:
     binary = nginx_binary()
-    checked = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(workdir)], capture_output=True, text=True, timeout=30)
+    checked = subprocess.run(
+        [binary, "-t", "-c", str(conf), "-p", str(workdir)], capture_output=True, text=True, timeout=30
+    )
     assert checked.returncode == 0, checked.stderr
     log = workdir / "nginx.out"
     with log.open("wb") as out:
-        process = subprocess.Popen([binary, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [binary, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         wait_ready(https_url, process, workdir / "error.log", verify=False, limit=30)
         yield
@@ -186,9 +212,14 @@ def journey(client: httpx.Client) -> list[str]:
         problems.append("no fingerprinted stylesheet on the home page")
     else:
         css = get(static.group(1).replace("&amp;", "&"), headers={"Accept-Encoding": "gzip"})
-        if "immutable" not in css.headers.get("cache-control", "") or css.headers.get("content-encoding") != "gzip":
+        if (
+            "immutable" not in css.headers.get("cache-control", "")
+            or css.headers.get("content-encoding") != "gzip"
+        ):
             problems.append(f"static from nginx: {css.headers}")
-    answer = client.post("/graphql", json={"query": '{ coverage(homeRegionCode: "511300") { covered explanation } }'})
+    answer = client.post(
+        "/graphql", json={"query": '{ coverage(homeRegionCode: "511300") { covered explanation } }'}
+    )
     if answer.status_code != 200 or not answer.json()["data"]["coverage"]["covered"]:
         problems.append(f"GraphQL: {answer.status_code} {answer.text[:200]}")
     return problems
@@ -197,7 +228,10 @@ def journey(client: httpx.Client) -> list[str]:
 def test_nginx_in_front_of_two_instances_survives_losing_one(settings: Settings, tmp_path: Path) -> None:
     http_port, https_port = _free_port(), _free_port()
     url = f"https://127.0.0.1:{https_port}"
-    with instance(settings, tmp_path, "a") as (port_a, process_a), instance(settings, tmp_path, "b") as (port_b, _b):
+    with (
+        instance(settings, tmp_path, "a") as (port_a, process_a),
+        instance(settings, tmp_path, "b") as (port_b, _b),
+    ):
         conf = render_site(tmp_path, (port_a, port_b), http_port, https_port)
         with nginx(conf, tmp_path, url), httpx.Client(base_url=url, verify=False, timeout=30) as client:
             assert journey(client) == []
@@ -243,13 +277,17 @@ def test_nginx_in_front_of_two_instances_survives_losing_one(settings: Settings,
             assert journey(client) == []  # the survivor serves everything
 
             # limit_req: a burst beyond the zone's allowance is refused by nginx
-            burst = [client.get("/graphql", params={"query": "{ __typename }"}).status_code for _ in range(60)]
+            burst = [
+                client.get("/graphql", params={"query": "{ __typename }"}).status_code for _ in range(60)
+            ]
             assert 429 in burst and 200 in burst
     upstreams = (tmp_path / "access.log").read_text()
     assert f"127.0.0.1:{port_b}" in upstreams and "?q=" not in upstreams
 
 
-def test_backup_script_restores_into_an_empty_database(settings: Settings, template_store: Any, tmp_path: Path) -> None:
+def test_backup_script_restores_into_an_empty_database(
+    settings: Settings, template_store: Any, tmp_path: Path
+) -> None:
     bindir = postgres.find_bindir()
     if bindir is None or not (bindir / "pg_restore").exists():
         pytest.fail("pg_dump/pg_restore are missing: run scripts/system-deps")
@@ -259,10 +297,22 @@ def test_backup_script_restores_into_an_empty_database(settings: Settings, templ
     runner = fake_bin / "tongban"
     runner.write_text(f'#!/bin/sh\nexec {sys.executable} -m api.cli "$@"\n')
     runner.chmod(0o755)
-    env = app_env(settings, TONGBAN_BACKUP_DIR=str(backups), TONGBAN_BACKUP_KEEP="2", TONGBAN_BIN=str(runner),
-                  PG_DUMP=str(bindir / "pg_dump"))
+    env = app_env(
+        settings,
+        TONGBAN_BACKUP_DIR=str(backups),
+        TONGBAN_BACKUP_KEEP="2",
+        TONGBAN_BIN=str(runner),
+        PG_DUMP=str(bindir / "pg_dump"),
+    )
     for _ in range(3):
-        done = subprocess.run(["bash", str(DEPLOY / "backup.sh")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["bash", str(DEPLOY / "backup.sh")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         time.sleep(1.1)  # the folders are named by the second
     kept = sorted(p.name for p in backups.iterdir())
@@ -274,14 +324,29 @@ def test_backup_script_restores_into_an_empty_database(settings: Settings, templ
     server = template_store.pg()
     empty = server.create_database()
     restored = subprocess.run(
-        [str(bindir / "pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "-d", server.dsn(empty),
-         str(latest / "tongban.dump")],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(bindir / "pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "-d",
+            server.dsn(empty),
+            str(latest / "tongban.dump"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert restored.returncode == 0, restored.stderr
     again = tmp_path / "restored-export.json"
-    exported = subprocess.run([str(runner), "export", str(again)], env={**env, "TONGBAN_DATABASE_URL": server.url(empty)},
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    exported = subprocess.run(
+        [str(runner), "export", str(again)],
+        env={**env, "TONGBAN_DATABASE_URL": server.url(empty)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert exported.returncode == 0, exported.stderr
     document = json.loads(again.read_text(encoding="utf-8"))
     assert document["matters"] and document["agreements"], "the demo data was not restored"

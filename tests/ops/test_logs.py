@@ -60,7 +60,9 @@ async def add_account(settings: Settings, name: str, password: str) -> None:
     try:
         async with database.write() as session:
             tree = await load_tree(session)
-            await add_user(session, SYSTEM, tree, settings.home_region, name, password, "admin", settings.home_region)
+            await add_user(
+                session, SYSTEM, tree, settings.home_region, name, password, "admin", settings.home_region
+            )
             settings.extra["token"] = await add_token(session, SYSTEM, name)
     finally:
         await database.dispose()
@@ -77,27 +79,54 @@ async def test_a_whole_journey_logs_no_secret_and_tags_every_request(
     name = "ops-" + uuid.uuid4().hex[:6]
     await add_account(settings, name, password)
     token = settings.extra["token"]
-    planted = {"password": password, "wrong password": wrong, "token": token, "citizen phone": phone,
-               "citizen e-mail": email, "contact filed by staff": staff_contact}
+    planted = {
+        "password": password,
+        "wrong password": wrong,
+        "token": token,
+        "citizen phone": phone,
+        "citizen e-mail": email,
+        "contact filed by staff": staff_contact,
+    }
     responses: list[httpx.Response] = []
 
     async with new_client(app) as citizen:
         form_page = await citizen.get("/feedback")
         responses.append(form_page)
-        sent = await citizen.post("/feedback", data={
-            "description": "窗口说要户籍地证明, 我不知道去哪开", "contact": f"{phone} {email}",
-            "csrf_token": PUBLIC_CSRF.search(form_page.text).group(1), "pageUrl": "/",  # type: ignore[union-attr]
-        })
+        sent = await citizen.post(
+            "/feedback",
+            data={
+                "description": "窗口说要户籍地证明, 我不知道去哪开",
+                "contact": f"{phone} {email}",
+                "csrf_token": PUBLIC_CSRF.search(form_page.text).group(1),
+                "pageUrl": "/",  # type: ignore[union-attr]
+            },
+        )
         responses.append(sent)
         assert sent.status_code == 303, sent.text
         responses.append(await citizen.get(f"/search?q=社保卡&token={token}&contact={phone}"))
-        responses.append(await citizen.post("/graphql", json={"query": "{ matter(code: 1) { code } }", "variables": {"x": phone}}))
+        responses.append(
+            await citizen.post(
+                "/graphql", json={"query": "{ matter(code: 1) { code } }", "variables": {"x": phone}}
+            )
+        )
 
     async with new_client(app) as staff:
         login = await staff.get("/staff/login")
-        responses.append(await staff.post("/staff/login", data={"name": name, "password": wrong, "csrf_token": csrf_token(login.text)}))
+        responses.append(
+            await staff.post(
+                "/staff/login", data={"name": name, "password": wrong, "csrf_token": csrf_token(login.text)}
+            )
+        )
         login = await staff.get("/staff/login")
-        signed = await staff.post("/staff/login", data={"name": name, "password": password, "csrf_token": csrf_token(login.text), "next": "/staff/"})
+        signed = await staff.post(
+            "/staff/login",
+            data={
+                "name": name,
+                "password": password,
+                "csrf_token": csrf_token(login.text),
+                "next": "/staff/",
+            },
+        )
         responses.append(signed)
         assert signed.status_code == 303, signed.text
         cookie = staff.cookies.get("tb_staff")
@@ -105,17 +134,24 @@ async def test_a_whole_journey_logs_no_secret_and_tags_every_request(
         planted["session cookie"] = cookie
         planted["session id"] = cookie.split(".")[0]
         new = await staff.get("/staff/feedback/new")
-        fields = with_values(read_form(new.text, "/staff/feedback/new"), description="来电咨询社保卡", contact=staff_contact)
+        fields = with_values(
+            read_form(new.text, "/staff/feedback/new"), description="来电咨询社保卡", contact=staff_contact
+        )
         filed = await staff.post("/staff/feedback/new", data=fields)
         responses.append(filed)
         assert filed.status_code in (303, 200), filed.text
 
     async with new_client(app) as partner:
         for bearer in (token, "tb_" + uuid.uuid4().hex):
-            responses.append(await partner.post(
-                "/graphql", headers={"Authorization": f"Bearer {bearer}"},
-                json={"query": 'mutation { setPartnerIndices(regionCode: "000000", populationIndex: 1) { code } }'},
-            ))
+            responses.append(
+                await partner.post(
+                    "/graphql",
+                    headers={"Authorization": f"Bearer {bearer}"},
+                    json={
+                        "query": 'mutation { setPartnerIndices(regionCode: "000000", populationIndex: 1) { code } }'
+                    },
+                )
+            )
         kept = await partner.get("/healthz", headers={"X-Request-ID": "probe-42.a"})
         replaced = await partner.get("/healthz", headers={"X-Request-ID": "bad id <script>"})
 
@@ -132,7 +168,11 @@ async def test_a_whole_journey_logs_no_secret_and_tags_every_request(
     assert all(line["request_id"] != "-" for line in access)
     assert all({"route", "status", "duration_ms", "method"} <= set(line) for line in access)
     # every line logged while a request was served carries that request's id
-    during = [line for line in lines if line["logger"].startswith(("tongban.graphql", "tongban.staff", "tongban.web"))]
+    during = [
+        line
+        for line in lines
+        if line["logger"].startswith(("tongban.graphql", "tongban.staff", "tongban.web"))
+    ]
     assert during and all(line["request_id"] in ids for line in during)
 
     assert kept.headers["x-request-id"] == "probe-42.a"
@@ -145,8 +185,10 @@ def test_log_format_setting_chooses_text_or_json_lines(settings: Settings) -> No
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
-        for fmt, check in (("json", lambda line: json.loads(line)["message"] == "hello 1"),
-                           ("text", lambda line: " INFO tongban.test [-] hello 1" in line)):
+        for fmt, check in (
+            ("json", lambda line: json.loads(line)["message"] == "hello 1"),
+            ("text", lambda line: " INFO tongban.test [-] hello 1" in line),
+        ):
             stream = io.StringIO()
             configure_logging(settings.with_(log_format=fmt), stream=stream)
             logging.getLogger("tongban.test").info("hello %d", 1)

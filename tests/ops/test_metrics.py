@@ -52,7 +52,11 @@ async def test_metrics_count_requests_searches_and_coverage(client: httpx.AsyncC
     assert value(after, "tongban_index_age_seconds") == 0
     assert value(after, "tongban_db_pool_size") >= 1
     assert ("tongban_db_connections_in_use", ()) in after
-    for name in ("tongban_webhook_deliveries_total", "tongban_webhook_failures_total", "tongban_index_failures_total"):
+    for name in (
+        "tongban_webhook_deliveries_total",
+        "tongban_webhook_failures_total",
+        "tongban_index_failures_total",
+    ):
         assert (name, ()) in after
     # no raw paths as labels: a route template per route
     assert not re.search(r'route="/matters/no-such-code"', response.text)
@@ -66,17 +70,20 @@ async def test_metrics_answer_only_allowed_addresses(app: Any) -> None:
     assert "tongban_" not in response.text
 
 
-@pytest.mark.parametrize(("entries", "address", "allowed"), [
-    (("127.0.0.1/8", "::1/128"), "127.0.0.1", True),
-    (("127.0.0.1/8", "::1/128"), "127.9.9.9", True),
-    (("127.0.0.1/8", "::1/128"), "::1", True),
-    (("127.0.0.1/8", "::1/128"), "::ffff:127.0.0.1", True),
-    (("127.0.0.1/8", "::1/128"), "10.0.0.5", False),
-    (("10.0.0.0/8",), "10.0.0.5", True),
-    (("192.0.2.7",), "192.0.2.7", True),
-    (("192.0.2.7",), "192.0.2.8", False),
-    (("127.0.0.1/8",), "not-an-address", False),
-    (("127.0.0.1/8",), None, False),
-])
+@pytest.mark.parametrize(
+    ("entries", "address", "allowed"),
+    [
+        (("127.0.0.1/8", "::1/128"), "127.0.0.1", True),
+        (("127.0.0.1/8", "::1/128"), "127.9.9.9", True),
+        (("127.0.0.1/8", "::1/128"), "::1", True),
+        (("127.0.0.1/8", "::1/128"), "::ffff:127.0.0.1", True),
+        (("127.0.0.1/8", "::1/128"), "10.0.0.5", False),
+        (("10.0.0.0/8",), "10.0.0.5", True),
+        (("192.0.2.7",), "192.0.2.7", True),
+        (("192.0.2.7",), "192.0.2.8", False),
+        (("127.0.0.1/8",), "not-an-address", False),
+        (("127.0.0.1/8",), None, False),
+    ],
+)
 def test_metrics_allow_list(entries: tuple[str, ...], address: str | None, allowed: bool) -> None:
     assert AddressList(entries).allows(address) is allowed

@@ -21,7 +21,10 @@ UPSERT = """mutation($name: String!) { upsertMatter(input: {code: "M-READY", nam
 
 
 async def searchable(client: httpx.AsyncClient, text: str, code: str) -> bool:
-    query = {"query": "query($q: String!) { search(query: $q) { matter { code } } }", "variables": {"q": text}}
+    query = {
+        "query": "query($q: String!) { search(query: $q) { matter { code } } }",
+        "variables": {"q": text},
+    }
     body = (await client.post("/graphql", json=query)).json()
     return any(hit["matter"]["code"] == code for hit in body["data"]["search"])
 
@@ -54,8 +57,11 @@ async def test_readyz_is_503_while_the_index_lags_the_outbox(
 
     monkeypatch.setattr(search, "catch_up", stuck)  # the follower no longer applies the outbox
     search.health.in_step_at = time.monotonic() - 60
-    made = await client.post("/graphql", json={"query": UPSERT, "variables": {"name": "就绪检查落后事项"}},
-                             headers={"Authorization": f"Bearer {admin_token}"})
+    made = await client.post(
+        "/graphql",
+        json={"query": UPSERT, "variables": {"name": "就绪检查落后事项"}},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
     assert "errors" not in made.json(), made.text
     lagging = await client.get("/readyz")
     assert lagging.status_code == 503, lagging.text
@@ -76,8 +82,11 @@ async def test_a_damaged_index_is_rebuilt_and_reported_until_then(
 
     monkeypatch.setattr(SearchService, "rebuild", held_rebuild)
     damage(settings.index_dir)
-    made = await client.post("/graphql", json={"query": UPSERT, "variables": {"name": "损坏索引修复验证事项"}},
-                             headers={"Authorization": f"Bearer {admin_token}"})
+    made = await client.post(
+        "/graphql",
+        json={"query": UPSERT, "variables": {"name": "损坏索引修复验证事项"}},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
     assert "errors" not in made.json(), made.text
 
     deadline = time.monotonic() + 10

@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], i
 
 
 @contextlib.contextmanager
-def served(settings: Settings, workdir: Path, workers: int, extra_env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+def served(
+    settings: Settings, workdir: Path, workers: int, extra_env: dict[str, str]
+) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -40,7 +42,18 @@ def served(settings: Settings, workdir: Path, workers: int, extra_env: dict[str,
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.pop("TONGBAN_RUN_DIR", None)
     log = workdir / "serve.log"
-    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -70,14 +83,24 @@ def served(settings: Settings, workdir: Path, workers: int, extra_env: dict[str,
 def test_two_workers_share_one_rate_limit_and_one_metrics_view(settings: Settings, tmp_path: Path) -> None:
     per_minute = 60  # a burst of 10, then one a second, for each address on the whole host
     planted = "planted-" + uuid.uuid4().hex  # a query string is never logged (uvicorn's access line did)
-    with served(settings, tmp_path, 2, {"TONGBAN_RATE_LIMIT_PER_MINUTE": str(per_minute), "TONGBAN_LOG_FORMAT": "json"}) as (url, log):
+    with served(
+        settings,
+        tmp_path,
+        2,
+        {"TONGBAN_RATE_LIMIT_PER_MINUTE": str(per_minute), "TONGBAN_LOG_FORMAT": "json"},
+    ) as (url, log):
         statuses = []
         started = time.monotonic()
         for number in range(40):
             # a new connection each time: the kernel spreads them over both workers' sockets
             with httpx.Client(base_url=url, timeout=10) as fresh:
-                statuses.append(fresh.get("/search", params={"q": "社保卡", "token": planted},
-                                          headers={"X-Request-ID": f"limit-{number}"}).status_code)
+                statuses.append(
+                    fresh.get(
+                        "/search",
+                        params={"q": "社保卡", "token": planted},
+                        headers={"X-Request-ID": f"limit-{number}"},
+                    ).status_code
+                )
         elapsed = time.monotonic() - started
         allowed = statuses.count(200)
         assert set(statuses) <= {200, 429}, statuses
@@ -86,7 +109,10 @@ def test_two_workers_share_one_rate_limit_and_one_metrics_view(settings: Setting
         assert statuses.count(429) >= 40 - allowed > 0
 
         found = samples(httpx.get(url + "/metrics", timeout=10).text)
-        counted = sum(value(found, "tongban_http_requests_total", method="GET", route="/search", status=str(s)) for s in (200, 429))
+        counted = sum(
+            value(found, "tongban_http_requests_total", method="GET", route="/search", status=str(s))
+            for s in (200, 429)
+        )
         assert counted == 40  # every worker's requests, whichever answered the scrape
         assert value(found, "tongban_db_pool_size") >= 2  # both workers' pools
         refused = httpx.get(url + "/metrics", headers={"X-Forwarded-For": "203.0.113.5"}, timeout=10)
