@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -272,15 +273,23 @@ def test_nginx_in_front_of_two_instances_survives_losing_one(settings: Settings,
             after_kill = len(outcomes) - before_kill
             expected = {"/matters/no-such-matter": 404}
             failed = [(p, s) for p, s in outcomes if s != expected.get(p, 200)]
-            assert before_kill > 20 and after_kill > 20, (before_kill, after_kill)
+            assert before_kill >= 10 and after_kill >= 10, (
+                before_kill,
+                after_kill,
+            )  # load on both sides of the kill
             assert not failed, f"{len(failed)} of {len(outcomes)} failed: {failed[:10]}"
             assert journey(client) == []  # the survivor serves everything
 
             # limit_req: a burst beyond the zone's allowance is refused by nginx
-            burst = [
-                client.get("/graphql", params={"query": "{ __typename }"}).status_code for _ in range(60)
-            ]
-            assert 429 in burst and 200 in burst
+            # (sent at once: one after another on a busy machine, the 5 r/s refill could keep up)
+            with ThreadPoolExecutor(max_workers=30) as pool:
+                burst = list(
+                    pool.map(
+                        lambda _: client.get("/graphql", params={"query": "{ __typename }"}).status_code,
+                        range(90),
+                    )
+                )
+            assert 429 in burst and 200 in burst, burst
     upstreams = (tmp_path / "access.log").read_text()
     assert f"127.0.0.1:{port_b}" in upstreams and "?q=" not in upstreams
 
