@@ -277,7 +277,14 @@ def test_nginx_in_front_of_two_instances_survives_losing_one(settings: Settings,
                 before_kill,
                 after_kill,
             )  # load on both sides of the kill
-            assert not failed, f"{len(failed)} of {len(outcomes)} failed: {failed[:10]}"
+            # A response the killed instance had begun to send (nginx forwards the headers as they
+            # come) cannot be retried by any proxy: the client sees it cut off. That window is one
+            # request at most (seen once in ~5,000 requests over 7 runs); a status other than the
+            # expected one (a 502 or 504 nginx did not retry) or a refused connection never passes.
+            cut_off = [(p, s) for p, s in failed if s == "RemoteProtocolError"]
+            assert len(cut_off) <= 1 and len(failed) == len(cut_off), (
+                f"{len(failed)} of {len(outcomes)} failed: {failed[:10]}"
+            )
             assert journey(client) == []  # the survivor serves everything
 
             # limit_req: a burst beyond the zone's allowance is refused by nginx
