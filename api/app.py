@@ -66,16 +66,46 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness (CONTRACT §7), for nginx and systemd: 200 only when the database answers and the
+    search index is open, its updates go through and it holds what the outbox holds; 503 until
+    then, and while an index that failed its updates is being rebuilt. /healthz stays liveness."""
+    from api.services.indexing import outbox_mark
+
+    state = state_of(request)
+    body: dict[str, Any] = {"status": "ok"}
+    ready = True
+    mark: int | None = None
+    try:
+        async with state.db.read() as session:
+            mark = await outbox_mark(session)
+        body["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        body["database"] = f"unavailable: {type(exc).__name__}"
+        ready = False
+    if state.search is None:
+        body["index"] = {"ready": False}
+        ready = False
+    else:
+        index_ready, body["index"] = state.search.readiness(mark if mark is not None else 0)
+        ready = ready and index_ready
+    if not ready:
+        body["status"] = "unavailable"
+    return JSONResponse(body, status_code=200 if ready else 503, headers={"cache-control": "no-store"})
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from api import metrics
         from api.services.catalog import CatalogCache
         from api.services.indexing import SearchService
         from api.services.webhooks import WebhookWorker
 
         db = Database(settings.database_url)
+        metrics.watch_pool(db.engine)
         state = AppState(settings=settings, db=db)
         state.catalog = CatalogCache(db, settings.home_region)
         state.search = SearchService(db, settings.index_dir)
@@ -89,8 +119,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.webhooks.stop()
             await state.search.stop()
             await db.dispose()
+            metrics.unwatch_pool(db.engine)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    from api.observability import metrics_endpoint
+
+    routes += [Route("/readyz", readyz), Route("/metrics", metrics_endpoint(settings))]
     from api.schema import graphql_routes
 
     routes += graphql_routes(settings)
@@ -123,8 +157,12 @@ def create_served_app() -> Starlette:
     their interpreter's settings."""
     import gc
 
+    from api.observability import configure_logging
+
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
-    return create_app()
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def run_sync(coro: Any) -> Any:

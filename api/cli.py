@@ -189,14 +189,70 @@ def _supervisor(config: Any) -> Any:
         def sockets(self, _shared: list[Any]) -> None:
             pass  # the shared socket uvicorn would hand to every worker is not used
 
+        def keep_subprocess_alive(self) -> None:
+            """uvicorn's, then a replaced worker's live gauges leave /metrics (its counters stay)."""
+            before = {process.pid for process in self.processes}
+            super().keep_subprocess_alive()
+            gone = before - {process.pid for process in self.processes}
+            if gone:
+                from api.metrics import worker_exited
+
+                for pid in gone:
+                    if pid is not None:
+                        worker_exited(pid)
+
     probe = _tcp_socket(config)  # fail here, in the parent, when the address is taken
     probe.close()
     return PerWorkerSockets(config, sockets=[])
 
 
+def _prepare_run_dir(settings: Settings) -> tuple[Path, bool]:
+    """The folder the workers of this run share, made before any worker starts: prometheus-client's
+    multiprocess files (`metrics/`, emptied: values of an earlier run must not add up) and the rate
+    limiter's buckets. `TONGBAN_RUN_DIR` names it (systemd's RuntimeDirectory); else a temporary
+    folder, removed on exit. Workers find both through the environment they inherit."""
+    import os
+    import shutil
+    import tempfile
+
+    from api.middleware import SharedBuckets
+
+    created = settings.run_dir is None
+    run_dir = Path(tempfile.mkdtemp(prefix="tongban-run-")) if settings.run_dir is None else settings.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_dir = run_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    SharedBuckets.create(run_dir / SharedBuckets.FILE_NAME)
+    os.environ["TONGBAN_RUN_DIR"] = str(run_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return run_dir, created
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import os
+    import shutil
+
     import uvicorn
 
+    from api.observability import configure_logging
+
+    saved = {name: os.environ.get(name) for name in ("TONGBAN_RUN_DIR", "PROMETHEUS_MULTIPROC_DIR")}
+    run_dir, created = _prepare_run_dir(settings)
+    configure_logging(settings)
+    try:
+        return _run_uvicorn(uvicorn, host, port, workers)
+    finally:
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        for name, value in saved.items():  # as it was: an embedding process goes on
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> int:
     config = uvicorn.Config(
         "api.app:create_served_app",
         factory=True,
@@ -207,6 +263,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         forwarded_allow_ips="127.0.0.1",
         server_header=False,
         log_level="info",
+        log_config=None,  # api.observability.configure_logging: text or JSON lines, with request ids
+        access_log=False,  # the app writes its own access line (route, status, time, request id)
     )
     if workers <= 1:
         uvicorn.Server(config).run()

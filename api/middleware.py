@@ -4,9 +4,16 @@ rate limit on the expensive public endpoints (429). Starlette ships none of thes
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import mmap
+import os
+import secrets
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -117,18 +124,74 @@ class _TooLarge(Exception):
     pass
 
 
-class RateLimit:
-    """A token bucket per client address on the given path prefixes; in memory, per process."""
+class SharedBuckets:
+    """Token buckets every worker of one `tongban serve` shares: a fixed table in a file the
+    parent creates in the run folder and each worker maps (MAP_SHARED), so one address gets one
+    budget however the kernel spreads its connections over the workers.
 
-    def __init__(self, app: ASGIApp, per_minute: int, prefixes: tuple[str, ...], max_clients: int = 50_000) -> None:
+    A slot per address hash (BLAKE2b keyed with a random per-run key in the file's header, so
+    nobody can aim two addresses at one slot); a slot holds the hash, the tokens and the time
+    (CLOCK_MONOTONIC, one clock for the whole host). Another address landing in an occupied slot
+    takes it over with a full bucket: it can only be more lenient, never block a stranger. Each
+    update holds the file's flock for a couple of microseconds (the workers are processes; a
+    worker's own requests are serialised by its event loop). Measured: 6 - 11 us a request on the
+    limited paths (in memory: 1.2 us), on a results page of ~2.7 ms."""
+
+    FILE_NAME = "ratelimit.buckets"
+    SLOTS = 1 << 16
+    HEADER = 32  # the hash key (16 bytes), then padding
+    SLOT = struct.Struct("<Qdd")
+
+    @classmethod
+    def create(cls, path: Path) -> None:
+        """(the parent, before any worker) A fresh table with a new key."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(secrets.token_bytes(16).ljust(cls.HEADER, b"\0"))
+            handle.truncate(cls.HEADER + cls.SLOTS * cls.SLOT.size)
+        os.replace(tmp, path)
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR)
+        self._map = mmap.mmap(self._fd, self.HEADER + self.SLOTS * self.SLOT.size, mmap.MAP_SHARED)
+        self._key = bytes(self._map[:16])
+
+    def take(self, client: str, now: float, rate: float, burst: float) -> bool:
+        digest = int.from_bytes(hashlib.blake2b(client.encode(), key=self._key, digest_size=8).digest(), "little")
+        offset = self.HEADER + (digest % self.SLOTS) * self.SLOT.size
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            owner, tokens, last = self.SLOT.unpack_from(self._map, offset)
+            if owner != digest:
+                tokens, last = burst, now
+            tokens = min(burst, tokens + max(0.0, now - last) * rate)
+            allowed = tokens >= 1.0
+            self.SLOT.pack_into(self._map, offset, digest, tokens - 1.0 if allowed else tokens, now)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return allowed
+
+
+class RateLimit:
+    """A token bucket per client address on the given path prefixes: shared by the workers of one
+    `tongban serve` (`SharedBuckets` in its run folder), else in this process's memory. Across
+    hosts nginx's `limit_req` is the limiter (deploy/nginx/tongban.conf)."""
+
+    def __init__(
+        self, app: ASGIApp, per_minute: int, prefixes: tuple[str, ...], max_clients: int = 50_000,
+        shared: Path | None = None,
+    ) -> None:
         self.app = app
         self.rate = per_minute / 60.0
         self.burst = max(10.0, per_minute / 6.0)
         self.prefixes = prefixes
         self.max_clients = max_clients
         self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.shared = SharedBuckets(shared) if shared is not None and shared.is_file() else None
 
     def allow(self, client: str, now: float) -> bool:
+        if self.shared is not None:
+            return self.shared.take(client, now, self.rate, self.burst)
         tokens, last = self.buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         allowed = tokens >= 1.0
@@ -147,9 +210,15 @@ class RateLimit:
 
 
 def install_middleware(app: Starlette, settings: Settings) -> None:
-    """Outermost first: headers on everything, then hosts, body size, rate limit."""
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, prefixes=("/graphql", "/search", "/feedback"))
+    """Outermost first: request id, access log and metrics; headers on everything, then hosts,
+    body size, rate limit."""
+    from api.observability import RequestObserver
+    shared = settings.run_dir / SharedBuckets.FILE_NAME if settings.run_dir is not None else None
+    app.add_middleware(
+        RateLimit, per_minute=settings.rate_limit_per_minute, prefixes=("/graphql", "/search", "/feedback"), shared=shared
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(SecurityHeaders, https_only=settings.https_only)
+    app.add_middleware(RequestObserver, router=app.router)

@@ -66,6 +66,13 @@ class Settings:
     debug: bool = False
     #: TONGBAN_WEBHOOK_ALLOWED_HOSTS: host names (or IP literals) webhooks may be sent to; empty = off
     webhook_allowed_hosts: tuple[str, ...] = ()
+    #: `text` (default) or `json` (one JSON object a line) for the server's log lines
+    log_format: str = "text"
+    #: addresses and networks that may read /metrics
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/8", "::1/128")
+    #: state the workers of one `tongban serve` share (metrics files, the rate limiter's buckets);
+    #: set by `tongban serve` for its workers, None when the app runs on its own (tests, embedders)
+    run_dir: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,4 +106,7 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         webhook_allowed_hosts=tuple(
             h.strip().lower() for h in (env.get("TONGBAN_WEBHOOK_ALLOWED_HOSTS") or "").split(",") if h.strip()
         ),
+        log_format="json" if (env.get("TONGBAN_LOG_FORMAT") or "").strip().lower() == "json" else "text",
+        metrics_allow=tuple(a.strip() for a in (env.get("TONGBAN_METRICS_ALLOW") or "127.0.0.1/8,::1/128").split(",") if a.strip()),
+        run_dir=Path(env["TONGBAN_RUN_DIR"]) if env.get("TONGBAN_RUN_DIR") else None,
     )

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
-from api import rules
+from api import metrics, rules
 from api.enums import label
 from web.data import AgreementDetails, HallDirectory, HallView, MatterView
 from web.templating import HOTLINE, tel_href
@@ -37,6 +37,10 @@ MATCHED_SHOWN = 3  # words named in a result's "匹配：" small print
 
 # `Catalog.views` key of the snapshot's hall lines (hall id → HallLine), built as pages need them.
 HALL_LINES_KEY = "web.views.hall_lines"
+
+#: a coverage verdict shown on a page (each result with a home, the home's summary)
+_COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
+_NOT_COVERED = metrics.COVERAGE_ANSWERS.labels("page", "false")
 
 
 def city_short_name(name: str) -> str:
@@ -222,6 +226,7 @@ class Presenter:
     # -------------------------------------------------------------- coverage
 
     def coverage(self, result: rules.CoverageResult) -> CoverageView:
+        (_COVERED if result.covered else _NOT_COVERED).inc()
         regions = tuple(result.local_regions)
         reaches_all = bool(regions) and set(regions) >= set(self.counties)
         if result.covered:

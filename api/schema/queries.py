@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 from sqlalchemy import and_, func, or_, select
 
-from api import enums
+from api import enums, metrics
 from api.models import Agreement as AgreementModel
 from api.models import Hall as HallModel
 from api.models import Matter as MatterModel
@@ -378,6 +378,7 @@ class Query:
         catalog = await info.context.catalog()
         day = on_date or info.context.today
         result = catalog.coverage(home_region_code, matter_code, day)
+        metrics.COVERAGE_ANSWERS.labels("graphql", "true" if result.covered else "false").inc()
         return Coverage(result=result, catalog=catalog, home_code=home_region_code, matter_code=matter_code, day=day)
 
     @strawberry.field(

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from api import metrics
 from api.db import Database
 from api.enums import GuideStatus
 from api.models import Guide, Matter, OutboxEvent, SearchSynonym
@@ -29,6 +32,31 @@ log = logging.getLogger("tongban.index")
 
 Progress = Callable[[str, int, int], None]
 BATCH = 500
+#: /readyz accepts an index that is behind the outbox's newest row when the follower was in step
+#: this recently (a write a moment ago is applied at the next poll; readiness must not flap)
+IN_STEP_GRACE_SECONDS = 5.0
+
+
+class IndexUpdateError(RuntimeError):
+    """Applying the outbox to the index failed on the index's side (not the database's): its
+    folder is damaged or unwritable. The follower repairs it with a rebuild in the background."""
+
+
+@dataclass
+class IndexHealth:
+    """What the follower knows about its index, for /readyz, /metrics and the staff dashboard."""
+
+    failing_since: float | None = None  # time.time() of the first index-side failure in a row
+    failures: int = 0  # index-side failures since the last success
+    last_error: str | None = None
+    rebuilding: bool = False
+    repairs: int = 0  # rebuilds started because updates failed
+    in_step_at: float | None = None  # time.monotonic() when the index last held every outbox row
+    in_step_wall: float | None = None  # the same moment, time.time()
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
 
 
 def guide_text(guide: Guide | None) -> str:
@@ -108,7 +136,9 @@ class SearchService:
         self._lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
         self._stopping = False
+        self._repair_task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        self.health = IndexHealth()
         db.write_listeners.append(self._written)
 
     def _written(self) -> None:
@@ -144,10 +174,11 @@ class SearchService:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._repair_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._index is not None:
             await asyncio.to_thread(self._index.close)
             self._index = None
@@ -161,14 +192,69 @@ class SearchService:
             if self._stopping:
                 return
             self._wake.clear()
+            if self.health.rebuilding:
+                continue  # the repair catches up when its rebuild is done
             try:
                 await self.catch_up()
                 self.last_error = None
             except asyncio.CancelledError:
                 raise
+            except IndexUpdateError as exc:
+                self._index_failed(exc)
             except Exception as exc:  # keep following; the database may be briefly unreachable
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("search index catch-up failed: %s", self.last_error)
+
+    # -- repair --------------------------------------------------------------------------------
+
+    def _index_failed(self, exc: BaseException) -> None:
+        """An update failed on the index's side: new records would never become searchable while
+        the old searcher kept answering. Note it (readiness drops) and rebuild in the background."""
+        health = self.health
+        cause = exc.__cause__ or exc
+        self.last_error = health.last_error = f"{type(cause).__name__}: {cause}"
+        health.failures += 1
+        metrics.INDEX_FAILURES.inc()
+        if health.failing_since is None:
+            health.failing_since = time.time()
+        log.error("search index update failed (%s); rebuilding it in the background", health.last_error)
+        if self._repair_task is None or self._repair_task.done():
+            self._repair_task = asyncio.create_task(self._repair(), name="tongban-index-repair")
+
+    async def _repair(self, first_delay: float = 0.2, max_delay: float = 60.0) -> None:
+        """Rebuild-and-swap until an update goes through again. Another worker sharing the folder
+        may have rebuilt it already: then reopening is enough and no second build runs."""
+        health = self.health
+        health.rebuilding = True
+        health.repairs += 1
+        metrics.INDEX_REPAIRS.inc()
+        delay = first_delay
+        try:
+            while not self._stopping:
+                await asyncio.sleep(delay)
+                try:
+                    if self._index is not None:
+                        await asyncio.to_thread(self._index.close)  # reopen from the pointer
+                    await self.catch_up()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - still broken: build afresh
+                    try:
+                        documents = await self.rebuild()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - retried with backoff
+                        health.last_error = f"{type(exc).__name__}: {exc}"
+                        log.error("search index rebuild failed (%s); retrying in %.0f s", health.last_error, delay)
+                        delay = min(max(delay, 1.0) * 2, max_delay)
+                        continue
+                    log.warning("search index rebuilt after failing updates: %d matters", documents)
+                health.failing_since = None
+                health.failures = 0
+                health.last_error = self.last_error = None
+                return
+        finally:
+            health.rebuilding = False
 
     # -- building ------------------------------------------------------------------------------
 
@@ -203,7 +289,7 @@ class SearchService:
         async with self._lock:
             index = self._index
             applied = 0
-            since = await asyncio.to_thread(index.last_applied_id)
+            since = await _on_index(index.last_applied_id)
             while True:
                 async with self.db.read() as session:
                     events = (
@@ -212,6 +298,7 @@ class SearchService:
                         )
                     ).scalars().all()
                     if not events:
+                        self._in_step()
                         return applied
                     if any(e.entity == "synonym" for e in events):
                         break
@@ -230,16 +317,53 @@ class SearchService:
                     changes.append((last_id, code, document))
                 top = events[-1].id
                 # a full batch means more may follow: the index merges its segments after the last
-                await asyncio.to_thread(
-                    functools.partial(index.apply_changes, changes, top, more_follow=len(events) == BATCH)
-                )
+                await _on_index(functools.partial(index.apply_changes, changes, top, more_follow=len(events) == BATCH))
                 applied += len(events)
                 since = top
         # staff changed the synonym dictionary: the analyzer changed, so build afresh
         await self.rebuild()
         return applied
 
+    def _in_step(self) -> None:
+        self.health.in_step_at = time.monotonic()
+        self.health.in_step_wall = time.time()
+
     # -- reading -------------------------------------------------------------------------------
+
+    def readiness(self, outbox_mark: int) -> tuple[bool, dict[str, Any]]:
+        """Ready to serve searches: the index is open, its updates go through and it holds every
+        outbox row up to `outbox_mark` (or held all of them a moment ago: the next poll applies a
+        fresh write). Not ready while a repair rebuild runs."""
+        health = self.health
+        ready_index = self.is_ready()
+        applied = self._index.last_applied_id() if ready_index else 0
+        recent = health.in_step_at is not None and time.monotonic() - health.in_step_at <= IN_STEP_GRACE_SECONDS
+        caught_up = applied >= outbox_mark or recent
+        body: dict[str, Any] = {
+            "ready": ready_index, "appliedId": applied, "outboxId": outbox_mark, "lag": max(0, outbox_mark - applied),
+            "caughtUp": caught_up, "rebuilding": health.rebuilding, "failing": health.failing,
+        }
+        if health.last_error:
+            body["lastError"] = health.last_error
+        return ready_index and caught_up and not health.failing and not health.rebuilding, body
+
+    def alert(self) -> str | None:
+        """A sentence for the staff dashboard when the index is not keeping up (None when it is)."""
+        health = self.health
+        if not health.failing and not health.rebuilding:
+            return None
+        since = ""
+        if health.failing_since is not None:
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(health.failing_since)) + " 起"
+        doing = "正在后台重建, 完成前新的事项可能搜索不到" if health.rebuilding else "将在后台重建"
+        return f"搜索索引更新失败{since}(已失败 {health.failures} 次), {doing}。本服务器的 /readyz 报告未就绪。"
+
+    def in_step_age(self) -> float | None:
+        """Seconds since the index last held every outbox row (None: never, in this process)."""
+        if self.health.in_step_at is None:
+            return None
+        return time.monotonic() - self.health.in_step_at
+
 
     def is_ready(self) -> bool:
         return self._index is not None and bool(self._index.is_ready())
@@ -259,14 +383,36 @@ class SearchService:
     def search(self, text: str, limit: int = 10) -> list[Any]:
         if self._index is None:
             return []
-        return list(self._index.search(text, limit=limit))
+        hits = list(self._index.search(text, limit=limit))
+        metrics.SEARCHES.inc()
+        if not hits:
+            metrics.ZERO_RESULT_SEARCHES.inc()
+        return hits
 
     def find(self, text: str, limit: int = 10) -> Any:
         """The hits without highlights (`search_index.index.Answer`; None for no hits): a results
         page asks it for the highlights of the hits it shows."""
         if self._index is None:
             return None
-        return self._index.find(text, limit=limit)
+        answer = self._index.find(text, limit=limit)
+        metrics.SEARCHES.inc()
+        if answer is None:
+            metrics.ZERO_RESULT_SEARCHES.inc()
+        return answer
+
+
+async def _on_index(call: Callable[[], Any]) -> Any:
+    """Run an index operation on a thread; a failure of the index itself (a damaged or unwritable
+    folder) becomes IndexUpdateError. A writer held by another process is not damage: it stays an
+    IndexBusyError and the next poll retries."""
+    from search_index import IndexBusyError
+
+    try:
+        return await asyncio.to_thread(call)
+    except (IndexBusyError, ValueError):
+        raise
+    except Exception as exc:
+        raise IndexUpdateError(str(exc)) from exc
 
 
 def _reporting(documents: list[dict[str, Any]], progress: Progress | None) -> Iterable[dict[str, Any]]:

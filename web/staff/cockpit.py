@@ -127,6 +127,7 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         "saved": request.query_params.get("saved"), "search_clicks": search_clicks,
         "activity_table": activity_table(board, staff.catalog), "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
         "survey": survey, "health": health,
+        "index_alert": state(request).search.alert() if state(request).search is not None else None,
     }, status=status, nav="dashboard")
 
 
