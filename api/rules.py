@@ -284,7 +284,7 @@ def local_county_of(tree: RegionTree, home_city: str, code: str) -> str | None:
     (which may be a town) in its county. For the home city itself this is None
     unless the city has no counties (then it is its own local unit).
     """
-    memo: dict[tuple[str, str], str | None] = tree._counties_memo  # type: ignore[attr-defined]
+    memo: dict[tuple[str, str], str | None] = tree._counties_memo  # type: ignore[attr-defined]  # noqa: SLF001 - our own RegionTree's per-tree memo (see docs/UPGRADING.md)
     key = (home_city, code)
     if key in memo:
         return memo[key]
@@ -854,7 +854,7 @@ def hall_options_ordered(
             (
                 site,
                 None
-                if site.phi is None
+                if site.phi is None or site.hall.longitude is None
                 else _great_circle_between(*here, site.phi, site.cos_phi, site.hall.longitude),
             )
             for site in qualifying

@@ -110,7 +110,7 @@ class Answer:
                 for code, docnum, mask in zip(self.codes, self._docnums, self._masks, strict=True)
                 if code in wanted
             ]
-            self._highlights.update(self._index._highlight(self, hits))  # noqa: SLF001
+            self._highlights.update(self._index._highlight(self, hits))  # noqa: SLF001 - our own SearchIndex (same module), not a library
         return {code: self._highlights.get(code) for code in codes}
 
     def terms_of(self, mask: int) -> set[tuple[str, str]]:
@@ -437,7 +437,7 @@ class SearchIndex:
             return made
         try:
             searcher = handle.searcher
-            same = handle.serial == answer._serial  # noqa: SLF001
+            same = handle.serial == answer._serial  # noqa: SLF001 - our own Answer (same module), not a library
             for code, docnum, mask in hits:
                 number = docnum if same else searcher.document_number(code=code)
                 if number is None:

@@ -368,8 +368,8 @@ def term_weights(leaves: Sequence[tuple[Any, int]], fname: str, term: str) -> It
             continue
         matcher = leaf.postings(fname, term)
         deleted: Container[int] = ()
-        if isinstance(matcher, FilterMatcher) and matcher._exclude:  # noqa: SLF001 - deletions
-            deleted, matcher = matcher._ids, matcher.child  # noqa: SLF001
+        if isinstance(matcher, FilterMatcher) and matcher._exclude:  # noqa: SLF001 - Whoosh's deletions filter; docs/UPGRADING.md
+            deleted, matcher = matcher._ids, matcher.child  # noqa: SLF001 - the deleted docnums, read once
         if type(matcher) is W3LeafMatcher:
             yield from _block_weights(matcher, offset, deleted)
         else:
@@ -383,18 +383,18 @@ def term_weights(leaves: Sequence[tuple[Any, int]], fname: str, term: str) -> It
 def _block_weights(matcher: W3LeafMatcher, offset: int, deleted: Container[int]) -> Iterator[tuple[int, float]]:
     """The postings of a fresh W3LeafMatcher block by block (its `id`/`weight`/`next`, unrolled)."""
     while matcher.is_active():
-        if matcher._ids is None:  # noqa: SLF001
-            matcher._read_ids()  # noqa: SLF001
-        if matcher._weights is None:  # noqa: SLF001
-            matcher._read_weights()  # noqa: SLF001
-        ids, weights = matcher._ids, matcher._weights  # noqa: SLF001
+        if matcher._ids is None:  # noqa: SLF001 - W3LeafMatcher's block arrays; docs/UPGRADING.md
+            matcher._read_ids()  # noqa: SLF001 - decodes the block's ids
+        if matcher._weights is None:  # noqa: SLF001 - W3LeafMatcher's block arrays
+            matcher._read_weights()  # noqa: SLF001 - decodes the block's weights
+        ids, weights = matcher._ids, matcher._weights  # noqa: SLF001 - the whole block at once
         if deleted:
             yield from ((d + offset, w) for d, w in zip(ids, weights, strict=True) if d not in deleted)
         elif offset:
             yield from ((d + offset, w) for d, w in zip(ids, weights, strict=True))
         else:
             yield from zip(ids, weights, strict=True)
-        matcher._next_block()  # noqa: SLF001
+        matcher._next_block()  # noqa: SLF001 - next block (resets the arrays)
 
 
 def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | None = None) -> list[Scored]:

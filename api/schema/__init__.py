@@ -32,7 +32,7 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
         extensions=extensions(settings),
         config=StrawberryConfig(batching_config=None),
     )
-    schema.execution_context_class = execution_context_for(schema._schema)
+    schema.execution_context_class = execution_context_for(schema._schema)  # noqa: SLF001 - strawberry's graphql-core schema; docs/UPGRADING.md
     return schema
 
 

@@ -41,6 +41,7 @@ _TOO_COMPLEX = (
 )
 _BAD_VALUE = (
     re.compile(r"^Variable '\$[^']+' got invalid value"),
+    re.compile(r"^Variable '\$[^']+' has invalid value"),  # graphql-core 3.3's wording of the line above
     re.compile(r"^Variable '\$[^']+' of required type .* was not provided"),
     re.compile(r"^Variable '\$[^']+' of non-null type .* must not be null"),
     re.compile(r"^Expected value of type "),

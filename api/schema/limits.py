@@ -55,7 +55,7 @@ class ValidationCache(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
+        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules  # noqa: SLF001 - strawberry's graphql-core schema; docs/UPGRADING.md
         cache = _VALIDATED.get(schema)
         if cache is None:
             cache = _VALIDATED[schema] = OrderedDict()
