@@ -1,7 +1,7 @@
 """one-time public form tokens
 
 Revision ID: 0003_access
-Revises: 0001
+Revises: 0002_coop
 Create Date: 2026-12-02 17:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_access"
-down_revision: str | None = "0009_coop"
+down_revision: str | None = "0002_coop"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

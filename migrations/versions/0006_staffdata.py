@@ -2,7 +2,7 @@
 source's publication date, whether an agreement's signed text carries "一地签约、全市共享"
 
 Revision ID: 0006_staffdata
-Revises: 0001
+Revises: 0005_partners
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_staffdata"
-down_revision: str | None = "0007_partners"
+down_revision: str | None = "0005_partners"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """partners: webhooks, deliveries, contacts.updated_at
 
-Revision ID: 0007_partners
-Revises: 0001
+Revision ID: 0005_partners
+Revises: 0004_search
 Create Date: 2026-12-02 16:10:22.452011
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_partners"
-down_revision: str | None = "0005_search"
+revision: str = "0005_partners"
+down_revision: str | None = "0004_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

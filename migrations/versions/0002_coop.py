@@ -1,6 +1,6 @@
 """cooperation activities and the public needs survey
 
-Revision ID: 0009_coop
+Revision ID: 0002_coop
 Revises: 0001
 Create Date: 2026-12-02 16:30:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_coop"
+revision: str = "0002_coop"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """search log: one row per public search (issue 16)
 
-Revision ID: 0005_search
-Revises: 0001
+Revision ID: 0004_search
+Revises: 0003_access
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_search"
+revision: str = "0004_search"
 down_revision: str | None = "0003_access"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -3,8 +3,8 @@
 The policy says any agreement signed with any county counts citywide (一地签约、全市共享); where staff
 record an agreement as not shared, they now say why, and citizens see that reason on the verdict.
 
-Revision ID: 0004_citizens
-Revises: 0001
+Revision ID: 0008_citizens
+Revises: 0007_secgql
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_citizens"
-down_revision: str | None = "0002_secgql"
+revision: str = "0008_citizens"
+down_revision: str | None = "0007_secgql"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

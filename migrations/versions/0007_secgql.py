@@ -1,7 +1,7 @@
 """change_log.reason: why an admin corrected an agreement's registration date (issue 14)
 
-Revision ID: 0002_secgql
-Revises: 0001
+Revision ID: 0007_secgql
+Revises: 0006_staffdata
 Create Date: 2026-12-02 16:45:00.000000
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_secgql"
+revision: str = "0007_secgql"
 down_revision: str | None = "0006_staffdata"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
