@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.place_names import NameTable, Reading, build_name_table, read_place
+from api.place_names import NameTable, Reading, build_name_table, normalise, read_place, stem
 from api.rules import RegionTree
 from search_index.analysis import char_pinyin
 
@@ -254,6 +254,30 @@ def _mean_point(points: Iterable[tuple[float, float]]) -> tuple[float, float] | 
     return sum(p[0] for p in items) / len(items), sum(p[1] for p in items) / len(items)
 
 
+def local_place_by_name(tree: RegionTree, home_city: str, text: str) -> str | None:
+    """A county or town of the home city typed by name, with or without its suffix and with or
+    without the province and city before it (温岭, 温岭市, 台州温岭, 浙江省台州市温岭市, 箬横镇): its
+    code when exactly one place matches, else None."""
+    typed = normalise(text)
+    for ancestor in (tree.province_of(home_city), home_city):
+        if ancestor and ancestor in tree:
+            for form in (tree.name(ancestor), stem(tree.name(ancestor))):
+                if typed.startswith(form) and len(typed) > len(form):
+                    typed = typed[len(form):]
+                    break
+    if not typed:
+        return None
+    found: list[str] = []
+    stack = list(tree.children(home_city))
+    while stack:
+        code = stack.pop()
+        name = tree.name(code)
+        if typed in (name, stem(name)):
+            found.append(code)
+        stack.extend(tree.children(code))
+    return found[0] if len(found) == 1 else None
+
+
 def resolve_near(
     raw: str | None, tree: RegionTree, home_city: str, halls: Iterable[Any]
 ) -> tuple[Near | None, str | None]:
@@ -271,6 +295,8 @@ def resolve_near(
         if -90 <= lat <= 90 and -180 <= lon <= 180:
             return Near(f"{lat:.4f},{lon:.4f}", lat, lon, "你所在的位置（浏览器定位）"), None
         return None, "位置坐标超出范围，已忽略。"
+    if not _CODE.match(value):
+        value = local_place_by_name(tree, home_city, value) or value
     if not _CODE.match(value) or value not in tree or not tree.contains(home_city, value):
         return None, f"“{value[:20]}”不是{tree.name(home_city)}的县（市、区）或乡镇（街道），已忽略位置。"
     located = [h for h in halls if h.latitude is not None and h.longitude is not None]
