@@ -108,6 +108,7 @@ async def test_late_agreements_signed_by_a_town_show_on_its_countys_home(
                     "localCode": town,
                     "signedOn": "2025-03-03",
                     "registeredOn": "2025-03-20",
+                    "registeredOnReason": "补录: 协议3月20日才送达市里",  # a correction is reasoned (issue 14.5)
                     "title": "南充市与路桥某街道跨省通办合作协议(逾期登记)",
                 },
             )
