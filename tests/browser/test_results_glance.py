@@ -65,7 +65,10 @@ def test_answer_on_first_screen_after_search(
     try:
         page.goto(server.url + "/")
         choose_nanchong_shunqing_and_search(page, js)
-        page.wait_for_timeout(300)  # htmx settles, then the focus moves
+        if js:  # htmx settles, then app.js scrolls the summary into view and focuses it (not a fixed
+            # sleep: on a busy machine 300 ms was sometimes too short)
+            page.wait_for_function("document.activeElement && document.activeElement.id === 'search-status'")
+        page.wait_for_timeout(100)
         label = f"glance-phone-{'js' if js else 'nojs'}-{'large' if large else 'normal'}"
         page.screenshot(path=str(artifacts / f"{label}.png"))  # the first screen only
         first = page.locator("#results li.result").first
