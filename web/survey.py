@@ -207,7 +207,7 @@ def limiter(request: Request) -> SubmissionLimiter | SharedSubmissionLimiter:
         else:
             found = SubmissionLimiter()
         state.survey_limiter = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _catalog_choices(catalog: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
