@@ -7,8 +7,11 @@ between concurrent requests) and replaces it only when the database changed.
 
 How "changed" is detected: every write service adds a row to `index_outbox` in the same transaction
 as the change (partner indices included, entity "region"), so `SELECT max(id) FROM index_outbox` is
-a cheap, exact change mark. Two instances on one database each follow the same mark and stay
-consistent. The region tree itself is static (bundled data) and is loaded once per cache; partner
+a cheap, exact change mark. It is read *settled* (`changes.settled_mark`): on PostgreSQL ids are
+given at insert and commits land in any order, so a plain max could pass an id still uncommitted,
+and a snapshot marked past it would never reload for that change; while writers hold the outbox
+order lock longer than `CatalogCache.SETTLE_SECONDS` the current snapshot is kept a little longer.
+Two instances on one database each follow the same mark and stay consistent. The region tree itself is static (bundled data) and is loaded once per cache; partner
 indices are reloaded with everything else.
 
 No rule lives here: `Catalog` only turns rows into the facts of `api.rules` and calls its functions,

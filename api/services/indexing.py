@@ -2,8 +2,12 @@
 
 Every write leaves an outbox row in its own transaction (api.services.base.queue). Each instance
 applies the rows after the index's own high-water mark, in id order and idempotently: on start, on
-a short poll while serving, and after a CLI import. A rebuild reads every matter and the outbox
-mark in one snapshot, builds a new index folder and swaps it in, then catches up from that mark.
+a short poll while serving, and after a CLI import. A rebuild reads a settled outbox mark, then
+every matter, builds a new index folder and swaps it in, then catches up from that mark.
+
+Only rows up to a settled mark are applied (`changes.settled_mark`, the changes feed's order lock):
+on PostgreSQL ids are given at insert and commits land in any order, so a row with a smaller id
+may commit after a larger one; once the high-water mark passed it, `id > mark` would never see it.
 """
 
 from __future__ import annotations
