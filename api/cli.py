@@ -208,8 +208,8 @@ def _supervisor(config: Any) -> Any:
 
 def _prepare_run_dir(settings: Settings) -> tuple[Path, bool]:
     """The folder the workers of this run share, made before any worker starts: prometheus-client's
-    multiprocess files (`metrics/`, emptied: values of an earlier run must not add up) and the rate
-    limiter's buckets. `TONGBAN_RUN_DIR` names it (systemd's RuntimeDirectory); else a temporary
+    multiprocess files (`metrics/`, emptied: values of an earlier run must not add up), the rate
+    limiter's buckets and the survey's answer windows. `TONGBAN_RUN_DIR` names it (systemd's RuntimeDirectory); else a temporary
     folder, removed on exit. Workers find both through the environment they inherit."""
     import os
     import shutil
@@ -224,6 +224,9 @@ def _prepare_run_dir(settings: Settings) -> tuple[Path, bool]:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
     SharedBuckets.create(run_dir / SharedBuckets.FILE_NAME)
+    from web.survey import SharedSubmissionLimiter  # the survey's answer windows, likewise shared
+
+    SharedSubmissionLimiter.create(run_dir / SharedSubmissionLimiter.FILE_NAME)
     os.environ["TONGBAN_RUN_DIR"] = str(run_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return run_dir, created

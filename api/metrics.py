@@ -17,7 +17,8 @@ Names and labels (route = the route's template, never the raw path, so the label
 | `tongban_outbox_lag_events` | gauge | outbox rows the index has not applied (at scrape) |
 | `tongban_index_age_seconds` | gauge | seconds since the index last held every outbox row |
 | `tongban_index_failures_total` / `tongban_index_repairs_total` | counter | |
-| `tongban_webhook_deliveries_total` / `tongban_webhook_failures_total` | counter | |
+| `tongban_webhook_deliveries_total` / `tongban_webhook_failures_total` | counter | attempts / failed attempts (delivered = the difference) |
+| `tongban_webhook_given_up_total` | counter | deliveries marked failed after 24 hours |
 | `tongban_db_connections_in_use` / `tongban_db_pool_size` | gauge | summed over live workers |
 """
 
@@ -64,9 +65,12 @@ INDEX_AGE = Gauge(
 )
 INDEX_FAILURES = Counter("tongban_index_failures", "Search index updates that failed on the index's side")
 INDEX_REPAIRS = Counter("tongban_index_repairs", "Background rebuilds started because index updates failed")
-WEBHOOK_DELIVERIES = Counter("tongban_webhook_deliveries", "Webhook deliveries attempted")
+WEBHOOK_DELIVERIES = Counter("tongban_webhook_deliveries", "Webhook delivery attempts (each POST, retries included)")
 WEBHOOK_FAILURES = Counter(
-    "tongban_webhook_failures", "Webhook deliveries that failed (non-2xx, timeout, refused)"
+    "tongban_webhook_failures", "Webhook delivery attempts that failed (non-2xx, timeout, refused)"
+)
+WEBHOOK_GIVEN_UP = Counter(
+    "tongban_webhook_given_up", "Webhook deliveries given up after 24 hours of failed attempts"
 )
 DB_IN_USE = Gauge(
     "tongban_db_connections_in_use",

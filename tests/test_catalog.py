@@ -278,3 +278,42 @@ async def test_graphql_with_tongban_home_region_wenzhou(settings: Settings, tmp_
     assert [r["code"] for r in data["coverage"]["localRegions"]] == expected
     assert data["lucheng"]["isLocal"] is True and data["luqiao"]["isLocal"] is False
     assert data["nanchong"]["covered"] is False
+
+
+async def test_cache_never_marks_past_a_change_committed_late(demo_db: Database) -> None:
+    """PostgreSQL gives outbox ids at insert and commits land in any order. A snapshot marked with
+    a later id while an earlier one was uncommitted would never reload for the earlier change (nor
+    would the pages' ETags change): the cache keeps its snapshot until the outbox has settled."""
+    from sqlalchemy import update
+
+    from api.models import Matter
+    from api.services.base import queue
+
+    cache = CatalogCache(demo_db, TAIZHOU, recheck_seconds=0)
+    await cache.get()
+    async with demo_db.read() as session:
+        slow_code, quick_code = (
+            await session.execute(select(Matter.code).where(Matter.published.is_(True)).order_by(Matter.code).limit(2))
+        ).scalars().all()
+    first_done = asyncio.Event()
+
+    async def rename(code: str, name: str, hold: asyncio.Event | None = None) -> None:
+        async with demo_db.write() as session:
+            await session.execute(update(Matter).where(Matter.code == code).values(name=name))
+            queue(session, "matter", code)
+            await session.flush()  # the outbox id is taken here …
+            if hold is not None:
+                await hold.wait()  # … and committed only after the later one
+
+    slow = asyncio.create_task(rename(slow_code, "慢提交的事项", first_done))
+    try:
+        await asyncio.sleep(0.2)
+        quick = asyncio.create_task(rename(quick_code, "快提交的事项"))  # PostgreSQL: commits now
+        await asyncio.sleep(0.3)
+        await cache.get()  # the earlier id is still uncommitted
+    finally:
+        first_done.set()
+        await slow
+    await quick
+    latest = await cache.get()
+    assert (latest.matters[slow_code].name, latest.matters[quick_code].name) == ("慢提交的事项", "快提交的事项")

@@ -165,3 +165,138 @@ async def test_next_is_never_an_open_redirect(app: Any, settings: Settings) -> N
         fields = with_values(read_form(page.text, "/staff/login"), name=name, password=PASSWORD)
         response = await client.post("/staff/login", data=fields)
         assert response.status_code == 303 and response.headers["location"] == "/staff/"
+
+
+# ---------------------------------------------------------------- argon2 outside the write lock
+
+
+class _HeldCheck:
+    """Replaces the argon2 check: records whether a write transaction was open when it ran, and
+    holds it (in its thread) until the test lets go, so the test can act while the hash "runs"."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        import threading
+        from contextlib import asynccontextmanager
+
+        from api.services import staff_auth
+
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.writes_open_during_check: list[int] = []
+        self._writes = 0
+        real_check, real_write = staff_auth._check, Database.write
+
+        @asynccontextmanager
+        async def counted_write(database: Database) -> Any:
+            self._writes += 1
+            try:
+                async with real_write(database) as session:
+                    yield session
+            finally:
+                self._writes -= 1
+
+        def held_check(stored: str | None, password: str) -> bool:
+            self.writes_open_during_check.append(self._writes)
+            self.started.set()
+            self.release.wait(timeout=5)
+            return real_check(stored, password)
+
+        monkeypatch.setattr(Database, "write", counted_write)
+        monkeypatch.setattr(staff_auth, "_check", held_check)
+
+    async def wait_started(self) -> None:
+        import asyncio
+
+        for _ in range(500):
+            if self.started.is_set():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the password check never started")
+
+
+async def test_password_check_holds_no_write_transaction(app: Any, settings: Settings, monkeypatch: Any) -> None:
+    """While argon2 runs no write transaction is open (on SQLite it would hold the one write lock),
+    so another writer commits at once instead of queueing behind the hash."""
+    import asyncio
+    import time
+
+    name = await add_staff(settings, "county", "331004")
+    other = Database(settings.database_url)
+    held = _HeldCheck(monkeypatch)
+    try:
+        async with new_client(app) as client:
+            page = await client.get("/staff/login")
+            attempt = asyncio.ensure_future(
+                client.post(
+                    "/staff/login",
+                    data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(page.text), "next": "/staff/"},
+                )
+            )
+            await held.wait_started()
+            began = time.monotonic()
+            async with other.write() as session:  # e.g. a colleague saving a form meanwhile
+                session.add(LoginAttempt(name="someone-else", address="10.9.9.9", at=_now()))
+            waited = time.monotonic() - began
+            held.release.set()
+            response = await attempt
+    finally:
+        held.release.set()
+        await other.dispose()
+    assert response.status_code == 303
+    assert held.writes_open_during_check == [0]
+    assert waited < 2.0, waited  # not queued behind the password check
+
+
+@pytest.mark.parametrize("change", ["disabled", "new password"])
+async def test_account_changed_during_the_password_check_opens_nothing(
+    app: Any, settings: Settings, monkeypatch: Any, change: str
+) -> None:
+    """The write step looks at the account again: disabled or given a new password while the old
+    password was being checked, the attempt fails (401, counted) and no session is made."""
+    from sqlalchemy import update
+
+    from api.services.users import hash_password
+
+    name = await add_staff(settings, "county", "331004")
+    other = Database(settings.database_url)
+    held = _HeldCheck(monkeypatch)
+    try:
+        async with new_client(app) as client:
+            page = await client.get("/staff/login")
+            import asyncio
+
+            attempt = asyncio.ensure_future(
+                client.post(
+                    "/staff/login",
+                    data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(page.text), "next": "/staff/"},
+                )
+            )
+            await held.wait_started()
+            values = {"active": False} if change == "disabled" else {"password_hash": hash_password("another long passphrase")}
+            async with other.write() as session:
+                await session.execute(update(StaffUser).where(StaffUser.name == name).values(**values))
+            held.release.set()
+            response = await attempt
+    finally:
+        held.release.set()
+        await other.dispose()
+    assert response.status_code == 401
+    assert "tb_staff=" not in response.headers.get("set-cookie", "")
+    user_id = await _user_id(settings, name)
+    assert await count(settings, StaffSession, StaffSession.user_id == user_id) == 0
+    assert await count(settings, LoginAttempt, LoginAttempt.name == name) == 1
+
+
+def _now() -> Any:
+    from api.services.base import now
+
+    return now()
+
+
+async def _user_id(settings: Settings, name: str) -> int:
+    database = Database(settings.database_url)
+    try:
+        async with database.read() as session:
+            return int((await session.execute(select(StaffUser.id).where(StaffUser.name == name))).scalar_one())
+    finally:
+        await database.dispose()

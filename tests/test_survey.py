@@ -15,7 +15,7 @@ from api.db import Database
 from api.models import SurveyResponse
 from api.settings import Settings
 from tests.test_staff_helpers import signed_in
-from web.survey import MAX_BODY_BYTES, PER_ADDRESS, SubmissionLimiter
+from web.survey import MAX_BODY_BYTES, PER_ADDRESS, SharedSubmissionLimiter, SubmissionLimiter
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -184,3 +184,51 @@ def test_limiter_overall_and_bounded_memory() -> None:
     assert answers == [True] * 5 + [False] * 3  # a crowd of new addresses meets the overall cap
     assert len(limiter.by_address) <= 4
     assert limiter.allow("10.0.0.99", 70.0)  # a minute later there is room again
+
+
+@pytest.mark.parametrize(("times", "expected"), LIMITER_TABLE)
+def test_shared_limiter_two_workers_one_budget(tmp_path: Any, times: list[float], expected: list[bool]) -> None:
+    """Two workers' limiters over one run folder: the same windows as one in-memory limiter, the
+    attempts spread over both (times from 1000: the monotonic clock is never near zero)."""
+    path = tmp_path / SharedSubmissionLimiter.FILE_NAME
+    SharedSubmissionLimiter.create(path)
+    workers = [SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=100) for _ in range(2)]
+    answers = [workers[i % 2].allow("a", 1000.0 + t) for i, t in enumerate(times)]
+    assert answers == expected
+    assert workers[0].allow("b", 1000.0)  # another address has its own window
+
+
+def test_shared_limiter_overall_cap_and_check_records_nothing(tmp_path: Any) -> None:
+    path = tmp_path / SharedSubmissionLimiter.FILE_NAME
+    one, two = (SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=5) for _ in range(2))
+    assert all(one.check("10.0.0.1", 1000.0) for _ in range(10))  # checking uses nothing up
+    answers = [(one if i % 2 else two).allow(f"10.0.0.{i}", 1000.0 + i) for i in range(8)]
+    assert answers == [True] * 5 + [False] * 3
+    assert two.allow("10.0.0.99", 1070.0)  # a minute later there is room again
+
+
+async def test_two_workers_of_one_serve_share_the_survey_budget(settings: Settings, tmp_path: Any) -> None:
+    """Under `tongban serve --workers 2` the kernel spreads one address's requests over both
+    workers: the survey's per-address limit holds for the host, not per worker."""
+    import dataclasses
+
+    from api.app import create_app
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shared = dataclasses.replace(settings, run_dir=run_dir)
+    first, second = create_app(shared), create_app(shared)
+    async with (
+        first.router.lifespan_context(first),
+        second.router.lifespan_context(second),
+        client_at(first, "10.0.0.7") as via_first,
+        client_at(second, "10.0.0.7") as via_second,
+    ):
+        token, matters = await open_form(via_first)
+        via_second.cookies.update(via_first.cookies)
+        statuses = []
+        for i in range(PER_ADDRESS + 1):
+            worker = via_first if i % 2 == 0 else via_second
+            statuses.append((await worker.post("/survey", data=answer(token, matters))).status_code)
+    assert statuses == [303] * PER_ADDRESS + [429]
+    assert await count(settings) == PER_ADDRESS

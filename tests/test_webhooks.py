@@ -391,3 +391,45 @@ async def test_admins_register_for_a_partner_region(settings: Settings) -> None:
         with pytest.raises(Forbidden):  # a partner registers only for itself
             async with inst.db.write() as session:
                 await create_webhook(session, catalog.service_context(other), raw, allowed)
+
+
+def _webhook_counts() -> tuple[float, float, float]:
+    from prometheus_client import REGISTRY
+
+    return tuple(  # type: ignore[return-value]
+        REGISTRY.get_sample_value(f"tongban_webhook_{name}_total") or 0.0
+        for name in ("deliveries", "failures", "given_up")
+    )
+
+
+async def test_metrics_count_attempts_failures_and_given_up(settings: Settings) -> None:
+    """/metrics' webhook counters move with the worker: every attempt, every failed attempt, and a
+    delivery given up after 24 hours (an operator alerts on these, not on the staff page)."""
+    allowed = ("127.0.0.1",)
+    with receiver() as target:
+        async with instance(settings, allowed) as inst:
+            await register(inst, target.url("/ok"), allowed, region="511300")
+            await register(inst, target.url("/fail"), allowed, region="341600")
+            start = _webhook_counts()
+
+            def grew() -> tuple[float, ...]:
+                return tuple(after - before for after, before in zip(_webhook_counts(), start, strict=True))
+
+            await change(inst, "M-008")
+            assert await inst.worker.run_once() == 2
+            assert grew() == (2, 1, 0)  # one delivered, one failed attempt
+            long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)
+            async with inst.db.write() as session:
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.status == "pending")
+                    .values(created_at=long_ago, next_attempt_at=long_ago)
+                )
+            assert await inst.worker.run_once() == 1
+            assert grew() == (3, 2, 1)  # the second failure gave it up
+            assert await inst.worker.run_once() == 0
+            assert grew() == (3, 2, 1)
+    from api.metrics import exposition
+
+    text = exposition()[0].decode()
+    assert "tongban_webhook_given_up_total" in text

@@ -5,15 +5,26 @@ Abuse limits, all before anything is stored:
 - CSRF like the feedback form (signed double-submit token, `web.csrf`);
 - a size cap on the request (`MAX_BODY_BYTES`, 413) and per field (the service's caps, 10 matters);
 - a rate limit per client address (`PER_ADDRESS` answers per `WINDOW_SECONDS`) and for the whole
-  instance (`OVERALL_PER_MINUTE`), in memory per process (429 with the answers kept);
+  instance (`OVERALL_PER_MINUTE`), 429 with the answers kept: shared by the workers of one `tongban
+  serve` (`SharedSubmissionLimiter`, a file in its run folder, like the request rate limit's
+  `api.middleware.SharedBuckets`), so one host has one budget; in this process's memory otherwise;
 - no markup, links or personal data stored (the service refuses them with a message), and every
   answer is rendered escaped (Jinja autoescape), never as HTML.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import mmap
+import os
+import secrets
+import struct
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -89,12 +100,114 @@ class SubmissionLimiter:
         return allowed
 
 
-def limiter(request: Request) -> SubmissionLimiter:
+class SharedSubmissionLimiter:
+    """`SubmissionLimiter`'s sliding windows in a file every worker of one `tongban serve` maps
+    (MAP_SHARED), so an address gets `PER_ADDRESS` answers per window from the host, not per worker.
+
+    Layout: a header (a random 16-byte key for the address hash, BLAKE2b keyed as in
+    `SharedBuckets`, so nobody can aim two addresses at one slot), the overall ring (one time per
+    allowed answer in a minute), then a slot per address hash: the hash and its last `per_address`
+    answer times. Times are CLOCK_MONOTONIC (one clock for the host); 0.0 is an empty entry. An
+    address landing in a slot another one holds takes it over empty: more lenient, never blocking a
+    stranger. Every check and record holds the file's flock for a few microseconds. The file is made
+    by `tongban serve` before the workers start (`create`), or by the first worker that finds none."""
+
+    FILE_NAME = "survey.windows"
+    SLOTS = 1 << 14
+    HEADER = 32
+
+    def __init__(self, path: Path, per_address: int = PER_ADDRESS, window: float = WINDOW_SECONDS,
+                 overall_per_minute: int = OVERALL_PER_MINUTE) -> None:
+        self.per_address = per_address
+        self.window = window
+        self.overall_per_minute = overall_per_minute
+        self._ring = struct.Struct(f"<{overall_per_minute}d")
+        self._slot = struct.Struct(f"<Q{per_address}d")
+        self._slots_at = self.HEADER + self._ring.size
+        size = self._slots_at + self.SLOTS * self._slot.size
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._fd).st_size != size:  # new (or another layout): start empty, new key
+                os.ftruncate(self._fd, 0)
+                os.ftruncate(self._fd, size)
+                os.pwrite(self._fd, secrets.token_bytes(16), 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._map = mmap.mmap(self._fd, size, mmap.MAP_SHARED)
+        self._key = bytes(self._map[:16])
+
+    @classmethod
+    def create(cls, path: Path) -> None:
+        """(`tongban serve`, before any worker) Start afresh: no counts from an earlier run."""
+        path.unlink(missing_ok=True)
+        cls(path).close()
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
+
+    def _offset(self, address: str) -> tuple[int, int]:
+        digest = int.from_bytes(hashlib.blake2b(address.encode(), key=self._key, digest_size=8).digest(), "little")
+        digest |= 1  # 0 marks a slot nobody holds
+        return digest, self._slots_at + (digest % self.SLOTS) * self._slot.size
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _within(self, address: str, now: float) -> bool:
+        digest, offset = self._offset(address)
+        owner, *times = self._slot.unpack_from(self._map, offset)
+        in_window = sum(1 for t in times if t > 0.0 and t > now - self.window) if owner == digest else 0
+        overall = self._ring.unpack_from(self._map, self.HEADER)
+        in_minute = sum(1 for t in overall if t > 0.0 and t > now - 60.0)
+        return in_window < self.per_address and in_minute < self.overall_per_minute
+
+    def _record(self, address: str, now: float) -> None:
+        digest, offset = self._offset(address)
+        owner, *times = self._slot.unpack_from(self._map, offset)
+        if owner != digest:
+            times = [0.0] * self.per_address
+        times[times.index(min(times))] = now
+        self._slot.pack_into(self._map, offset, digest, *times)
+        overall = list(self._ring.unpack_from(self._map, self.HEADER))
+        overall[overall.index(min(overall))] = now
+        self._ring.pack_into(self._map, self.HEADER, *overall)
+
+    def check(self, address: str, now: float) -> bool:
+        """Whether one more answer from `address` is within both limits (records nothing)."""
+        with self._locked():
+            return self._within(address, now)
+
+    def record(self, address: str, now: float) -> None:
+        """Count a stored answer: it replaces the oldest time in the address's slot and in the ring."""
+        with self._locked():
+            self._record(address, now)
+
+    def allow(self, address: str, now: float) -> bool:
+        with self._locked():
+            allowed = self._within(address, now)
+            if allowed:
+                self._record(address, now)
+        return allowed
+
+
+def limiter(request: Request) -> SubmissionLimiter | SharedSubmissionLimiter:
     state = request.app.state
     found = getattr(state, "survey_limiter", None)
     if found is None:
-        found = state.survey_limiter = SubmissionLimiter()
-    return found  # type: ignore[no-any-return]
+        run_dir = state.tongban.settings.run_dir
+        if run_dir is not None and run_dir.is_dir():
+            found = SharedSubmissionLimiter(run_dir / SharedSubmissionLimiter.FILE_NAME)
+        else:
+            found = SubmissionLimiter()
+        state.survey_limiter = found
+    return found
 
 
 def _catalog_choices(catalog: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

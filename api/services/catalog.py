@@ -7,8 +7,11 @@ between concurrent requests) and replaces it only when the database changed.
 
 How "changed" is detected: every write service adds a row to `index_outbox` in the same transaction
 as the change (partner indices included, entity "region"), so `SELECT max(id) FROM index_outbox` is
-a cheap, exact change mark. Two instances on one database each follow the same mark and stay
-consistent. The region tree itself is static (bundled data) and is loaded once per cache; partner
+a cheap, exact change mark. It is read *settled* (`changes.settled_mark`): on PostgreSQL ids are
+given at insert and commits land in any order, so a plain max could pass an id still uncommitted,
+and a snapshot marked past it would never reload for that change; while writers hold the outbox
+order lock longer than `CatalogCache.SETTLE_SECONDS` the current snapshot is kept a little longer.
+Two instances on one database each follow the same mark and stay consistent. The region tree itself is static (bundled data) and is loaded once per cache; partner
 indices are reloaded with everything else.
 
 No rule lives here: `Catalog` only turns rows into the facts of `api.rules` and calls its functions,
@@ -44,6 +47,7 @@ from api.models import (
 )
 from api.rules import AgreementFacts, CoverageResult, HallFacts, HallOption, MatterFacts, RegionTree
 from api.services.base import Actor, BadInput, NotFound, ServiceContext, UnknownRegion, today
+from api.services.changes import settled_mark
 from api.services.regions import load_tree
 
 AGREEMENTS = Agreement.__table__
@@ -397,10 +401,13 @@ async def _thresholds(session: AsyncSession) -> tuple[float, float]:
     return population, cooperation
 
 
-async def load_catalog(session: AsyncSession, home_city: str, tree: RegionTree | None = None) -> Catalog:
-    """Read one snapshot. The mark is read first: a change landing during the load only makes the
-    next `get()` reload again, never hides a change."""
-    mark = await current_mark(session)
+async def load_catalog(
+    session: AsyncSession, home_city: str, tree: RegionTree | None = None, mark: int | None = None
+) -> Catalog:
+    """Read one snapshot. The mark is read first (or given: `CatalogCache` passes a settled one): a
+    change landing during the load only makes the next `get()` reload again, never hides a change."""
+    if mark is None:
+        mark = await current_mark(session)
     if tree is None:
         tree = await load_tree(session)
 
@@ -475,6 +482,9 @@ class CatalogCache:
     first reloads.
     """
 
+    #: how long a mark check waits for in-flight outbox writers (requests may wait on it)
+    SETTLE_SECONDS = 0.25
+
     def __init__(self, db: Database, home_city: str, recheck_seconds: float = 0.5) -> None:
         self.db = db
         self.home_city = home_city
@@ -484,7 +494,7 @@ class CatalogCache:
         self._lock = asyncio.Lock()
         self._checked_at = -1e9
         self._writes = 0
-        self._check: asyncio.Task[tuple[int, float]] | None = None
+        self._check: asyncio.Task[tuple[int | None, float]] | None = None
         self._check_writes = 0
         self.loads = 0
         # a write committed in this process marks the snapshot stale at once
@@ -502,25 +512,29 @@ class CatalogCache:
         if cached is not None and moment - self._checked_at < self.recheck_seconds:
             return cached
         writes = self._writes
-        mark, started = await self._mark(writes)
+        settled, started = await self._mark(writes)
         if writes == self._writes:  # no local commit raced the read
             self._checked_at = max(self._checked_at, started)
         cached = self._catalog
+        if settled is None and cached is not None and len(cached.tree):
+            return cached  # writers in flight: this snapshot a little longer, the next check settles
+        # unsettled with nothing to serve yet: load, marked 0 so the next settled check reloads
+        mark = settled if settled is not None else 0
         if cached is not None and cached.mark == mark and len(cached.tree):
             return cached
         async with self._lock:
             cached = self._catalog
-            if cached is not None and cached.mark >= mark and len(cached.tree):
+            if settled is not None and cached is not None and cached.mark >= mark and len(cached.tree):
                 return cached
             async with self.db.read() as session:
-                catalog = await load_catalog(session, self.home_city, self._tree)
+                catalog = await load_catalog(session, self.home_city, self._tree, mark=mark)
             if len(catalog.tree) > 0:
                 self._tree = catalog.tree
             self._catalog = catalog
             self.loads += 1
             return catalog
 
-    async def _mark(self, writes: int) -> tuple[int, float]:
+    async def _mark(self, writes: int) -> tuple[int | None, float]:
         """The outbox mark and when its read began. A read already in flight is shared unless this
         process committed a write since it began (then its answer may predate the write)."""
         check = self._check
@@ -531,12 +545,14 @@ class CatalogCache:
         # shielded: a caller that goes away (client disconnect) does not cancel the others' read
         return await asyncio.shield(check)
 
-    async def _read_mark(self) -> tuple[int, float]:
+    async def _read_mark(self) -> tuple[int | None, float]:
+        """A settled mark (every outbox row below it committed: on PostgreSQL ids commit out of
+        order, and a snapshot marked past an uncommitted row would never reload for it, nor would
+        the pages' ETags change), or None when writers held the order lock for `SETTLE_SECONDS`."""
         started = time.monotonic()
-        async with self.db.read() as session:
-            return await current_mark(session), started
+        return await settled_mark(self.db, self.SETTLE_SECONDS), started
 
-    def _checked(self, check: asyncio.Task[tuple[int, float]]) -> None:
+    def _checked(self, check: asyncio.Task[tuple[int | None, float]]) -> None:
         if self._check is check:
             self._check = None
         if not check.cancelled():

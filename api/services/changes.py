@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +64,18 @@ async def settle(session: AsyncSession, wait: float = SETTLE_SECONDS) -> bool:
         if asyncio.get_running_loop().time() >= deadline:
             return False
         await asyncio.sleep(0.02)
+
+
+async def settled_mark(db: Any, wait: float = SETTLE_SECONDS) -> int | None:
+    """The newest outbox id below which every row is committed, read in a short transaction of its
+    own (the order lock is held only for that one query, never while the caller goes on to read
+    records); None when writers kept the lock for `wait` seconds. For followers that remember "up
+    to id N" (the search index, the catalog snapshot): a plain `max(id)` on PostgreSQL may pass a
+    smaller id whose transaction commits later, and `id > N` would then never see it."""
+    async with db.read() as session:
+        if not await settle(session, wait):
+            return None
+        return await latest_seq(session)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -2,8 +2,12 @@
 
 Every write leaves an outbox row in its own transaction (api.services.base.queue). Each instance
 applies the rows after the index's own high-water mark, in id order and idempotently: on start, on
-a short poll while serving, and after a CLI import. A rebuild reads every matter and the outbox
-mark in one snapshot, builds a new index folder and swaps it in, then catches up from that mark.
+a short poll while serving, and after a CLI import. A rebuild reads a settled outbox mark, then
+every matter, builds a new index folder and swaps it in, then catches up from that mark.
+
+Only rows up to a settled mark are applied (`changes.settled_mark`, the changes feed's order lock):
+on PostgreSQL ids are given at insert and commits land in any order, so a row with a smaller id
+may commit after a larger one; once the high-water mark passed it, `id > mark` would never see it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from api import metrics
 from api.db import Database
 from api.enums import GuideStatus
 from api.models import Guide, Matter, OutboxEvent, SearchSynonym
+from api.services.changes import settled_mark
 from api.services.snapshots import published_guide
 
 log = logging.getLogger("tongban.index")
@@ -35,6 +40,8 @@ BATCH = 500
 #: /readyz accepts an index that is behind the outbox's newest row when the follower was in step
 #: this recently (a write a moment ago is applied at the next poll; readiness must not flap)
 IN_STEP_GRACE_SECONDS = 5.0
+#: how long one catch-up waits for in-flight outbox writers before leaving it to the next poll
+FOLLOW_SETTLE_SECONDS = 2.0
 
 
 class IndexUpdateError(RuntimeError):
@@ -273,8 +280,8 @@ class SearchService:
         """Build afresh from the database. `pool_mb` bounds Whoosh's in-memory sort: the CLI gives
         it room (fast), a serving process keeps it small (its memory is shared with requests)."""
         async with self._lock:
+            mark = await self._settled_mark()  # first: the documents read next hold every row up to it
             async with self.db.read() as session:
-                mark = await outbox_mark(session)
                 synonyms = await staff_synonyms(session)
                 documents = await published_documents(session)
             index = await asyncio.to_thread(self._open, synonyms)
@@ -291,10 +298,19 @@ class SearchService:
             applied = 0
             since = await _on_index(index.last_applied_id)
             while True:
+                # only up to a settled mark: on PostgreSQL a row with a smaller id may commit after
+                # a larger one, and once `since` passed it `id > since` would never see it
+                ceiling = await settled_mark(self.db, FOLLOW_SETTLE_SECONDS)
+                if ceiling is None:
+                    log.info("search index: writers held the outbox order lock; next poll")
+                    return applied
                 async with self.db.read() as session:
                     events = (
                         await session.execute(
-                            select(OutboxEvent).where(OutboxEvent.id > since).order_by(OutboxEvent.id).limit(BATCH)
+                            select(OutboxEvent)
+                            .where(OutboxEvent.id > since, OutboxEvent.id <= ceiling)
+                            .order_by(OutboxEvent.id)
+                            .limit(BATCH)
                         )
                     ).scalars().all()
                     if not events:
@@ -323,6 +339,15 @@ class SearchService:
         # staff changed the synonym dictionary: the analyzer changed, so build afresh
         await self.rebuild()
         return applied
+
+    async def _settled_mark(self) -> int:
+        """A mark every smaller outbox id is committed below (a rebuild starts from it): waits for
+        writers that keep the order lock, however long (each transaction ends)."""
+        while True:
+            mark = await settled_mark(self.db)
+            if mark is not None:
+                return mark
+            log.warning("search index rebuild: writers held the outbox order lock; waiting")
 
     def _in_step(self) -> None:
         self.health.in_step_at = time.monotonic()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import Database
 from api.models import StaffSession, StaffUser
 from api.services import sign_in_throttle as throttle
 from api.services.base import Actor, audit, now
@@ -67,29 +68,51 @@ def _clean(name: str, address: str) -> tuple[str, str]:
     return (name or "").strip()[:NAME_MAX], (address or "unknown")[:ADDRESS_MAX]
 
 
-async def sign_in(session: AsyncSession, name: str, password: str, address: str, via: str = "form") -> SignIn:
-    """Check a name and password, throttled per account and per address; on success open a session.
-
-    Runs in one write transaction: on SQLite (BEGIN IMMEDIATE) concurrent attempts queue, so the
-    count and the new failure row cannot interleave.
-    """
-    name, address = _clean(name, address)
-    at = now()
-    verdict = await throttle.check(session, name, address, at)
-    if not verdict.allowed:
-        return SignIn(throttled=True, retry_after_seconds=verdict.retry_after_seconds)
-    user = (
+async def _active_user(session: AsyncSession, name: str) -> StaffUser | None:
+    return (
         await session.execute(select(StaffUser).where(StaffUser.name == name, StaffUser.active.is_(True)))
     ).scalar_one_or_none()
-    # argon2 is deliberately slow (a fraction of a second): keep it off the event loop.
-    ok = await asyncio.to_thread(_check, user.password_hash if user is not None else None, password or "")
-    if user is None or not ok:
-        throttle.record_failure(session, name, address, at)
-        return SignIn(throttled=False)
-    await throttle.record_success(session, name, address)
-    session_id = secrets.token_urlsafe(32)
-    session.add(StaffSession(id=session_id, user_id=user.id, created_at=at, expires_at=at + SESSION_LIFETIME))
-    await audit(session, actor_of(user, via), "session", user.name, "sign-in", None, {"address": address})
+
+
+async def sign_in(db: Database, name: str, password: str, address: str, via: str = "form") -> SignIn:
+    """Check a name and password, throttled per account and per address; on success open a session.
+
+    argon2 is deliberately slow (a fraction of a second), so it runs with no transaction open (on
+    SQLite a write transaction holds the one write lock: every other writer would queue behind the
+    hash). Three steps:
+
+    1. a read: the throttle's verdict (refused: answer now, without checking the password) and the
+       account's password hash;
+    2. argon2, in a thread, off the event loop;
+    3. one short write transaction (BEGIN IMMEDIATE on SQLite: attempts queue here, so the count and
+       a new failure row cannot interleave, as before): the verdict again (attempts that ran
+       meanwhile have recorded their failures; refused now → refused, whatever the password), the
+       account again (disabled, deleted, renamed or given a new password since step 1: the checked
+       password opens nothing, a failure like any wrong one), then the failure row, or the throttle
+       cleared, the session row and the audit entry.
+    """
+    name, address = _clean(name, address)
+    async with db.read() as session:
+        verdict = await throttle.check(session, name, address, now())
+        if not verdict.allowed:
+            return SignIn(throttled=True, retry_after_seconds=verdict.retry_after_seconds)
+        found = await _active_user(session, name)
+        checked_id, checked_hash = (found.id, found.password_hash) if found is not None else (None, None)
+    ok = await asyncio.to_thread(_check, checked_hash, password or "")
+    async with db.write() as session:
+        at = now()
+        verdict = await throttle.check(session, name, address, at)
+        if not verdict.allowed:
+            return SignIn(throttled=True, retry_after_seconds=verdict.retry_after_seconds)
+        user = await _active_user(session, name)
+        still = user is not None and user.id == checked_id and user.password_hash == checked_hash
+        if user is None or not ok or not still:
+            throttle.record_failure(session, name, address, at)
+            return SignIn(throttled=False)
+        await throttle.record_success(session, name, address)
+        session_id = secrets.token_urlsafe(32)
+        session.add(StaffSession(id=session_id, user_id=user.id, created_at=at, expires_at=at + SESSION_LIFETIME))
+        await audit(session, actor_of(user, via), "session", user.name, "sign-in", None, {"address": address})
     return SignIn(throttled=False, session_id=session_id, user=user)
 
 

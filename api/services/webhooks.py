@@ -41,6 +41,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import metrics
 from api.enums import Role
 from api.models import OutboxEvent, Webhook, WebhookDelivery
 from api.services.base import Actor, BadInput, FieldError, NotFound, ServiceContext, audit, now
@@ -516,6 +517,10 @@ class WebhookWorker:
         finally:
             if own_client:
                 await client.aclose()
+        # every attempt counts, whatever the bookkeeping below finds (delivered = attempts - failures)
+        metrics.WEBHOOK_DELIVERIES.inc(len(results))
+        metrics.WEBHOOK_FAILURES.inc(sum(1 for error in results if error is not None))
+        given_up = 0
         stamp = now()
         async with self.db.write() as session:
             for (delivery, _hook, _row), error in zip(claimed, results, strict=True):
@@ -530,6 +535,7 @@ class WebhookWorker:
                 current.last_error = error
                 if stamp - _utc(current.created_at) >= GIVE_UP_AFTER:
                     current.status = FAILED
+                    given_up += 1
                     log.warning(
                         "webhook delivery %s given up after %s attempts: %s",
                         current.id,
@@ -538,4 +544,6 @@ class WebhookWorker:
                     )
                 else:
                     current.next_attempt_at = stamp + backoff(current.attempts)
+        if given_up:  # counted once the write committed
+            metrics.WEBHOOK_GIVEN_UP.inc(given_up)
         return len(claimed)
