@@ -18,7 +18,7 @@ from starlette.responses import Response
 from api import rules
 from api.models import Agreement
 from api.services.agreements import create_agreement, load_agreement, update_agreement
-from api.services.base import BadInput, Conflict, Forbidden, NotFound
+from api.services.base import BadInput, Conflict, Forbidden, NotFound, today
 from api.services.dashboard import all_contacts, contacts_for_region, load_agreements, table_rows
 from api.services.permissions import may_edit_local, may_see_agreement
 from api.services.snapshots import agreement_snapshot
@@ -67,7 +67,7 @@ def reach_preview(staff: Staff, local_code: str | None, citywide: bool, partner_
     if local_code and local_code in tree:
         facts = rules.AgreementFacts(
             id=0, key=None, title="", partner_code=partner_code or local_code, local_code=local_code,
-            signed_on=signed or dt.date.today(), effective_from=signed or dt.date.today(), expires_on=None,
+            signed_on=signed or today(), effective_from=signed or today(), expires_on=None,
             stored_status="ACTIVE", citywide_shared=citywide, matter_codes=None,
         )
         reach = rules.local_reach(tree, home, facts)

@@ -10,17 +10,10 @@ from starlette.responses import Response
 from api.models import Agreement, ChangeLog
 from api.services.base import Forbidden
 from api.services.permissions import PERSONAL_ENTITIES, may_see_session_history, visible_change_log_filter
+from api.words import ENTITY_LABELS
 from web.staff.common import int_or_none, page, state
 from web.staff.diff import record_diff
 from web.staff.session import LOCAL_ROLES, Staff, staff_page
-
-ENTITY_LABELS = {
-    "agreement": "通办协议", "matter": "事项", "guide": "办事指南草稿", "hall": "服务大厅", "contact": "联络人",
-    "partner": "合作地区指数", "setting": "系统设置", "synonym": "同义词", "feedback": "问题反馈单", "faq": "手册问答",
-    "faq-edition": "手册版本", "case": "通办案例", "outreach": "上门服务", "liaison-group": "联络群", "relation": "结对关系",
-    "user": "账号", "token": "接口令牌", "session": "登录",
-    "activity": "合作交流活动",
-}
 
 
 def _record_link(entity: str, key: str) -> str | None:
