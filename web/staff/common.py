@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from api import rules
 from api.enums import Role
 from api.services.base import SHANGHAI, NotFound, ServiceError
+from api.state import AppState, state_of
 from web import regions
 from web.staff.diff import side_by_side
 from web.staff.forms import apply_errors
@@ -24,8 +25,8 @@ from web.templating import render
 _CODE = re.compile(r"^\d{6}(?:\d{3})?$")
 
 
-def state(request: Request) -> Any:
-    return request.app.state.tongban
+def state(request: Request) -> AppState:
+    return state_of(request)
 
 
 def local_time(value: dt.datetime | None) -> str:
