@@ -59,15 +59,21 @@ LABELS: dict[str, str] = {
 }
 
 #: staff roles and feedback channels
-ROLE_LABELS: Mapping[str, str] = MappingProxyType({"ADMIN": "市级管理员", "COUNTY": "县(市、区)工作人员", "PARTNER": "合作地区工作人员"})
-CHANNEL_LABELS: Mapping[str, str] = MappingProxyType({"PUBLIC": "公众", "STAFF": "工作人员", "PARTNER": "合作地区"})
+ROLE_LABELS: Mapping[str, str] = MappingProxyType(
+    {"ADMIN": "市级管理员", "COUNTY": "县(市、区)工作人员", "PARTNER": "合作地区工作人员"}
+)
+CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
+    {"PUBLIC": "公众", "STAFF": "工作人员", "PARTNER": "合作地区"}
+)
 
 #: labels used before the words were unified: an import file that still says them is read as before
-FORMER_LABELS: Mapping[str, str] = MappingProxyType({
-    "未生效": "PENDING",
-    "暂停": "SUSPENDED",
-    "终止": "TERMINATED",
-})
+FORMER_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "未生效": "PENDING",
+        "暂停": "SUSPENDED",
+        "终止": "TERMINATED",
+    }
+)
 
 AGREEMENT_STATUS_WORDS: Mapping[str, str] = MappingProxyType(
     {s: LABELS[s] for s in ("DRAFT", "PENDING", "ACTIVE", "SUSPENDED", "TERMINATED", "EXPIRED")}
@@ -75,17 +81,35 @@ AGREEMENT_STATUS_WORDS: Mapping[str, str] = MappingProxyType(
 """An agreement's status as the rules' explanations name it (the same words as `LABELS`)."""
 
 #: what each way of handling a matter means for the citizen (public results)
-MODE_WORDS: Mapping[str, str] = MappingProxyType({
-    "FULL_ONLINE": "网上就能办完，不用跑窗口。",
-    "REMOTE_PROXY": "在台州窗口交材料，转给户籍地办理，结果可邮寄。",
-    "MULTI_SITE": "两地分工：在台州受理，户籍地协同办理。",
-})
+MODE_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "FULL_ONLINE": "网上就能办完，不用跑窗口。",
+        "REMOTE_PROXY": "在台州窗口交材料，转给户籍地办理，结果可邮寄。",
+        "MULTI_SITE": "两地分工：在台州受理，户籍地协同办理。",
+    }
+)
 
 #: the change log's record types (staff history page)
-ENTITY_LABELS: Mapping[str, str] = MappingProxyType({
-    "agreement": "通办协议", "matter": "事项", "guide": "办事指南草稿", "hall": "服务大厅", "contact": "联络人",
-    "partner": "合作地区指数", "setting": "系统设置", "synonym": "同义词", "feedback": "问题反馈单", "faq": "手册问答",
-    "faq-edition": "手册版本", "case": "通办案例", "outreach": "上门服务", "liaison-group": "联络群", "relation": "结对关系",
-    "user": "账号", "token": "接口令牌", "session": "登录",
-    "activity": "合作交流活动",
-})
+ENTITY_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "agreement": "通办协议",
+        "matter": "事项",
+        "guide": "办事指南草稿",
+        "hall": "服务大厅",
+        "contact": "联络人",
+        "partner": "合作地区指数",
+        "setting": "系统设置",
+        "synonym": "同义词",
+        "feedback": "问题反馈单",
+        "faq": "手册问答",
+        "faq-edition": "手册版本",
+        "case": "通办案例",
+        "outreach": "上门服务",
+        "liaison-group": "联络群",
+        "relation": "结对关系",
+        "user": "账号",
+        "token": "接口令牌",
+        "session": "登录",
+        "activity": "合作交流活动",
+    }
+)

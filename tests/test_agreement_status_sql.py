@@ -46,9 +46,16 @@ async def test_sql_status_filter_is_the_rule(db: Database) -> None:
     async with db.write() as session:
         rows = [
             Agreement(
-                key=f"status-{n}", title=f"状态 {n}", partner_code="511300", local_code="331004",
-                signed_on=START - dt.timedelta(days=30), effective_from=start, expires_on=expires,
-                status=status, citywide_shared=True, covers_all_matters=True,
+                key=f"status-{n}",
+                title=f"状态 {n}",
+                partner_code="511300",
+                local_code="331004",
+                signed_on=START - dt.timedelta(days=30),
+                effective_from=start,
+                expires_on=expires,
+                status=status,
+                citywide_shared=True,
+                covers_all_matters=True,
             )
             for n, (status, (start, expires)) in enumerate(stored)
         ]
@@ -56,8 +63,17 @@ async def test_sql_status_filter_is_the_rule(db: Database) -> None:
         await session.flush()
         for row in rows:
             facts[row.id] = rules.AgreementFacts(
-                row.id, row.key, row.title, row.partner_code, row.local_code, row.signed_on,
-                row.effective_from, row.expires_on, str(row.status), True, None,
+                row.id,
+                row.key,
+                row.title,
+                row.partner_code,
+                row.local_code,
+                row.signed_on,
+                row.effective_from,
+                row.expires_on,
+                str(row.status),
+                True,
+                None,
             )
 
     wrong = []
@@ -67,7 +83,9 @@ async def test_sql_status_filter_is_the_rule(db: Database) -> None:
             found = set((await session.execute(query)).scalars())
             expected = {i for i, f in facts.items() if rules.exposed_status(f, day) == status.value}
             if found != expected:
-                wrong.append((status.value, day.isoformat(), sorted(found - expected), sorted(expected - found)))
+                wrong.append(
+                    (status.value, day.isoformat(), sorted(found - expected), sorted(expected - found))
+                )
     assert wrong == [], "status, day, found but not by the rule, by the rule but not found"
     # every exposed status occurs in the table, so each branch of the SQL is exercised
     exposed = {rules.exposed_status(f, day) for f in facts.values() for day in DAYS}

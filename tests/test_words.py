@@ -24,10 +24,14 @@ def test_no_two_agreement_statuses_share_a_name() -> None:
 @pytest.mark.parametrize(
     ("cell", "stored"),
     [
-        ("已中止", "SUSPENDED"), ("暂停", "SUSPENDED"),
-        ("已终止", "TERMINATED"), ("终止", "TERMINATED"),
-        ("待生效", "PENDING"), ("未生效", "PENDING"),
-        ("生效中", "ACTIVE"), ("ACTIVE", "ACTIVE"),
+        ("已中止", "SUSPENDED"),
+        ("暂停", "SUSPENDED"),
+        ("已终止", "TERMINATED"),
+        ("终止", "TERMINATED"),
+        ("待生效", "PENDING"),
+        ("未生效", "PENDING"),
+        ("生效中", "ACTIVE"),
+        ("ACTIVE", "ACTIVE"),
         ("不知道", "不知道"),  # left for the validation to reject with its message
     ],
 )

@@ -47,14 +47,29 @@ def _agreement_form(request: Request, staff: Staff, formdata: Any = None, **data
     return form
 
 
-def reach_preview(staff: Staff, local_code: str | None, citywide: bool, partner_code: str | None,
-                  signed_on: str | None, registered_on: dt.date | None) -> dict[str, Any]:
+def reach_preview(
+    staff: Staff,
+    local_code: str | None,
+    citywide: bool,
+    partner_code: str | None,
+    signed_on: str | None,
+    registered_on: dt.date | None,
+) -> dict[str, Any]:
     """What the agreement will do once saved: the counties it reaches (rules.local_reach) and
     where it stands against the 3-day rule. Server-rendered, with or without JavaScript."""
     tree = staff.catalog.tree
     home = staff.catalog.home_city
-    preview: dict[str, Any] = {"counties": [], "all": False, "reason": "", "partner": "", "days": None, "late": False,
-                               "registered_on": registered_on, "signed_on": None, "total": len(tree.local_counties(home))}
+    preview: dict[str, Any] = {
+        "counties": [],
+        "all": False,
+        "reason": "",
+        "partner": "",
+        "days": None,
+        "late": False,
+        "registered_on": registered_on,
+        "signed_on": None,
+        "total": len(tree.local_counties(home)),
+    }
     if partner_code and partner_code in tree:
         preview["partner"] = tree.full_name(partner_code)
     signed = None
@@ -66,9 +81,17 @@ def reach_preview(staff: Staff, local_code: str | None, citywide: bool, partner_
     preview["signed_on"] = signed
     if local_code and local_code in tree:
         facts = rules.AgreementFacts(
-            id=0, key=None, title="", partner_code=partner_code or local_code, local_code=local_code,
-            signed_on=signed or today(), effective_from=signed or today(), expires_on=None,
-            stored_status="ACTIVE", citywide_shared=citywide, matter_codes=None,
+            id=0,
+            key=None,
+            title="",
+            partner_code=partner_code or local_code,
+            local_code=local_code,
+            signed_on=signed or today(),
+            effective_from=signed or today(),
+            expires_on=None,
+            stored_status="ACTIVE",
+            citywide_shared=citywide,
+            matter_codes=None,
         )
         reach = rules.local_reach(tree, home, facts)
         preview["counties"] = [(c, tree.name(c)) for c in reach]
@@ -76,9 +99,13 @@ def reach_preview(staff: Staff, local_code: str | None, citywide: bool, partner_
         if local_code == home:
             preview["reason"] = f"由{tree.name(home)}本级签订, 效力及于全市各县(市、区)"
         elif citywide:
-            preview["reason"] = f"按“一地签约、全市共享”, 与{tree.name(local_code)}签约后, 合作效力及于{tree.name(home)}各县(市、区)"
+            preview["reason"] = (
+                f"按“一地签约、全市共享”, 与{tree.name(local_code)}签约后, 合作效力及于{tree.name(home)}各县(市、区)"
+            )
         else:
-            preview["reason"] = f"未实行全市共享: 仅在{'、'.join(tree.name(c) for c in reach)}生效, 其他县(市、区)的窗口不能据此受理"
+            preview["reason"] = (
+                f"未实行全市共享: 仅在{'、'.join(tree.name(c) for c in reach)}生效, 其他县(市、区)的窗口不能据此受理"
+            )
     if signed is not None:
         registered = registered_on or staff.ctx().today
         preview["days"] = (registered - signed).days
@@ -110,7 +137,9 @@ def agreement_raw(form: AgreementForm, partner_code: str | None) -> dict[str, An
 
 
 def _agreement_data(agreement: Agreement) -> dict[str, Any]:
-    snap = agreement_snapshot(agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters])
+    snap = agreement_snapshot(
+        agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters]
+    )
     return {
         "version": agreement.version,
         "key": snap["key"] or "",
@@ -135,12 +164,27 @@ def _agreement_data(agreement: Agreement) -> dict[str, Any]:
     }
 
 
-def _render_agreement_form(request: Request, staff: Staff, form: AgreementForm, *, agreement: Agreement | None,
-                           general: list[str] | None = None, status: int = 200, conflict: Any = None,
-                           candidates: Any = (), partner_code: str | None = None) -> Response:
+def _render_agreement_form(
+    request: Request,
+    staff: Staff,
+    form: AgreementForm,
+    *,
+    agreement: Agreement | None,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    candidates: Any = (),
+    partner_code: str | None = None,
+) -> Response:
     registered = agreement.registered_on if agreement is not None else None
-    preview = reach_preview(staff, form.localCode.data, bool(form.citywideShared.data),
-                            partner_code or (form.partnerCode.data or "").strip(), form.signedOn.data, registered)
+    preview = reach_preview(
+        staff,
+        form.localCode.data,
+        bool(form.citywideShared.data),
+        partner_code or (form.partnerCode.data or "").strip(),
+        form.signedOn.data,
+        registered,
+    )
     context = {
         "title": "修改通办协议" if agreement else "登记通办协议",
         "form": form,
@@ -166,22 +210,40 @@ async def agreement_new(request: Request, staff: Staff) -> Response:
     ctx = staff.ctx()
     if request.method == "GET":
         local = staff.region_code if staff.is_county else staff.catalog.home_city
-        form = _agreement_form(request, staff, citywideShared=True, localCode=local, status="ACTIVE",
-                               coverage="all", signedOn=ctx.today.isoformat())
+        form = _agreement_form(
+            request,
+            staff,
+            citywideShared=True,
+            localCode=local,
+            status="ACTIVE",
+            coverage="all",
+            signedOn=ctx.today.isoformat(),
+        )
         return _render_agreement_form(request, staff, form, agreement=None)
     formdata = await request.form()
     form = _agreement_form(request, staff, formdata)
     partner, candidates = await _partner_from_form(staff, form)
     if formdata.get("action") == "preview" or (partner is None and form.partnerCode.data):
         status = 200 if formdata.get("action") == "preview" else 422
-        return _render_agreement_form(request, staff, form, agreement=None, status=status, candidates=candidates, partner_code=partner)
+        return _render_agreement_form(
+            request, staff, form, agreement=None, status=status, candidates=candidates, partner_code=partner
+        )
     try:
         async with state(request).db.write() as session:
-            agreement = await create_agreement(session, ctx, agreement_raw(form, partner), require_not_shared_reason=True)
+            agreement = await create_agreement(
+                session, ctx, agreement_raw(form, partner), require_not_shared_reason=True
+            )
             agreement_id = agreement.id
     except BadInput as error:
-        return _render_agreement_form(request, staff, form, agreement=None, general=form_failure(form, error),
-                                      status=error_status(error), partner_code=partner)
+        return _render_agreement_form(
+            request,
+            staff,
+            form,
+            agreement=None,
+            general=form_failure(form, error),
+            status=error_status(error),
+            partner_code=partner,
+        )
     return see_other(f"/staff/agreements/{agreement_id}?saved=1")
 
 
@@ -196,8 +258,14 @@ async def agreement_preview(request: Request, staff: Staff) -> Response:
     if agreement_id is not None:
         async with state(request).db.read() as session:
             agreement = await session.get(Agreement, agreement_id)
-    preview = reach_preview(staff, form.localCode.data, bool(form.citywideShared.data), partner, form.signedOn.data,
-                            agreement.registered_on if agreement else None)
+    preview = reach_preview(
+        staff,
+        form.localCode.data,
+        bool(form.citywideShared.data),
+        partner,
+        form.signedOn.data,
+        agreement.registered_on if agreement else None,
+    )
     return page(request, staff, "staff/_reach_preview.html", {"preview": preview})
 
 
@@ -215,7 +283,9 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
     agreement = await _load_agreement(request, agreement_id)
     ctx = staff.ctx()
     if not may_edit_local(ctx, agreement.local_code):
-        raise Forbidden(f"{staff.name} 无权修改{region_name(ctx.tree, agreement.local_code)}签订的协议: 县(市、区)账号只能修改本县(市、区)的记录")
+        raise Forbidden(
+            f"{staff.name} 无权修改{region_name(ctx.tree, agreement.local_code)}签订的协议: 县(市、区)账号只能修改本县(市、区)的记录"
+        )
     if request.method == "GET":
         form = _agreement_form(request, staff, **_agreement_data(agreement))
         return _render_agreement_form(request, staff, form, agreement=agreement)
@@ -224,7 +294,15 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
     partner, candidates = await _partner_from_form(staff, form)
     if formdata.get("action") == "preview" or (partner is None and form.partnerCode.data):
         status = 200 if formdata.get("action") == "preview" else 422
-        return _render_agreement_form(request, staff, form, agreement=agreement, status=status, candidates=candidates, partner_code=partner)
+        return _render_agreement_form(
+            request,
+            staff,
+            form,
+            agreement=agreement,
+            status=status,
+            candidates=candidates,
+            partner_code=partner,
+        )
     version = int_or_none(form.version.data) or 0
     raw = {**agreement_snapshot(agreement, None), **agreement_raw(form, partner)}
     raw.pop("registeredOn", None)  # kept by the service: the 3-day rule measures the first registration
@@ -236,11 +314,26 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
         form.version.data = str(fresh.version)
         mine = {**(error.current or {}), **{k: v for k, v in raw.items() if k in (error.current or {})}}
         rows = side_by_side(error.current or {}, mine, ctx.tree)
-        return _render_agreement_form(request, staff, form, agreement=fresh, status=409, conflict=rows,
-                                      general=[error.message], partner_code=partner)
+        return _render_agreement_form(
+            request,
+            staff,
+            form,
+            agreement=fresh,
+            status=409,
+            conflict=rows,
+            general=[error.message],
+            partner_code=partner,
+        )
     except BadInput as error:
-        return _render_agreement_form(request, staff, form, agreement=agreement, general=form_failure(form, error),
-                                      status=error_status(error), partner_code=partner)
+        return _render_agreement_form(
+            request,
+            staff,
+            form,
+            agreement=agreement,
+            general=form_failure(form, error),
+            status=error_status(error),
+            partner_code=partner,
+        )
     return see_other(f"/staff/agreements/{agreement_id}?saved=1")
 
 
@@ -250,9 +343,19 @@ async def agreements_list(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
         agreements = await load_agreements(session)
         contacts = await all_contacts(session)
-    rows = [r for r in table_rows(agreements, contacts, staff.catalog, ctx.today) if may_see_agreement(ctx, r.partner_code)]
+    rows = [
+        r
+        for r in table_rows(agreements, contacts, staff.catalog, ctx.today)
+        if may_see_agreement(ctx, r.partner_code)
+    ]
     editable = {r.id for r in rows if may_edit_local(staff.ctx(), r.local_code)}
-    return page(request, staff, "staff/agreements.html", {"title": "通办协议", "rows": rows, "editable": editable}, nav="agreements")
+    return page(
+        request,
+        staff,
+        "staff/agreements.html",
+        {"title": "通办协议", "rows": rows, "editable": editable},
+        nav="agreements",
+    )
 
 
 @staff_page()
@@ -268,8 +371,19 @@ async def agreement_detail(request: Request, staff: Staff) -> Response:
     row = table_rows([agreement], contacts, staff.catalog, staff.ctx().today)[0]
     liaisons = contacts_for_region(contacts, staff.catalog.tree, agreement.partner_code)
     local_liaisons = contacts_for_region(contacts, staff.catalog.tree, agreement.local_code)
-    return page(request, staff, "staff/agreement.html", {
-        "title": agreement.title, "agreement": agreement, "row": row, "liaisons": liaisons, "local_liaisons": local_liaisons,
-        "may_edit": may_edit_local(staff.ctx(), agreement.local_code), "saved": request.query_params.get("saved") == "1",
-        "history_key": agreement.key or str(agreement.id),
-    }, nav="agreements")
+    return page(
+        request,
+        staff,
+        "staff/agreement.html",
+        {
+            "title": agreement.title,
+            "agreement": agreement,
+            "row": row,
+            "liaisons": liaisons,
+            "local_liaisons": local_liaisons,
+            "may_edit": may_edit_local(staff.ctx(), agreement.local_code),
+            "saved": request.query_params.get("saved") == "1",
+            "history_key": agreement.key or str(agreement.id),
+        },
+        nav="agreements",
+    )

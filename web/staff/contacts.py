@@ -37,14 +37,35 @@ from web.staff.diff import side_by_side
 from web.staff.forms import ContactForm, GroupForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
-CONTACT_SECTIONS = [("联络人", ["name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "verifiedOn", "sample"])]
+CONTACT_SECTIONS = [
+    (
+        "联络人",
+        [
+            "name",
+            "regionCode",
+            "organisation",
+            "role",
+            "phone",
+            "email",
+            "liaisonGroup",
+            "verifiedOn",
+            "sample",
+        ],
+    )
+]
 
 
 def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
     return {
-        "name": form.name.data, "regionCode": region_code or form.regionCode.data, "organisation": form.organisation.data,
-        "role": form.role.data, "phone": form.phone.data, "email": form.email.data,
-        "liaisonGroup": form.liaisonGroup.data, "sample": bool(form.sample.data), "verifiedOn": form.verifiedOn.data,
+        "name": form.name.data,
+        "regionCode": region_code or form.regionCode.data,
+        "organisation": form.organisation.data,
+        "role": form.role.data,
+        "phone": form.phone.data,
+        "email": form.email.data,
+        "liaisonGroup": form.liaisonGroup.data,
+        "sample": bool(form.sample.data),
+        "verifiedOn": form.verifiedOn.data,
     }
 
 
@@ -53,15 +74,35 @@ async def _group_names(request: Request) -> list[str]:
         return list((await session.execute(select(LiaisonGroup.name).order_by(LiaisonGroup.name))).scalars())
 
 
-async def _render_contact_form(request: Request, staff: Staff, form: ContactForm, contact: Contact | None, *,
-                               general: list[str] | None = None, status: int = 200, conflict: Any = None) -> Response:
+async def _render_contact_form(
+    request: Request,
+    staff: Staff,
+    form: ContactForm,
+    contact: Contact | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
     form.liaisonGroup.render_kw = {"list": "liaison-groups"}
-    return page(request, staff, "staff/record_form.html", {
-        "title": f"修改联络人: {contact.name}" if contact else "新增联络人", "form": form, "sections": CONTACT_SECTIONS,
-        "general": general or [], "conflict": conflict, "datalist": ("liaison-groups", await _group_names(request)),
-        "action": f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new", "back": "/staff/contacts",
-        "history": ("contact", contact.key or str(contact.id)) if contact else None,
-    }, status=status, nav="contacts")
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改联络人: {contact.name}" if contact else "新增联络人",
+            "form": form,
+            "sections": CONTACT_SECTIONS,
+            "general": general or [],
+            "conflict": conflict,
+            "datalist": ("liaison-groups", await _group_names(request)),
+            "action": f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new",
+            "back": "/staff/contacts",
+            "history": ("contact", contact.key or str(contact.id)) if contact else None,
+        },
+        status=status,
+        nav="contacts",
+    )
 
 
 @staff_page()
@@ -72,16 +113,27 @@ async def contacts_list(request: Request, staff: Staff) -> Response:
     group_names = {g.id: g.name for g, _ in groups}
     ctx = staff.ctx()
     contacts = [c for c in contacts if may_see_contact(ctx, c.region_code)]
-    return page(request, staff, "staff/contacts.html", {
-        "title": "通办通讯录与联络群", "contacts": contacts, "groups": groups, "group_names": group_names,
-        "editable": {c.id for c in contacts if may_edit_contact(ctx, c.region_code)},
-    }, nav="contacts")
+    return page(
+        request,
+        staff,
+        "staff/contacts.html",
+        {
+            "title": "通办通讯录与联络群",
+            "contacts": contacts,
+            "groups": groups,
+            "group_names": group_names,
+            "editable": {c.id for c in contacts if may_edit_contact(ctx, c.region_code)},
+        },
+        nav="contacts",
+    )
 
 
 @staff_page()  # partner regions keep their own liaison contacts (permissions.may_edit_contact)
 async def contact_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        form = make_form(request, ContactForm, data={"regionCode": "" if staff.is_admin else staff.region_code})
+        form = make_form(
+            request, ContactForm, data={"regionCode": "" if staff.is_admin else staff.region_code}
+        )
         return await _render_contact_form(request, staff, form, None)
     form = make_form(request, ContactForm, await request.form())
     found = await lookup_region(staff.catalog.tree, form.regionCode.data)
@@ -92,7 +144,9 @@ async def contact_new(request: Request, staff: Staff) -> Response:
         async with state(request).db.write() as session:
             await create_contact(session, staff.ctx(), contact_raw(form, found.code))
     except BadInput as error:
-        return await _render_contact_form(request, staff, form, None, general=form_failure(form, error), status=error_status(error))
+        return await _render_contact_form(
+            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other("/staff/contacts?saved=1")
 
 
@@ -101,11 +155,17 @@ async def contact_edit(request: Request, staff: Staff) -> Response:
     contact_id = path_id(request)
     async with state(request).db.read() as session:
         contact = await session.get(Contact, contact_id)
-        group = await session.get(LiaisonGroup, contact.group_id) if contact is not None and contact.group_id else None
+        group = (
+            await session.get(LiaisonGroup, contact.group_id)
+            if contact is not None and contact.group_id
+            else None
+        )
     if contact is None:
         raise NotFound(f"没有编号为 {contact_id} 的联络人")
     if not may_edit_contact(staff.ctx(), contact.region_code):
-        raise Forbidden(f"{staff.name} 无权修改{region_name(staff.catalog.tree, contact.region_code)}的联络人")
+        raise Forbidden(
+            f"{staff.name} 无权修改{region_name(staff.catalog.tree, contact.region_code)}的联络人"
+        )
     if request.method == "GET":
         snap = contact_snapshot(contact, group.name if group else None)
         data = {k: ("" if v is None else v) for k, v in snap.items()}
@@ -124,10 +184,18 @@ async def contact_edit(request: Request, staff: Staff) -> Response:
         async with state(request).db.read() as session:
             fresh = await session.get(Contact, contact_id)
         form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, {k: raw.get(k) for k in (error.current or {}) if k in raw}, staff.catalog.tree)
-        return await _render_contact_form(request, staff, form, fresh or contact, general=[error.message], status=409, conflict=rows)
+        rows = side_by_side(
+            error.current or {},
+            {k: raw.get(k) for k in (error.current or {}) if k in raw},
+            staff.catalog.tree,
+        )
+        return await _render_contact_form(
+            request, staff, form, fresh or contact, general=[error.message], status=409, conflict=rows
+        )
     except BadInput as error:
-        return await _render_contact_form(request, staff, form, contact, general=form_failure(form, error), status=error_status(error))
+        return await _render_contact_form(
+            request, staff, form, contact, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other("/staff/contacts?saved=1")
 
 
@@ -145,12 +213,23 @@ async def group_form(request: Request, staff: Staff) -> Response:
             raise NotFound(f"没有编号为 {group_id} 的联络群")
 
     def render_group(form: GroupForm, general: list[str] | None = None, status: int = 200) -> Response:
-        return page(request, staff, "staff/record_form.html", {
-            "title": f"联络群: {group.name}" if group else "新建通办联络群", "form": form, "sections": GROUP_SECTIONS,
-            "general": general or [], "conflict": None, "back": "/staff/contacts",
-            "action": f"/staff/groups/{group.id}/edit" if group else "/staff/groups/new",
-            "history": ("liaison-group", str(group.id)) if group else None,
-        }, status=status, nav="contacts")
+        return page(
+            request,
+            staff,
+            "staff/record_form.html",
+            {
+                "title": f"联络群: {group.name}" if group else "新建通办联络群",
+                "form": form,
+                "sections": GROUP_SECTIONS,
+                "general": general or [],
+                "conflict": None,
+                "back": "/staff/contacts",
+                "action": f"/staff/groups/{group.id}/edit" if group else "/staff/groups/new",
+                "history": ("liaison-group", str(group.id)) if group else None,
+            },
+            status=status,
+            nav="contacts",
+        )
 
     if request.method == "GET":
         data = {"name": group.name, "channel": group.channel or "", "note": group.note or ""} if group else {}
@@ -158,7 +237,12 @@ async def group_form(request: Request, staff: Staff) -> Response:
     form = make_form(request, GroupForm, await request.form())
     try:
         async with state(request).db.write() as session:
-            await save_group(session, staff.ctx(), {"name": form.name.data, "channel": form.channel.data, "note": form.note.data}, group_id=group_id)
+            await save_group(
+                session,
+                staff.ctx(),
+                {"name": form.name.data, "channel": form.channel.data, "note": form.note.data},
+                group_id=group_id,
+            )
     except BadInput as error:
         return render_group(form, form_failure(form, error), error_status(error))
     return see_other("/staff/contacts?saved=group")

@@ -47,13 +47,22 @@ def _hall_form(request: Request, staff: Staff, formdata: Any = None, **data: Any
 
 def hall_raw(form: HallForm) -> dict[str, Any]:
     return {
-        "key": form.key.data, "name": form.name.data, "regionCode": form.regionCode.data, "level": form.level.data,
-        "address": form.address.data, "phone": form.phone.data, "openingHours": form.openingHours.data,
-        "latitude": form.latitude.data, "longitude": form.longitude.data,
+        "key": form.key.data,
+        "name": form.name.data,
+        "regionCode": form.regionCode.data,
+        "level": form.level.data,
+        "address": form.address.data,
+        "phone": form.phone.data,
+        "openingHours": form.openingHours.data,
+        "latitude": form.latitude.data,
+        "longitude": form.longitude.data,
         "coordinatesApproximate": bool(form.coordinatesApproximate.data),
         "hasCrossRegionWindow": bool(form.hasCrossRegionWindow.data),
-        "windowServices": list(form.windowServices.data or []), "matterCodes": list(form.matterCodes.data or []),
-        "source": form.source.data, "sourceUrl": form.sourceUrl.data, "verifiedOn": form.verifiedOn.data,
+        "windowServices": list(form.windowServices.data or []),
+        "matterCodes": list(form.matterCodes.data or []),
+        "source": form.source.data,
+        "sourceUrl": form.sourceUrl.data,
+        "verifiedOn": form.verifiedOn.data,
     }
 
 
@@ -69,7 +78,9 @@ def _pasted_coordinates(form: HallForm, staff: Staff) -> bool:
         form.coordinates.errors = [str(error)]
         return False
     ctx = staff.ctx()
-    problem = outside_county(ctx.tree, ctx.home_city, (form.regionCode.data or "").strip(), latitude, longitude)
+    problem = outside_county(
+        ctx.tree, ctx.home_city, (form.regionCode.data or "").strip(), latitude, longitude
+    )
     if problem:
         form.coordinates.errors = [problem]
         return False
@@ -96,14 +107,33 @@ HALL_SECTIONS = [
 ]
 
 
-def _render_hall_form(request: Request, staff: Staff, form: HallForm, hall: Hall | None, *, general: list[str] | None = None,
-                      status: int = 200, conflict: Any = None) -> Response:
-    return page(request, staff, "staff/record_form.html", {
-        "title": f"修改服务大厅: {hall.name}" if hall else "新增服务大厅", "form": form, "sections": HALL_SECTIONS,
-        "general": general or [], "conflict": conflict,
-        "action": f"/staff/halls/{hall.id}/edit" if hall else "/staff/halls/new", "back": "/staff/halls",
-        "history": ("hall", hall.key or str(hall.id)) if hall else None,
-    }, status=status, nav="halls")
+def _render_hall_form(
+    request: Request,
+    staff: Staff,
+    form: HallForm,
+    hall: Hall | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改服务大厅: {hall.name}" if hall else "新增服务大厅",
+            "form": form,
+            "sections": HALL_SECTIONS,
+            "general": general or [],
+            "conflict": conflict,
+            "action": f"/staff/halls/{hall.id}/edit" if hall else "/staff/halls/new",
+            "back": "/staff/halls",
+            "history": ("hall", hall.key or str(hall.id)) if hall else None,
+        },
+        status=status,
+        nav="halls",
+    )
 
 
 @staff_page()
@@ -111,9 +141,17 @@ async def halls_list(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
         halls = list((await session.execute(select(Hall).order_by(Hall.region_code, Hall.name))).scalars())
     ctx = staff.ctx()
-    return page(request, staff, "staff/halls.html", {
-        "title": "服务大厅与跨区域通办窗口", "halls": halls, "editable": {h.id for h in halls if may_edit_local(ctx, h.region_code)},
-    }, nav="halls")
+    return page(
+        request,
+        staff,
+        "staff/halls.html",
+        {
+            "title": "服务大厅与跨区域通办窗口",
+            "halls": halls,
+            "editable": {h.id for h in halls if may_edit_local(ctx, h.region_code)},
+        },
+        nav="halls",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
@@ -121,9 +159,14 @@ async def hall_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
         town = request.query_params.get("regionCode", "")[:12]  # 数据体检's "town without a centre" link
         town = town if town in dict(local_place_choices(staff)) else ""
-        form = _hall_form(request, staff, regionCode=town or (staff.region_code if staff.is_county else ""),
-                          level="TOWN" if town else "COUNTY", hasCrossRegionWindow=True,
-                          windowServices=["CONSULT", "ASSIST", "SEND_RECEIVE"])
+        form = _hall_form(
+            request,
+            staff,
+            regionCode=town or (staff.region_code if staff.is_county else ""),
+            level="TOWN" if town else "COUNTY",
+            hasCrossRegionWindow=True,
+            windowServices=["CONSULT", "ASSIST", "SEND_RECEIVE"],
+        )
         return _render_hall_form(request, staff, form, None)
     form = _hall_form(request, staff, await request.form())
     if not _pasted_coordinates(form, staff):
@@ -135,7 +178,9 @@ async def hall_new(request: Request, staff: Staff) -> Response:
             hall = await upsert_hall(session, staff.ctx(), hall_raw(form))
             hall_id = hall.id
     except BadInput as error:
-        return _render_hall_form(request, staff, form, None, general=form_failure(form, error), status=error_status(error))
+        return _render_hall_form(
+            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/halls?saved={hall_id}")
 
 
@@ -163,7 +208,11 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
             fresh = await load_hall(session, hall_id=hall_id)
         form.version.data = str(fresh.version if fresh else "")
         rows = side_by_side(error.current or {}, {k: raw.get(k) for k in (error.current or {})}, ctx.tree)
-        return _render_hall_form(request, staff, form, fresh or hall, general=[error.message], status=409, conflict=rows)
+        return _render_hall_form(
+            request, staff, form, fresh or hall, general=[error.message], status=409, conflict=rows
+        )
     except BadInput as error:
-        return _render_hall_form(request, staff, form, hall, general=form_failure(form, error), status=error_status(error))
+        return _render_hall_form(
+            request, staff, form, hall, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/halls?saved={hall_id}")

@@ -1,5 +1,4 @@
-"""Every record's change log, filtered by what the account may see.
-"""
+"""Every record's change log, filtered by what the account may see."""
 
 from __future__ import annotations
 
@@ -35,15 +34,33 @@ async def history(request: Request, staff: Staff) -> Response:
         if entity:
             query = query.where(ChangeLog.entity == entity, ChangeLog.entity_key == key)
         else:
-            query = query.where(ChangeLog.entity.not_in(PERSONAL_ENTITIES), ChangeLog.via != "init").limit(100)
+            query = query.where(ChangeLog.entity.not_in(PERSONAL_ENTITIES), ChangeLog.via != "init").limit(
+                100
+            )
         entries = list((await session.execute(query)).scalars())
         link = _record_link(entity or "", key or "")
         if entity == "agreement" and key:
-            found = (await session.execute(select(Agreement.id).where((Agreement.key == key) | (Agreement.id == (int_or_none(key) or -1))))).first()
+            found = (
+                await session.execute(
+                    select(Agreement.id).where(
+                        (Agreement.key == key) | (Agreement.id == (int_or_none(key) or -1))
+                    )
+                )
+            ).first()
             link = f"/staff/agreements/{found[0]}" if found else None
     tree = staff.catalog.tree
     items = [{"entry": e, "changes": record_diff(e.before, e.after, tree)} for e in entries]
-    return page(request, staff, "staff/history.html", {
-        "title": "修改记录" + (f": {ENTITY_LABELS.get(entity, entity)} {key}" if entity else ""), "items": items,
-        "entity": entity, "key": key, "entity_labels": ENTITY_LABELS, "record_link": link,
-    }, nav="history")
+    return page(
+        request,
+        staff,
+        "staff/history.html",
+        {
+            "title": "修改记录" + (f": {ENTITY_LABELS.get(entity, entity)} {key}" if entity else ""),
+            "items": items,
+            "entity": entity,
+            "key": key,
+            "entity_labels": ENTITY_LABELS,
+            "record_link": link,
+        },
+        nav="history",
+    )

@@ -60,11 +60,20 @@ def matter_raw(form: MatterForm) -> dict[str, Any]:
 
 def _matter_data(matter: Matter) -> dict[str, Any]:
     return {
-        "version": matter.version, "code": matter.code, "name": matter.name, "department": matter.department,
-        "scope": getattr(matter.scope, "value", matter.scope), "modes": list(matter.modes or []),
-        "keywords": "、".join(matter.keywords or []), "aliases": "、".join(matter.aliases or []),
-        "nationalList": matter.national_list or "", "deadline": matter.deadline or "", "published": matter.published,
-        "source": matter.source or "", "sourceUrl": matter.source_url or "", "sample": matter.is_sample,
+        "version": matter.version,
+        "code": matter.code,
+        "name": matter.name,
+        "department": matter.department,
+        "scope": getattr(matter.scope, "value", matter.scope),
+        "modes": list(matter.modes or []),
+        "keywords": "、".join(matter.keywords or []),
+        "aliases": "、".join(matter.aliases or []),
+        "nationalList": matter.national_list or "",
+        "deadline": matter.deadline or "",
+        "published": matter.published,
+        "source": matter.source or "",
+        "sourceUrl": matter.source_url or "",
+        "sample": matter.is_sample,
         "verifiedOn": matter.verified_on.isoformat() if matter.verified_on else "",
     }
 
@@ -75,17 +84,35 @@ MATTER_SECTIONS = [
 ]
 
 
-def _render_matter_form(request: Request, staff: Staff, form: MatterForm, matter: Matter | None, *,
-                        general: list[str] | None = None, status: int = 200, conflict: Any = None) -> Response:
+def _render_matter_form(
+    request: Request,
+    staff: Staff,
+    form: MatterForm,
+    matter: Matter | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
     if matter is not None:
         form.code.render_kw = {"readonly": True}
-    return page(request, staff, "staff/record_form.html", {
-        "title": f"修改事项 {matter.code}" if matter else "新增事项", "form": form, "sections": MATTER_SECTIONS,
-        "general": general or [], "conflict": conflict,
-        "action": f"/staff/matters/{matter.code}/edit" if matter else "/staff/matters/new",
-        "back": f"/staff/matters/{matter.code}" if matter else "/staff/matters",
-        "history": ("matter", matter.code) if matter else None,
-    }, status=status, nav="matters")
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改事项 {matter.code}" if matter else "新增事项",
+            "form": form,
+            "sections": MATTER_SECTIONS,
+            "general": general or [],
+            "conflict": conflict,
+            "action": f"/staff/matters/{matter.code}/edit" if matter else "/staff/matters/new",
+            "back": f"/staff/matters/{matter.code}" if matter else "/staff/matters",
+            "history": ("matter", matter.code) if matter else None,
+        },
+        status=status,
+        nav="matters",
+    )
 
 
 @staff_page()
@@ -99,7 +126,13 @@ async def matters_list(request: Request, staff: Staff) -> Response:
         matters = list((await session.execute(query)).scalars())
     if q:
         matters = [m for m in matters if q in m.name or q in m.code or any(q in k for k in m.keywords or [])]
-    return page(request, staff, "staff/matters.html", {"title": "事项与办事指南", "matters": matters, "q": q, "scope": scope}, nav="matters")
+    return page(
+        request,
+        staff,
+        "staff/matters.html",
+        {"title": "事项与办事指南", "matters": matters, "q": q, "scope": scope},
+        nav="matters",
+    )
 
 
 async def _load_matter(request: Request, code: str) -> Matter:
@@ -114,10 +147,20 @@ async def _load_matter(request: Request, code: str) -> Matter:
 async def matter_detail(request: Request, staff: Staff) -> Response:
     matter = await _load_matter(request, request.path_params["code"])
     guides = sorted(matter.guides, key=lambda g: g.version, reverse=True)
-    return page(request, staff, "staff/matter.html", {
-        "title": matter.name, "matter": matter, "guide": published_guide(matter), "draft": draft_of(matter),
-        "guides": guides, "saved": request.query_params.get("saved"),
-    }, nav="matters")
+    return page(
+        request,
+        staff,
+        "staff/matter.html",
+        {
+            "title": matter.name,
+            "matter": matter,
+            "guide": published_guide(matter),
+            "draft": draft_of(matter),
+            "guides": guides,
+            "saved": request.query_params.get("saved"),
+        },
+        nav="matters",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -130,11 +173,16 @@ async def matter_new(request: Request, staff: Staff) -> Response:
     try:
         async with state(request).db.write() as session:
             if raw["code"] and await load_matter(session, raw["code"]) is not None:
-                raise BadInput("事项编码已存在", [FieldError("code", f"已有编码为 {raw['code']} 的事项, 请打开该事项修改")])
+                raise BadInput(
+                    "事项编码已存在",
+                    [FieldError("code", f"已有编码为 {raw['code']} 的事项, 请打开该事项修改")],
+                )
             matter = await upsert_matter(session, staff.ctx(), raw)
             code = matter.code
     except BadInput as error:
-        return _render_matter_form(request, staff, form, None, general=form_failure(form, error), status=error_status(error))
+        return _render_matter_form(
+            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/matters/{code}?saved=1")
 
 
@@ -156,9 +204,13 @@ async def matter_edit(request: Request, staff: Staff) -> Response:
         form.version.data = str(fresh.version)
         theirs = {k: v for k, v in (error.current or {}).items() if k != "guide"}
         rows = side_by_side(theirs, {k: raw.get(k) for k in theirs}, staff.catalog.tree)
-        return _render_matter_form(request, staff, form, fresh, general=[error.message], status=409, conflict=rows)
+        return _render_matter_form(
+            request, staff, form, fresh, general=[error.message], status=409, conflict=rows
+        )
     except BadInput as error:
-        return _render_matter_form(request, staff, form, matter, general=form_failure(form, error), status=error_status(error))
+        return _render_matter_form(
+            request, staff, form, matter, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/matters/{code}?saved=1")
 
 
@@ -196,16 +248,44 @@ def guide_raw(form: GuideForm) -> dict[str, Any]:
     }
 
 
-def _render_guide(request: Request, staff: Staff, matter: Matter, form: GuideForm, *, general: list[str] | None = None,
-                  status: int = 200, conflict: Any = None) -> Response:
+def _render_guide(
+    request: Request,
+    staff: Staff,
+    matter: Matter,
+    form: GuideForm,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
     draft = draft_of(matter)
     current = published_guide(matter)
-    diff = guide_version_diff(guide_text_lines(guide_snapshot(current)), guide_text_lines(guide_snapshot(draft))) if draft else []
-    action_form = make_form(request, GuideActionForm, data={"draft_version": str(draft.version) if draft else ""})
-    return page(request, staff, "staff/guide_form.html", {
-        "title": f"办事指南: {matter.name}", "matter": matter, "form": form, "draft": draft, "current": current,
-        "diff": diff, "general": general or [], "conflict": conflict, "action_form": action_form,
-    }, status=status, nav="matters")
+    diff = (
+        guide_version_diff(guide_text_lines(guide_snapshot(current)), guide_text_lines(guide_snapshot(draft)))
+        if draft
+        else []
+    )
+    action_form = make_form(
+        request, GuideActionForm, data={"draft_version": str(draft.version) if draft else ""}
+    )
+    return page(
+        request,
+        staff,
+        "staff/guide_form.html",
+        {
+            "title": f"办事指南: {matter.name}",
+            "matter": matter,
+            "form": form,
+            "draft": draft,
+            "current": current,
+            "diff": diff,
+            "general": general or [],
+            "conflict": conflict,
+            "action_form": action_form,
+        },
+        status=status,
+        nav="matters",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -215,7 +295,9 @@ async def guide_edit(request: Request, staff: Staff) -> Response:
     draft = draft_of(matter)
     if request.method == "GET":
         source = draft if draft is not None else published_guide(matter)
-        form = make_form(request, GuideForm, data=_guide_data(guide_snapshot(source), draft.version if draft else None))
+        form = make_form(
+            request, GuideForm, data=_guide_data(guide_snapshot(source), draft.version if draft else None)
+        )
         return _render_guide(request, staff, matter, form)
     form = make_form(request, GuideForm, await request.form())
     started_from = int_or_none(form.draft_version.data)
@@ -227,10 +309,22 @@ async def guide_edit(request: Request, staff: Staff) -> Response:
         current = dict(error.current or {})
         form.draft_version.data = str(current.pop("version", "")) if current else ""
         rows = side_by_side(current, guide_raw(form), staff.catalog.tree)
-        return _render_guide(request, staff, fresh, form, general=[error.message, "下表左侧是他人保存的草稿, 右侧是您填写的内容(仍在下方表单中); 再次保存将以您的内容覆盖草稿。"],
-                             status=409, conflict=rows)
+        return _render_guide(
+            request,
+            staff,
+            fresh,
+            form,
+            general=[
+                error.message,
+                "下表左侧是他人保存的草稿, 右侧是您填写的内容(仍在下方表单中); 再次保存将以您的内容覆盖草稿。",
+            ],
+            status=409,
+            conflict=rows,
+        )
     except BadInput as error:
-        return _render_guide(request, staff, matter, form, general=form_failure(form, error), status=error_status(error))
+        return _render_guide(
+            request, staff, matter, form, general=form_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/matters/{code}/guide?saved=draft")
 
 
@@ -244,12 +338,20 @@ async def guide_publish(request: Request, staff: Staff) -> Response:
                 await discard_draft(session, staff.ctx(), code, int_or_none(form.draft_version.data) or 0)
                 target = f"/staff/matters/{code}/guide?saved=discarded"
             else:
-                guide = await publish_draft(session, staff.ctx(), code, int_or_none(form.draft_version.data) or 0)
+                guide = await publish_draft(
+                    session, staff.ctx(), code, int_or_none(form.draft_version.data) or 0
+                )
                 target = f"/staff/matters/{code}?saved=v{guide.version}"
     except Conflict as error:
         matter = await _load_matter(request, code)
         draft = draft_of(matter)
-        form = make_form(request, GuideForm, data=_guide_data(guide_snapshot(draft or published_guide(matter)), draft.version if draft else None))
+        form = make_form(
+            request,
+            GuideForm,
+            data=_guide_data(
+                guide_snapshot(draft or published_guide(matter)), draft.version if draft else None
+            ),
+        )
         return _render_guide(request, staff, matter, form, general=[error.message], status=409)
     return see_other(target)
 
@@ -263,11 +365,26 @@ async def guide_diff(request: Request, staff: Staff) -> Response:
         raise NotFound("该事项还没有办事指南")
     versions = sorted(by_version)
     newer = int_or_none(request.query_params.get("to")) or versions[-1]
-    older = int_or_none(request.query_params.get("from")) or (versions[versions.index(newer) - 1] if newer in versions and versions.index(newer) > 0 else newer)
+    older = int_or_none(request.query_params.get("from")) or (
+        versions[versions.index(newer) - 1] if newer in versions and versions.index(newer) > 0 else newer
+    )
     if newer not in by_version or older not in by_version:
         raise NotFound("没有这个版本的办事指南")
-    lines = guide_version_diff(guide_text_lines(guide_snapshot(by_version[older])), guide_text_lines(guide_snapshot(by_version[newer])))
-    return page(request, staff, "staff/guide_diff.html", {
-        "title": f"办事指南版本对比: {matter.name}", "matter": matter, "older": by_version[older], "newer": by_version[newer],
-        "versions": [by_version[v] for v in versions], "lines": lines,
-    }, nav="matters")
+    lines = guide_version_diff(
+        guide_text_lines(guide_snapshot(by_version[older])),
+        guide_text_lines(guide_snapshot(by_version[newer])),
+    )
+    return page(
+        request,
+        staff,
+        "staff/guide_diff.html",
+        {
+            "title": f"办事指南版本对比: {matter.name}",
+            "matter": matter,
+            "older": by_version[older],
+            "newer": by_version[newer],
+            "versions": [by_version[v] for v in versions],
+            "lines": lines,
+        },
+        nav="matters",
+    )

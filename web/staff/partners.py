@@ -25,8 +25,13 @@ from web.staff.forms import PartnerForm, ThresholdForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
 
-async def _render_partners(request: Request, staff: Staff, form: ThresholdForm | None = None, general: list[str] | None = None,
-                           status: int = 200) -> Response:
+async def _render_partners(
+    request: Request,
+    staff: Staff,
+    form: ThresholdForm | None = None,
+    general: list[str] | None = None,
+    status: int = 200,
+) -> Response:
     catalog = staff.catalog
     tree = catalog.tree
     codes = {a.partner_code for a in catalog.agreements} | set(catalog.indices)
@@ -34,17 +39,35 @@ async def _render_partners(request: Request, staff: Staff, form: ThresholdForm |
     rows = []
     for code in sorted(codes, key=lambda c: (tree.province_of(c) or "", c)):
         indices = catalog.partner_indices(code)
-        rows.append({"code": code, "name": tree.full_name(code), "tier": catalog.tier(code),
-                     "population": indices.population if indices else None, "cooperation": indices.cooperation if indices else None,
-                     "sample": indices.sample if indices else False,
-                     "agreements": sum(1 for a in catalog.agreements if a.partner_code == code)})
+        rows.append(
+            {
+                "code": code,
+                "name": tree.full_name(code),
+                "tier": catalog.tier(code),
+                "population": indices.population if indices else None,
+                "cooperation": indices.cooperation if indices else None,
+                "sample": indices.sample if indices else False,
+                "agreements": sum(1 for a in catalog.agreements if a.partner_code == code),
+            }
+        )
     if form is None:
         async with state(request).db.read() as session:
             thresholds = await tier_thresholds(session)
         form = make_form(request, ThresholdForm, data={k: f"{v:g}" for k, v in thresholds.items()})
-    return page(request, staff, "staff/partners.html", {"title": "合作地区四色分级", "rows": rows, "form": form, "general": general or [],
-                                                         "due": await activity_due_context(request, staff)},
-                status=status, nav="partners")
+    return page(
+        request,
+        staff,
+        "staff/partners.html",
+        {
+            "title": "合作地区四色分级",
+            "rows": rows,
+            "form": form,
+            "general": general or [],
+            "due": await activity_due_context(request, staff),
+        },
+        status=status,
+        nav="partners",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -74,29 +97,51 @@ async def partner_edit(request: Request, staff: Staff) -> Response:
     if region is None:
         raise NotFound(f"未知行政区划代码 {code}")
 
-    def render_partner(form: PartnerForm, general: list[str] | None = None, status: int = 200, conflict: Any = None) -> Response:
-        return page(request, staff, "staff/record_form.html", {
-            "title": f"合作地区指数: {tree.full_name(code)}", "form": form,
-            "sections": [("指数(0–100, 留空表示未评估)", ["populationIndex", "cooperationIndex"])],
-            "general": general or [], "conflict": conflict, "back": "/staff/partners",
-            "action": f"/staff/partners/{code}", "history": ("partner", code),
-        }, status=status, nav="partners")
+    def render_partner(
+        form: PartnerForm, general: list[str] | None = None, status: int = 200, conflict: Any = None
+    ) -> Response:
+        return page(
+            request,
+            staff,
+            "staff/record_form.html",
+            {
+                "title": f"合作地区指数: {tree.full_name(code)}",
+                "form": form,
+                "sections": [("指数(0–100, 留空表示未评估)", ["populationIndex", "cooperationIndex"])],
+                "general": general or [],
+                "conflict": conflict,
+                "back": "/staff/partners",
+                "action": f"/staff/partners/{code}",
+                "history": ("partner", code),
+            },
+            status=status,
+            nav="partners",
+        )
 
     if request.method == "GET":
-        data = {"version": region.version, "populationIndex": "" if region.population_index is None else f"{region.population_index:g}",
-                "cooperationIndex": "" if region.cooperation_index is None else f"{region.cooperation_index:g}"}
+        data = {
+            "version": region.version,
+            "populationIndex": "" if region.population_index is None else f"{region.population_index:g}",
+            "cooperationIndex": "" if region.cooperation_index is None else f"{region.cooperation_index:g}",
+        }
         return render_partner(make_form(request, PartnerForm, data=data))
     form = make_form(request, PartnerForm, await request.form())
     population = (form.populationIndex.data or "").strip() or None
     cooperation = (form.cooperationIndex.data or "").strip() or None
     try:
         async with state(request).db.write() as session:
-            await update_partner_indices(session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation)
+            await update_partner_indices(
+                session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation
+            )
     except Conflict as error:
         async with state(request).db.read() as session:
             fresh = await session.get(Region, code)
         form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, {"regionCode": code, "populationIndex": population, "cooperationIndex": cooperation}, tree)
+        rows = side_by_side(
+            error.current or {},
+            {"regionCode": code, "populationIndex": population, "cooperationIndex": cooperation},
+            tree,
+        )
         return render_partner(form, [error.message], 409, rows)
     except BadInput as error:
         return render_partner(form, form_failure(form, error), error_status(error))

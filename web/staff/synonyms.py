@@ -19,19 +19,39 @@ from web.staff.forms import DeleteForm, SynonymForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
 
-async def _render_synonyms(request: Request, staff: Staff, form: SynonymForm, general: list[str] | None = None, status: int = 200,
-                           editing: int | None = None) -> Response:
+async def _render_synonyms(
+    request: Request,
+    staff: Staff,
+    form: SynonymForm,
+    general: list[str] | None = None,
+    status: int = 200,
+    editing: int | None = None,
+) -> Response:
     async with state(request).db.read() as session:
         rows = await list_synonyms(session)
     delete_form = make_form(request, DeleteForm)
-    edit_forms = {r.id: make_form(request, SynonymForm, data={"terms": "、".join(r.terms or [])}) for r in rows}
+    edit_forms = {
+        r.id: make_form(request, SynonymForm, data={"terms": "、".join(r.terms or [])}) for r in rows
+    }
     if editing is not None:
         edit_forms[editing] = form
-    return page(request, staff, "staff/synonyms.html", {
-        "title": "搜索同义词词典", "rows": rows, "form": form if editing is None else make_form(request, SynonymForm),
-        "edit_forms": edit_forms, "delete_form": delete_form, "general": general or [], "editing": editing,
-        "index_status": state(request).search.describe() if state(request).search is not None else "",
-    }, status=status, nav="synonyms")
+    return page(
+        request,
+        staff,
+        "staff/synonyms.html",
+        {
+            "title": "搜索同义词词典",
+            "rows": rows,
+            "form": form if editing is None else make_form(request, SynonymForm),
+            "edit_forms": edit_forms,
+            "delete_form": delete_form,
+            "general": general or [],
+            "editing": editing,
+            "index_status": state(request).search.describe() if state(request).search is not None else "",
+        },
+        status=status,
+        nav="synonyms",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -58,5 +78,7 @@ async def synonym_edit(request: Request, staff: Staff) -> Response:
             else:
                 await save_synonym(session, staff.ctx(), form.terms.data or "", synonym_id=synonym_id)
     except BadInput as error:
-        return await _render_synonyms(request, staff, form, form_failure(form, error), error_status(error), editing=synonym_id)
+        return await _render_synonyms(
+            request, staff, form, form_failure(form, error), error_status(error), editing=synonym_id
+        )
     return see_other("/staff/synonyms?saved=1")
