@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -19,26 +19,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from api import metrics
 from api.db import Database
+from api.middleware import install_middleware
+from api.observability import configure_logging, metrics_endpoint
+from api.schema import graphql_routes
+from api.services.catalog import CatalogCache
+from api.services.indexing import SearchService, outbox_mark
+from api.services.webhooks import WebhookWorker
 from api.settings import Settings, load_settings
+from api.state import AppState, state_of
+from web.routes import web_routes
+
+__all__ = ["AppState", "create_app", "create_served_app", "state_of"]
 
 log = logging.getLogger("tongban")
-
-
-@dataclass
-class AppState:
-    """What every request handler may reach through `request.app.state.tongban`."""
-
-    settings: Settings
-    db: Database
-    catalog: Any = None  # api.services.catalog.CatalogCache
-    search: Any = None  # api.services.indexing.SearchService
-    templates: Any = None  # jinja2 templates (web)
-    webhooks: Any = None  # api.services.webhooks.WebhookWorker
-
-
-def state_of(request: Request) -> AppState:
-    return request.app.state.tongban  # type: ignore[no-any-return]
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -70,8 +65,6 @@ async def readyz(request: Request) -> JSONResponse:
     """Readiness (CONTRACT §7), for nginx and systemd: 200 only when the database answers and the
     search index is open, its updates go through and it holds what the outbox holds; 503 until
     then, and while an index that failed its updates is being rebuilt. /healthz stays liveness."""
-    from api.services.indexing import outbox_mark
-
     state = state_of(request)
     body: dict[str, Any] = {"status": "ok"}
     ready = True
@@ -99,41 +92,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from api import metrics
-        from api.services.catalog import CatalogCache
-        from api.services.indexing import SearchService
-        from api.services.webhooks import WebhookWorker
-
         db = Database(settings.database_url)
         metrics.watch_pool(db.engine)
-        state = AppState(settings=settings, db=db)
-        state.catalog = CatalogCache(db, settings.home_region)
-        state.search = SearchService(db, settings.index_dir)
-        app.state.tongban = state
-        await state.search.start()
-        state.webhooks = WebhookWorker(db, state.catalog, settings.webhook_allowed_hosts)
-        await state.webhooks.start()  # beside the index follower; off when no hosts are allowed
+        catalog = CatalogCache(db, settings.home_region)
+        search = SearchService(db, settings.index_dir)
+        webhooks = WebhookWorker(db, catalog, settings.webhook_allowed_hosts)
+        app.state.tongban = AppState(settings=settings, db=db, catalog=catalog, search=search, webhooks=webhooks)
+        await search.start()
+        await webhooks.start()  # beside the index follower; off when no hosts are allowed
         try:
             yield
         finally:
-            await state.webhooks.stop()
-            await state.search.stop()
+            await webhooks.stop()
+            await search.stop()
             await db.dispose()
             metrics.unwatch_pool(db.engine)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz)]
-    from api.observability import metrics_endpoint
-
-    routes += [Route("/readyz", readyz), Route("/metrics", metrics_endpoint(settings))]
-    from api.schema import graphql_routes
-
-    routes += graphql_routes(settings)
-    from web.routes import web_routes
-
-    routes += web_routes(settings)  # last: it ends with the catch-all 404 page
-
-    from api.middleware import install_middleware
-
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(settings)),
+        *graphql_routes(settings),
+        *web_routes(settings),  # last: it ends with the catch-all 404 page
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, debug=settings.debug)
     install_middleware(app, settings)
     return app
@@ -155,10 +136,6 @@ def create_served_app() -> Starlette:
 
     Only served processes change it (it is process-wide): tests and embedders of `create_app` keep
     their interpreter's settings."""
-    import gc
-
-    from api.observability import configure_logging
-
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
     settings = load_settings()
     configure_logging(settings)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from api.words import LABELS
+
 
 class RegionLevel(StrEnum):
     PROVINCE = "PROVINCE"
@@ -112,54 +114,8 @@ class GuideStatus(StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
-LABELS: dict[str, str] = {
-    "PROVINCE": "省级",
-    "CITY": "市级",
-    "COUNTY": "县级",
-    "TOWN": "乡镇(街道)",
-    "VILLAGE": "村(社区)",
-    "RED": "红色·重点",
-    "GREEN": "绿色·人口",
-    "BLUE": "蓝色·合作",
-    "YELLOW": "黄色·潜力",
-    "DRAFT": "草稿",
-    "PENDING": "未生效",
-    "ACTIVE": "生效中",
-    "SUSPENDED": "暂停",
-    "TERMINATED": "终止",
-    "EXPIRED": "已到期",
-    "CROSS_PROVINCE": "跨省通办",
-    "PROVINCE_WIDE": "全省通办",
-    "CITYWIDE": "全市通办",
-    "FULL_ONLINE": "全程网办",
-    "REMOTE_PROXY": "异地代收代办",
-    "MULTI_SITE": "多地联办",
-    "CONSULT": "异地咨询",
-    "ASSIST": "异地帮办",
-    "SEND_RECEIVE": "异地收发件",
-    "AID_XINJIANG": "对口援疆",
-    "EAST_WEST": "东西部协作",
-    "COOPERATION": "对口合作",
-    "OPEN": "待响应",
-    "RESPONDING": "处理中",
-    "RESOLVED": "已解决",
-    "ESCALATED": "已上报市级",
-    "BEFORE": "通办前",
-    "DURING": "通办中",
-    "AFTER": "通办后",
-    "PUBLISHED": "已发布",
-    "ARCHIVED": "已归档",
-    "CONSULTATION": "会商",
-    "SECONDMENT": "挂职交流",
-    "JOINT_TRAINING": "同步培训",
-    "SHADOWING": "跟班学习",
-    "GUIDANCE": "业务指导",
-    "REVIEW": "通办后总结",
-}
 
 
-ROLE_LABELS: dict[str, str] = {"ADMIN": "市级管理员", "COUNTY": "县(市、区)工作人员", "PARTNER": "合作地区工作人员"}
-CHANNEL_LABELS: dict[str, str] = {"PUBLIC": "公众", "STAFF": "工作人员", "PARTNER": "合作地区"}
 
 
 def value_of(member: Any) -> Any:

@@ -31,6 +31,8 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Literal
 
+from api.words import AGREEMENT_STATUS_WORDS
+
 __all__ = [
     "AGREEMENT_STATUSES",
     "LEVELS",
@@ -88,14 +90,6 @@ AGREEMENT_STATUSES: frozenset[str] = frozenset(
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG), the usual choice for haversine distances."""
 
-_STATUS_CN = {
-    "DRAFT": "草稿",
-    "PENDING": "待生效",
-    "ACTIVE": "生效中",
-    "SUSPENDED": "已中止",
-    "TERMINATED": "已终止",
-    "EXPIRED": "已到期",
-}
 
 
 class UnknownRegion(LookupError):
@@ -1103,7 +1097,7 @@ class _Words:
         signed = self.signed(agreement)
         status = agreement.stored_status
         if status != "ACTIVE":
-            return f"{signed}，目前状态为“{_STATUS_CN[status]}”"
+            return f"{signed}，目前状态为“{AGREEMENT_STATUS_WORDS[status]}”"
         if day < agreement.effective_from:
             return f"{signed}，{format_date_cn(day)}尚未生效"
         expires = agreement.expires_on or day

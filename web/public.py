@@ -29,6 +29,7 @@ from api.enums import Role, label
 from api.services import form_tokens
 from api.services.base import Actor, BadInput, NotFound, ServiceError, UnknownRegion, today
 from api.services.feedback import CATEGORIES, submit_feedback
+from api.state import AppState, state_of
 from search_index.query import MAX_QUERY_CHARS
 from web import csrf, data, regions, search_tracking
 from web.templating import PREFS_COOKIE, page_url, prefs_cookie_value, prefs_of, query_string, render
@@ -69,8 +70,8 @@ class PageNotFound(Exception):
 # ------------------------------------------------------------------ plumbing
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.tongban
+def _state(request: Request) -> AppState:
+    return state_of(request)
 
 
 def is_fragment_request(request: Request) -> bool:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from starlette.requests import Request
 
-from api.app import state_of
 from api.services.search_log import SearchLog, log_for
+from api.state import state_of
 
 log = logging.getLogger("tongban.search_log")
 

@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from api.enums import LABELS, label
+from api.enums import label
 from api.services.base import SHANGHAI
+from api.words import LABELS
 from search_index.query import MAX_QUERY_CHARS
 from web import csrf
 

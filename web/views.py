@@ -16,17 +16,13 @@ from markupsafe import Markup, escape
 
 from api import metrics, rules
 from api.enums import label
+from api.words import MODE_WORDS
 from web.data import AgreementDetails, HallDirectory, HallView, MatterView
 from web.templating import HOTLINE, tel_href
 
 NATIONAL_PLATFORM_URL = "https://www.gjzwfw.gov.cn/"
 NATIONAL_PLATFORM_NAME = "国家政务服务平台“跨省通办”专区"
 
-MODE_WORDS = {
-    "FULL_ONLINE": "网上就能办完，不用跑窗口。",
-    "REMOTE_PROXY": "在台州窗口交材料，转给户籍地办理，结果可邮寄。",
-    "MULTI_SITE": "两地分工：在台州受理，户籍地协同办理。",
-}
 
 SCOPE_SLUGS = {"cross-province": "CROSS_PROVINCE", "province-wide": "PROVINCE_WIDE", "citywide": "CITYWIDE"}
 SLUG_OF_SCOPE = {v: k for k, v in SCOPE_SLUGS.items()}

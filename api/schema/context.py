@@ -15,7 +15,7 @@ from api.services.base import Actor, ServiceContext, Unauthenticated, today
 from api.services.catalog import Catalog
 
 if TYPE_CHECKING:
-    from api.app import AppState
+    from api.state import AppState
 
 
 def bearer_token(headers: Any) -> str | None:

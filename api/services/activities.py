@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import cooperation
 from api.enums import ActivityKind
 from api.models import Activity, RegionRelation
-from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit, queue
+from api.services.base import (
+    BadInput,
+    Conflict,
+    FieldError,
+    NotFound,
+    ServiceContext,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.permissions import may_read_partner_work, partner_work_scope, require_activity
 
@@ -116,13 +123,8 @@ async def save_activity(
         for field, value in data.values.items():
             setattr(activity, field, value)
     after = activity_snapshot(activity)
-    if before == after:
-        return activity
-    if before is not None:
-        activity.version += 1
-    await session.flush()
-    await audit(session, ctx.actor, ENTITY, str(activity.id), "create" if before is None else "update", before, after)
-    queue(session, ENTITY, str(activity.id))
+    activity_key = lambda a: str(a.id)  # noqa: E731
+    await save_tail(session, ctx.actor, activity, ENTITY, before, after, key=activity_key, outbox=(ENTITY, activity_key))
     return activity
 
 

@@ -24,7 +24,14 @@ from sqlalchemy.orm import selectinload
 from api.enums import AgreementStatus
 from api.models import Agreement
 from api.rules import local_county_of
-from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit, queue
+from api.services.base import (
+    BadInput,
+    Conflict,
+    FieldError,
+    NotFound,
+    ServiceContext,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.halls import matters_by_code
 from api.services.permissions import require_local, require_registration_correction
@@ -184,17 +191,12 @@ async def save_agreement(
         agreement.covers_all_matters = data.matter_codes is None
         agreement.matters = matters
     after = agreement_snapshot(agreement, None if data.matter_codes is None else [m.code for m in matters])
-    if before == after:
-        return agreement
-    if before is not None:
-        agreement.version += 1
-    await session.flush()
-    entity_key = agreement.key or str(agreement.id)
-    action = "create" if before is None else "update"
     if before is not None and before.get("registeredOn") == after.get("registeredOn"):
         reason = None  # the date did not change: nothing to explain
-    await audit(session, ctx.actor, "agreement", entity_key, action, before, after, reason=reason)
-    queue(session, "agreement", str(agreement.id))
+    await save_tail(
+        session, ctx.actor, agreement, "agreement", before, after,
+        key=lambda a: a.key or str(a.id), outbox=("agreement", lambda a: str(a.id)), reason=reason,
+    )
     return agreement
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -185,6 +185,43 @@ def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> N
         bulk.outbox.append({"entity": entity, "entity_key": key, "op": op})
     else:
         session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
+
+
+
+async def save_tail(
+    session: AsyncSession,
+    actor: Actor,
+    record: Any,
+    entity: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    *,
+    key: Callable[[Any], str],
+    outbox: tuple[str, Callable[[Any], str]] | None = None,
+    versioned: bool = True,
+    flush: bool = True,
+    reason: str | None = None,
+) -> bool:
+    """The end of every record's save, once: `before` is the record's snapshot as loaded (None for
+    a new record), `after` its snapshot with the change applied. Nothing changed: nothing is
+    written (no version, no audit, no outbox row) and the answer is False. Otherwise the version
+    goes up (an update of a versioned record), the row is flushed (so a new record has its id for
+    `key`), one change-log entry is written and, with `outbox=(entity, key)`, the outbox row that
+    the search index, caches, feed and webhooks follow; the answer is True.
+
+    `flush=False` where the caller writes later (a bulk import's `write_bulk`) or needs no id."""
+    if before == after:
+        return False
+    if versioned and before is not None:
+        record.version = (record.version or 1) + 1
+    if flush:
+        await session.flush()
+    action = "create" if before is None else "update"
+    await audit(session, actor, entity, key(record), action, before, after, reason=reason)
+    if outbox is not None:
+        queue_entity, queue_key = outbox
+        queue(session, queue_entity, queue_key(record))
+    return True
 
 
 #: `session.info` key of a `Bulk` while an import writes in bulk

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Case
 from api.rules import local_county_of
-from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit
+from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, save_tail
 from api.services.fields import Reader
 from api.services.permissions import require_case_permit
 
@@ -97,12 +97,7 @@ async def save_case(
         for field, value in data.values.items():
             setattr(case, field, value)
     after = case_snapshot(case)
-    if before == after:
-        return case
-    if before is not None:
-        case.version += 1
-    await session.flush()
-    await audit(session, ctx.actor, "case", str(case.id), "create" if before is None else "update", before, after)
+    await save_tail(session, ctx.actor, case, "case", before, after, key=lambda c: str(c.id))
     return case
 
 

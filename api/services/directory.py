@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.enums import RelationKind
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, ServiceContext, audit, queue
+from api.services.base import BadInput, FieldError, ServiceContext, audit, queue, save_tail
 from api.services.fields import Reader
 from api.services.halls import natural_key
 from api.services.permissions import may_create_liaison_group, require_admin, require_contact_edit
@@ -138,13 +138,9 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
             setattr(contact, field, value)
         contact.group_id = group_id
     after = contact_snapshot(contact, group_name)
-    if before != after:
-        if before is not None:
-            contact.version += 1
-        await session.flush()
-        await audit(session, ctx.actor, "contact", contact.key or str(contact.id), "create" if before is None else "update", before, after)
-        # the changes feed and webhooks follow the directory (signed-in readers only)
-        queue(session, "contact", contact.key or str(contact.id))
+    # the changes feed and webhooks follow the directory (signed-in readers only)
+    contact_key = lambda c: c.key or str(c.id)  # noqa: E731
+    await save_tail(session, ctx.actor, contact, "contact", before, after, key=contact_key, outbox=("contact", contact_key))
     return contact
 
 

@@ -23,7 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.enums import FeedbackStatus
 from api.models import FaqEdition, FaqEntry, Feedback
-from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound, ServiceContext, audit, now
+from api.services.base import (
+    BadInput,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceContext,
+    audit,
+    now,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.permissions import may_see_feedback, require_admin, require_local_staff
 
@@ -126,12 +136,7 @@ async def save_entry(
         for field, value in data.values.items():
             setattr(entry, field, value)
     after = entry_snapshot(entry)
-    if before == after:
-        return entry
-    if before is not None:
-        entry.version += 1
-    await session.flush()
-    await audit(session, ctx.actor, "faq", str(entry.id), "create" if before is None else "update", before, after)
+    await save_tail(session, ctx.actor, entry, "faq", before, after, key=lambda e: str(e.id))
     return entry
 
 

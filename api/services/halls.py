@@ -13,7 +13,14 @@ from sqlalchemy.orm import selectinload
 from api.enums import HallLevel, WindowService
 from api.models import Hall, Matter
 from api.rules import local_county_of
-from api.services.base import BadInput, Conflict, FieldError, NotFound, ServiceContext, audit, queue
+from api.services.base import (
+    BadInput,
+    Conflict,
+    FieldError,
+    NotFound,
+    ServiceContext,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.permissions import require_local
 from api.services.snapshots import hall_snapshot
@@ -125,13 +132,10 @@ async def save_hall(
             hall.key = data.key
         hall.matters = matters
     after = hall_snapshot(hall, [m.code for m in matters])
-    if before == after:
-        return hall
-    if before is not None:
-        hall.version += 1
-    await session.flush()
-    await audit(session, ctx.actor, "hall", hall.key or str(hall.id), "create" if before is None else "update", before, after)
-    queue(session, "hall", str(hall.id))
+    await save_tail(
+        session, ctx.actor, hall, "hall", before, after,
+        key=lambda h: h.key or str(h.id), outbox=("hall", lambda h: str(h.id)),
+    )
     return hall
 
 

@@ -33,7 +33,6 @@ from sqlalchemy.orm import selectinload
 
 from api.db import Database
 from api.enums import (
-    LABELS,
     AgreementStatus,
     HallLevel,
     HandlingMode,
@@ -66,6 +65,7 @@ from api.services.transfer import (
     read_document,
     validate_document,
 )
+from api.words import FORMER_LABELS, LABELS
 
 Progress = Callable[[str, int, int], None]
 
@@ -140,6 +140,9 @@ def _enum_value(cls: type, value: Any) -> Any:
     for member in cls:  # type: ignore[attr-defined]
         if text == LABELS.get(member.value):
             return member.value
+    former = FORMER_LABELS.get(text)  # a file written before the words were unified
+    if former is not None and former in {m.value for m in cls}:  # type: ignore[attr-defined]
+        return former
     return value
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Contact, LiaisonGroup
-from api.services.base import BadInput, FieldError, NotFound, ServiceContext, audit
+from api.services.base import BadInput, FieldError, NotFound, ServiceContext, save_tail
 from api.services.fields import Reader
 from api.services.permissions import require_admin
 
@@ -48,10 +48,7 @@ async def save_group(session: AsyncSession, ctx: ServiceContext, raw: Any, *, gr
         for field, value in values.items():
             setattr(group, field, value)
     after = group_snapshot(group)
-    if before == after:
-        return group
-    await session.flush()
-    await audit(session, ctx.actor, "liaison-group", str(group.id), "create" if before is None else "update", before, after)
+    await save_tail(session, ctx.actor, group, "liaison-group", before, after, key=lambda g: str(g.id), versioned=False)
     return group
 
 

@@ -16,7 +16,16 @@ from sqlalchemy.orm import selectinload
 
 from api.enums import GuideStatus, HandlingMode, MatterScope
 from api.models import Guide, Matter
-from api.services.base import BULK, BadInput, Bulk, Conflict, FieldError, ServiceContext, audit, now, queue
+from api.services.base import (
+    BULK,
+    BadInput,
+    Bulk,
+    Conflict,
+    FieldError,
+    ServiceContext,
+    now,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.permissions import require_admin
 from api.services.snapshots import guide_snapshot, matter_snapshot, published_guide
@@ -225,14 +234,11 @@ async def save_matter(
             )
         )
     after = matter_snapshot(matter, published_guide(matter))
-    if before == after:
-        return matter
-    if before is not None:
-        matter.version = (matter.version or 1) + 1
-    if preloaded is None and bulk is None:
-        await session.flush()  # a bulk import writes once, after its last matter
-    await audit(session, ctx.actor, "matter", matter.code, "create" if before is None else "update", before, after)
-    queue(session, "matter", matter.code)
+    await save_tail(
+        session, ctx.actor, matter, "matter", before, after,
+        key=lambda m: m.code, outbox=("matter", lambda m: m.code),
+        flush=preloaded is None and bulk is None,  # a bulk import writes once, after its last matter
+    )
     return matter
 
 

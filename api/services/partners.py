@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import AppSetting, Region
-from api.services.base import BadInput, FieldError, ServiceContext, UnknownRegion, audit, now, queue
+from api.services.base import (
+    BadInput,
+    FieldError,
+    ServiceContext,
+    UnknownRegion,
+    audit,
+    now,
+    queue,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.permissions import require_admin
 from api.services.snapshots import partner_snapshot
@@ -50,12 +59,11 @@ async def save_partner(session: AsyncSession, ctx: ServiceContext, data: Partner
     region.cooperation_index = data.cooperation_index
     region.indices_sample = data.sample
     after = partner_snapshot(region)
-    if before == after:
-        return region
-    region.indices_updated_at = now()
-    region.version = (region.version or 1) + 1
-    await audit(session, ctx.actor, "partner", region.code, "update", before, after)
-    queue(session, "region", region.code)
+    if await save_tail(
+        session, ctx.actor, region, "partner", before, after,
+        key=lambda r: r.code, outbox=("region", lambda r: r.code), flush=False,
+    ):
+        region.indices_updated_at = now()
     return region
 
 

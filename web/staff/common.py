@@ -14,17 +14,19 @@ from starlette.responses import RedirectResponse, Response
 
 from api import rules
 from api.enums import Role
-from api.services.base import SHANGHAI, ServiceError
+from api.services.base import SHANGHAI, NotFound, ServiceError
+from api.state import AppState, state_of
 from web import regions
 from web.staff.diff import side_by_side
+from web.staff.forms import apply_errors
 from web.staff.session import CsrfOnly, Staff, make_form
 from web.templating import render
 
 _CODE = re.compile(r"^\d{6}(?:\d{3})?$")
 
 
-def state(request: Request) -> Any:
-    return request.app.state.tongban
+def state(request: Request) -> AppState:
+    return state_of(request)
 
 
 def local_time(value: dt.datetime | None) -> str:
@@ -73,6 +75,12 @@ def county_choices(staff: Staff, *, include_city: bool = False, only_own: bool =
     if include_city and (staff.role == Role.ADMIN or not only_own):
         choices.insert(0, (home, f"{tree.name(home)}(市本级)"))
     return choices
+
+
+def matter_choices(staff: Staff, scope: str | None = "CROSS_PROVINCE") -> list[tuple[str, str]]:
+    """The catalogue's matters as (code, label) choices, of one scope (None: all)."""
+    matters = staff.catalog.matters.values()
+    return [(m.code, f"{m.name}({m.code})") for m in sorted(matters, key=lambda m: m.code) if scope is None or m.scope == scope]
 
 
 def local_place_choices(staff: Staff) -> list[tuple[str, str]]:
@@ -157,3 +165,19 @@ def int_or_none(value: Any) -> int | None:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    """The record id in the path (a positive integer), or 404."""
+    value = int_or_none(request.path_params.get(name))
+    if value is None or value < 1:
+        raise NotFound("没有这条记录")
+    return value
+
+
+def form_failure(form: Any, error: ServiceError) -> list[str]:
+    """Put a service's field errors next to their fields; what is left is shown above the form."""
+    general = apply_errors(form, error.fields)
+    if not error.fields or general:
+        general.insert(0, error.message)
+    return general

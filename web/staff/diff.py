@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from api.enums import LABELS
+from api.words import LABELS
 
 FIELD_LABELS: dict[str, str] = {
     "key": "标识",

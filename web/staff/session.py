@@ -37,6 +37,7 @@ from api.services.base import Actor, Forbidden, NotFound, ServiceContext, Unknow
 from api.services.permissions import ADMIN_ONLY, LOCAL_ROLES
 from api.services.staff_auth import SESSION_LIFETIME, user_for_session
 from api.services.users import actor_of
+from api.state import AppState, state_of
 from web.templating import render
 
 log = logging.getLogger("tongban.staff")
@@ -50,8 +51,8 @@ CSRF_TIME_LIMIT = dt.timedelta(hours=8)
 PRE_MAX_AGE = 3600
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.tongban
+def _state(request: Request) -> AppState:
+    return state_of(request)
 
 
 def _secret(request: Request) -> str:

@@ -14,9 +14,9 @@ from starlette.responses import Response
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from api.enums import ROLE_LABELS
 from api.services.base import BadInput
 from api.services.users import create_account, list_accounts, reset_password, revoke_token, set_account_active
+from api.words import ROLE_LABELS
 from web.staff.common import error_status, int_or_none, lookup_region, page, region_name, see_other, state
 from web.staff.forms import apply_errors
 from web.staff.session import ADMIN_ONLY, CsrfOnly, Staff, StaffForm, make_form, staff_page

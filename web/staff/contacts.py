@@ -1,0 +1,248 @@
+"""Contacts (一录) and liaison groups (一群): list, new and edit.
+
+Every form handler has the same shape: GET renders the form (403 before anything is shown when the
+account may not edit the record); POST builds the import-format dict from the form and calls the
+one service function for that record inside one write transaction. A service's field errors come
+back next to their fields with what was typed kept (422); a stale version (409) shows the stored
+version beside the user's input, which stays in the form; success is a 303 to the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.models import Contact, LiaisonGroup
+from api.services.base import BadInput, Conflict, Forbidden, NotFound
+from api.services.dashboard import all_contacts
+from api.services.liaison import groups_with_counts, save_group
+from api.services.permissions import may_edit_contact, may_see_contact
+from api.services.snapshots import contact_snapshot
+from api.services.versioned import create_contact, update_contact
+from web.staff.common import (
+    error_status,
+    form_failure,
+    int_or_none,
+    lookup_region,
+    page,
+    path_id,
+    region_name,
+    see_other,
+    state,
+)
+from web.staff.diff import side_by_side
+from web.staff.forms import ContactForm, GroupForm
+from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
+
+CONTACT_SECTIONS = [
+    (
+        "联络人",
+        [
+            "name",
+            "regionCode",
+            "organisation",
+            "role",
+            "phone",
+            "email",
+            "liaisonGroup",
+            "verifiedOn",
+            "sample",
+        ],
+    )
+]
+
+
+def contact_raw(form: ContactForm, region_code: str | None) -> dict[str, Any]:
+    return {
+        "name": form.name.data,
+        "regionCode": region_code or form.regionCode.data,
+        "organisation": form.organisation.data,
+        "role": form.role.data,
+        "phone": form.phone.data,
+        "email": form.email.data,
+        "liaisonGroup": form.liaisonGroup.data,
+        "sample": bool(form.sample.data),
+        "verifiedOn": form.verifiedOn.data,
+    }
+
+
+async def _group_names(request: Request) -> list[str]:
+    async with state(request).db.read() as session:
+        return list((await session.execute(select(LiaisonGroup.name).order_by(LiaisonGroup.name))).scalars())
+
+
+async def _render_contact_form(
+    request: Request,
+    staff: Staff,
+    form: ContactForm,
+    contact: Contact | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
+    form.liaisonGroup.render_kw = {"list": "liaison-groups"}
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改联络人: {contact.name}" if contact else "新增联络人",
+            "form": form,
+            "sections": CONTACT_SECTIONS,
+            "general": general or [],
+            "conflict": conflict,
+            "datalist": ("liaison-groups", await _group_names(request)),
+            "action": f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new",
+            "back": "/staff/contacts",
+            "history": ("contact", contact.key or str(contact.id)) if contact else None,
+        },
+        status=status,
+        nav="contacts",
+    )
+
+
+@staff_page()
+async def contacts_list(request: Request, staff: Staff) -> Response:
+    async with state(request).db.read() as session:
+        contacts = await all_contacts(session)
+        groups = await groups_with_counts(session)
+    group_names = {g.id: g.name for g, _ in groups}
+    ctx = staff.ctx()
+    contacts = [c for c in contacts if may_see_contact(ctx, c.region_code)]
+    return page(
+        request,
+        staff,
+        "staff/contacts.html",
+        {
+            "title": "通办通讯录与联络群",
+            "contacts": contacts,
+            "groups": groups,
+            "group_names": group_names,
+            "editable": {c.id for c in contacts if may_edit_contact(ctx, c.region_code)},
+        },
+        nav="contacts",
+    )
+
+
+@staff_page()  # partner regions keep their own liaison contacts (permissions.may_edit_contact)
+async def contact_new(request: Request, staff: Staff) -> Response:
+    if request.method == "GET":
+        form = make_form(
+            request, ContactForm, data={"regionCode": "" if staff.is_admin else staff.region_code}
+        )
+        return await _render_contact_form(request, staff, form, None)
+    form = make_form(request, ContactForm, await request.form())
+    found = await lookup_region(staff.catalog.tree, form.regionCode.data)
+    if found.problem:
+        form.regionCode.errors = [found.problem]
+        return await _render_contact_form(request, staff, form, None, status=422)
+    try:
+        async with state(request).db.write() as session:
+            await create_contact(session, staff.ctx(), contact_raw(form, found.code))
+    except BadInput as error:
+        return await _render_contact_form(
+            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
+        )
+    return see_other("/staff/contacts?saved=1")
+
+
+@staff_page()
+async def contact_edit(request: Request, staff: Staff) -> Response:
+    contact_id = path_id(request)
+    async with state(request).db.read() as session:
+        contact = await session.get(Contact, contact_id)
+        group = (
+            await session.get(LiaisonGroup, contact.group_id)
+            if contact is not None and contact.group_id
+            else None
+        )
+    if contact is None:
+        raise NotFound(f"没有编号为 {contact_id} 的联络人")
+    if not may_edit_contact(staff.ctx(), contact.region_code):
+        raise Forbidden(
+            f"{staff.name} 无权修改{region_name(staff.catalog.tree, contact.region_code)}的联络人"
+        )
+    if request.method == "GET":
+        snap = contact_snapshot(contact, group.name if group else None)
+        data = {k: ("" if v is None else v) for k, v in snap.items()}
+        form = make_form(request, ContactForm, data={**data, "version": contact.version})
+        return await _render_contact_form(request, staff, form, contact)
+    form = make_form(request, ContactForm, await request.form())
+    found = await lookup_region(staff.catalog.tree, form.regionCode.data)
+    if found.problem:
+        form.regionCode.errors = [found.problem]
+        return await _render_contact_form(request, staff, form, contact, status=422)
+    raw = contact_raw(form, found.code)
+    try:
+        async with state(request).db.write() as session:
+            await update_contact(session, staff.ctx(), contact_id, int_or_none(form.version.data) or 0, raw)
+    except Conflict as error:
+        async with state(request).db.read() as session:
+            fresh = await session.get(Contact, contact_id)
+        form.version.data = str(fresh.version if fresh else "")
+        rows = side_by_side(
+            error.current or {},
+            {k: raw.get(k) for k in (error.current or {}) if k in raw},
+            staff.catalog.tree,
+        )
+        return await _render_contact_form(
+            request, staff, form, fresh or contact, general=[error.message], status=409, conflict=rows
+        )
+    except BadInput as error:
+        return await _render_contact_form(
+            request, staff, form, contact, general=form_failure(form, error), status=error_status(error)
+        )
+    return see_other("/staff/contacts?saved=1")
+
+
+GROUP_SECTIONS = [("通办联络群", ["name", "channel", "note"])]
+
+
+@staff_page(*ADMIN_ONLY)
+async def group_form(request: Request, staff: Staff) -> Response:
+    group_id = int_or_none(request.path_params.get("id"))
+    group = None
+    if group_id is not None:
+        async with state(request).db.read() as session:
+            group = await session.get(LiaisonGroup, group_id)
+        if group is None:
+            raise NotFound(f"没有编号为 {group_id} 的联络群")
+
+    def render_group(form: GroupForm, general: list[str] | None = None, status: int = 200) -> Response:
+        return page(
+            request,
+            staff,
+            "staff/record_form.html",
+            {
+                "title": f"联络群: {group.name}" if group else "新建通办联络群",
+                "form": form,
+                "sections": GROUP_SECTIONS,
+                "general": general or [],
+                "conflict": None,
+                "back": "/staff/contacts",
+                "action": f"/staff/groups/{group.id}/edit" if group else "/staff/groups/new",
+                "history": ("liaison-group", str(group.id)) if group else None,
+            },
+            status=status,
+            nav="contacts",
+        )
+
+    if request.method == "GET":
+        data = {"name": group.name, "channel": group.channel or "", "note": group.note or ""} if group else {}
+        return render_group(make_form(request, GroupForm, data=data))
+    form = make_form(request, GroupForm, await request.form())
+    try:
+        async with state(request).db.write() as session:
+            await save_group(
+                session,
+                staff.ctx(),
+                {"name": form.name.data, "channel": form.channel.data, "note": form.note.data},
+                group_id=group_id,
+            )
+    except BadInput as error:
+        return render_group(form, form_failure(form, error), error_status(error))
+    return see_other("/staff/contacts?saved=group")

@@ -1,0 +1,148 @@
+"""Partner indices and tier thresholds (admins).
+
+Every form handler has the same shape: GET renders the form (403 before anything is shown when the
+account may not edit the record); POST builds the import-format dict from the form and calls the
+one service function for that record inside one write transaction. A service's field errors come
+back next to their fields with what was typed kept (422); a stale version (409) shows the stored
+version beside the user's input, which stays in the form; success is a 303 to the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.models import Region
+from api.services.base import BadInput, Conflict, NotFound
+from api.services.partners import set_tier_thresholds, tier_thresholds
+from api.services.versioned import update_partner_indices
+from web.staff.activities import due_context as activity_due_context
+from web.staff.common import error_status, form_failure, int_or_none, page, see_other, state
+from web.staff.diff import side_by_side
+from web.staff.forms import PartnerForm, ThresholdForm
+from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
+
+
+async def _render_partners(
+    request: Request,
+    staff: Staff,
+    form: ThresholdForm | None = None,
+    general: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    catalog = staff.catalog
+    tree = catalog.tree
+    codes = {a.partner_code for a in catalog.agreements} | set(catalog.indices)
+    codes = {c for c in codes if c in tree and not tree.contains(catalog.home_city, c)}
+    rows = []
+    for code in sorted(codes, key=lambda c: (tree.province_of(c) or "", c)):
+        indices = catalog.partner_indices(code)
+        rows.append(
+            {
+                "code": code,
+                "name": tree.full_name(code),
+                "tier": catalog.tier(code),
+                "population": indices.population if indices else None,
+                "cooperation": indices.cooperation if indices else None,
+                "sample": indices.sample if indices else False,
+                "agreements": sum(1 for a in catalog.agreements if a.partner_code == code),
+            }
+        )
+    if form is None:
+        async with state(request).db.read() as session:
+            thresholds = await tier_thresholds(session)
+        form = make_form(request, ThresholdForm, data={k: f"{v:g}" for k, v in thresholds.items()})
+    return page(
+        request,
+        staff,
+        "staff/partners.html",
+        {
+            "title": "合作地区四色分级",
+            "rows": rows,
+            "form": form,
+            "general": general or [],
+            "due": await activity_due_context(request, staff),
+        },
+        status=status,
+        nav="partners",
+    )
+
+
+@staff_page(*ADMIN_ONLY)
+async def partners_list(request: Request, staff: Staff) -> Response:
+    return await _render_partners(request, staff)
+
+
+@staff_page(*ADMIN_ONLY)
+async def thresholds_save(request: Request, staff: Staff) -> Response:
+    form = make_form(request, ThresholdForm, await request.form())
+    try:
+        async with state(request).db.write() as session:
+            await set_tier_thresholds(session, staff.ctx(), form.population.data, form.cooperation.data)
+    except BadInput as error:
+        return await _render_partners(request, staff, form, form_failure(form, error), error_status(error))
+    return see_other("/staff/partners?saved=thresholds")
+
+
+@staff_page(*ADMIN_ONLY)
+async def partner_edit(request: Request, staff: Staff) -> Response:
+    code = request.path_params["code"]
+    tree = staff.catalog.tree
+    if code not in tree:
+        raise NotFound(f"未知行政区划代码 {code}")
+    async with state(request).db.read() as session:
+        region = await session.get(Region, code)
+    if region is None:
+        raise NotFound(f"未知行政区划代码 {code}")
+
+    def render_partner(
+        form: PartnerForm, general: list[str] | None = None, status: int = 200, conflict: Any = None
+    ) -> Response:
+        return page(
+            request,
+            staff,
+            "staff/record_form.html",
+            {
+                "title": f"合作地区指数: {tree.full_name(code)}",
+                "form": form,
+                "sections": [("指数(0–100, 留空表示未评估)", ["populationIndex", "cooperationIndex"])],
+                "general": general or [],
+                "conflict": conflict,
+                "back": "/staff/partners",
+                "action": f"/staff/partners/{code}",
+                "history": ("partner", code),
+            },
+            status=status,
+            nav="partners",
+        )
+
+    if request.method == "GET":
+        data = {
+            "version": region.version,
+            "populationIndex": "" if region.population_index is None else f"{region.population_index:g}",
+            "cooperationIndex": "" if region.cooperation_index is None else f"{region.cooperation_index:g}",
+        }
+        return render_partner(make_form(request, PartnerForm, data=data))
+    form = make_form(request, PartnerForm, await request.form())
+    population = (form.populationIndex.data or "").strip() or None
+    cooperation = (form.cooperationIndex.data or "").strip() or None
+    try:
+        async with state(request).db.write() as session:
+            await update_partner_indices(
+                session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation
+            )
+    except Conflict as error:
+        async with state(request).db.read() as session:
+            fresh = await session.get(Region, code)
+        form.version.data = str(fresh.version if fresh else "")
+        rows = side_by_side(
+            error.current or {},
+            {"regionCode": code, "populationIndex": population, "cooperationIndex": cooperation},
+            tree,
+        )
+        return render_partner(form, [error.message], 409, rows)
+    except BadInput as error:
+        return render_partner(form, form_failure(form, error), error_status(error))
+    return see_other("/staff/partners?saved=" + code)
