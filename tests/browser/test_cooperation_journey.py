@@ -12,8 +12,6 @@ Its own server (this test writes): a fresh SQLite demo database built with `api.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,44 +19,17 @@ from typing import Any
 
 import pytest
 
-from api.settings import Settings
 from tests.browser.test_public_journey import describe, run_axe
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.browser
 
 CLERK, PASSWORD = "luqiao-coop", "luqiao coop 2026"
 
 
-async def _prepare(settings: Settings) -> None:
-    from api.cli import initialise
-    from api.db import Database
-    from api.services.base import SYSTEM
-    from api.services.regions import load_tree
-    from api.services.users import add_user
-
-    await initialise(settings, demo=True, quiet=True)
-    database = Database(settings.database_url)
-    try:
-        async with database.write() as session:
-            tree = await load_tree(session)
-            await add_user(session, SYSTEM, tree, settings.home_region, CLERK, PASSWORD, "county", "331004")
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def coop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("coop-server")
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
-        index_dir=workdir / "index",
-        home_region="331000",
-        secret_key="coop-browser-secret",
-    )
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
-        pool.submit(asyncio.run, _prepare(settings)).result()
-    with running_server(settings, workdir) as url:
+    with demo_server(tmp_path_factory.mktemp("coop-server"), (CLERK, PASSWORD, "county", "331004")) as url:
         yield url
 
 

@@ -10,8 +10,6 @@ The server is a real uvicorn process over its own fresh SQLite demo database (th
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import re
 from collections.abc import Iterator
@@ -20,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from api.settings import Settings
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_public_journey import describe, run_axe
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -33,35 +30,9 @@ NEW_HALL = {"key": "b-luqiao-jinqing", "name": "路桥区金清镇便民服务�
             "address": "路桥区金清镇金清大道88号", "phone": "0576-82900000", "hasCrossRegionWindow": True}
 
 
-async def _prepare(settings: Settings) -> None:
-    from api.cli import initialise
-    from api.db import Database
-    from api.services.base import SYSTEM
-    from api.services.regions import load_tree
-    from api.services.users import add_user
-
-    await initialise(settings, demo=True, quiet=True)
-    database = Database(settings.database_url)
-    try:
-        async with database.write() as session:
-            tree = await load_tree(session)
-            await add_user(session, SYSTEM, tree, settings.home_region, ADMIN, ADMIN_PASSWORD, "admin", "331000")
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("staff-data-server")
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
-        index_dir=workdir / "index",
-        home_region="331000",
-        secret_key="staff-data-browser-secret",
-    )
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
-        pool.submit(asyncio.run, _prepare(settings)).result()
-    with running_server(settings, workdir) as url:
+    with demo_server(tmp_path_factory.mktemp("staff-data-server"), (ADMIN, ADMIN_PASSWORD, "admin", "331000")) as url:
         yield url
 
 

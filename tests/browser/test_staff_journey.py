@@ -12,8 +12,6 @@ reloaded until the change shows.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import time
 from collections.abc import Iterator
@@ -22,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from api.settings import Settings
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -34,36 +31,9 @@ CITIZEN_HOME = "522601"  # 凯里市
 NEW_TITLE = "贵州省黔东南苗族侗族自治州与浙江省台州市路桥区跨省通办合作协议"
 
 
-async def _prepare(settings: Settings) -> None:
-    from api.cli import initialise
-    from api.db import Database
-    from api.services.base import SYSTEM
-    from api.services.regions import load_tree
-    from api.services.users import add_user
-
-    await initialise(settings, demo=True, quiet=True)
-    database = Database(settings.database_url)
-    try:
-        async with database.write() as session:
-            tree = await load_tree(session)
-            assert PARTNER in tree and CITIZEN_HOME in tree and tree.contains(PARTNER, CITIZEN_HOME)
-            await add_user(session, SYSTEM, tree, settings.home_region, CLERK, PASSWORD, "county", "331004")
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def staff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("staff-server")
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
-        index_dir=workdir / "index",
-        home_region="331000",
-        secret_key="staff-browser-secret",
-    )
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
-        pool.submit(asyncio.run, _prepare(settings)).result()
-    with running_server(settings, workdir) as url:
+    with demo_server(tmp_path_factory.mktemp("staff-server"), (CLERK, PASSWORD, "county", "331004")) as url:
         yield url
 
 

@@ -66,3 +66,40 @@ def running_server(settings: Settings, workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def _demo_with_accounts(settings: Settings, accounts: tuple[tuple[str, str, str, str], ...]) -> None:
+    from api.cli import initialise
+    from api.db import Database
+    from api.services.base import SYSTEM
+    from api.services.regions import load_tree
+    from api.services.users import add_user
+
+    await initialise(settings, demo=True, quiet=True)
+    database = Database(settings.database_url)
+    try:
+        async with database.write() as session:
+            tree = await load_tree(session)
+            for name, password, role, region in accounts:
+                await add_user(session, SYSTEM, tree, settings.home_region, name, password, role, region)
+    finally:
+        await database.dispose()
+
+
+@contextlib.contextmanager
+def demo_server(workdir: Path, *accounts: tuple[str, str, str, str]) -> Iterator[str]:
+    """A served demo database on SQLite with staff `accounts` (name, password, role, region), for
+    browser journeys: its base URL while the block runs."""
+    import asyncio
+    import concurrent.futures
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
+        index_dir=workdir / "index",
+        home_region="331000",
+        secret_key=f"browser-secret-{workdir.name}",
+    )
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
+        pool.submit(asyncio.run, _demo_with_accounts(settings, accounts)).result()
+    with running_server(settings, workdir) as url:
+        yield url
