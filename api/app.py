@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         catalog = CatalogCache(db, settings.home_region)
         search = SearchService(db, settings.index_dir)
         webhooks = WebhookWorker(db, catalog, settings.webhook_allowed_hosts)
-        app.state.tongban = AppState(settings=settings, db=db, catalog=catalog, search=search, webhooks=webhooks)
+        app.state.tongban = AppState(
+            settings=settings, db=db, catalog=catalog, search=search, webhooks=webhooks
+        )
         await search.start()
         await webhooks.start()  # beside the index follower; off when no hosts are allowed
         try:

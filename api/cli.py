@@ -27,7 +27,9 @@ async def _context(db: Database, settings: Settings, actor: Actor) -> ServiceCon
     async with db.read() as session:
         tree = await load_tree(session)
     if settings.home_region not in tree:
-        raise ServiceError(f"TONGBAN_HOME_REGION={settings.home_region} 不是已载入的行政区划代码; 请先运行 tongban init")
+        raise ServiceError(
+            f"TONGBAN_HOME_REGION={settings.home_region} 不是已载入的行政区划代码; 请先运行 tongban init"
+        )
     return ServiceContext(actor=actor, tree=tree, home_city=settings.home_region)
 
 
@@ -50,8 +52,12 @@ async def initialise(settings: Settings, demo: bool, quiet: bool = False) -> dic
         result["regions_added"] = added
         say(f"数据库已迁移到最新版本; 新增行政区划 {added} 个")
         if demo:
-            ctx = await _context(db, settings, Actor(name="init", role=SYSTEM.role, region_code=None, via="init"))
-            report = await import_document(db, ctx, bundled.demo_document(), progress=ProgressBar("载入演示数据"))
+            ctx = await _context(
+                db, settings, Actor(name="init", role=SYSTEM.role, region_code=None, via="init")
+            )
+            report = await import_document(
+                db, ctx, bundled.demo_document(), progress=ProgressBar("载入演示数据")
+            )
             result["import"] = report
             say(report.summary())
         search = SearchService(db, settings.index_dir)
@@ -74,7 +80,9 @@ async def _import(settings: Settings, path: Path, dry_run: bool) -> int:
     document = normalise_document(read_document(path))  # the staff template's Chinese headings read too
     db = Database(settings.database_url)
     try:
-        ctx = await _context(db, settings, Actor(name="import", role=SYSTEM.role, region_code=None, via="import"))
+        ctx = await _context(
+            db, settings, Actor(name="import", role=SYSTEM.role, region_code=None, via="import")
+        )
         report = await import_document(db, ctx, document, dry_run=dry_run, progress=ProgressBar("导入"))
         _print(report.summary())
         if not dry_run:
@@ -277,7 +285,9 @@ def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tongban", description="台州市跨区域通办服务目录 (一地签约、全市共享)")
+    parser = argparse.ArgumentParser(
+        prog="tongban", description="台州市跨区域通办服务目录 (一地签约、全市共享)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     init = commands.add_parser("init", help="迁移数据库并载入行政区划; --demo 同时载入演示数据并建立搜索索引")

@@ -114,10 +114,6 @@ class GuideStatus(StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
-
-
-
-
 def value_of(member: Any) -> Any:
     """An enum member's stored value; anything else as it is (rows may hold either)."""
     return getattr(member, "value", member)

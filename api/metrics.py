@@ -65,7 +65,9 @@ INDEX_AGE = Gauge(
 )
 INDEX_FAILURES = Counter("tongban_index_failures", "Search index updates that failed on the index's side")
 INDEX_REPAIRS = Counter("tongban_index_repairs", "Background rebuilds started because index updates failed")
-WEBHOOK_DELIVERIES = Counter("tongban_webhook_deliveries", "Webhook delivery attempts (each POST, retries included)")
+WEBHOOK_DELIVERIES = Counter(
+    "tongban_webhook_deliveries", "Webhook delivery attempts (each POST, retries included)"
+)
 WEBHOOK_FAILURES = Counter(
     "tongban_webhook_failures", "Webhook delivery attempts that failed (non-2xx, timeout, refused)"
 )

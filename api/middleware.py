@@ -57,7 +57,9 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in present]
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in self.headers if h[0] not in present
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -157,7 +159,9 @@ class SharedBuckets:
         self._key = bytes(self._map[:16])
 
     def take(self, client: str, now: float, rate: float, burst: float) -> bool:
-        digest = int.from_bytes(hashlib.blake2b(client.encode(), key=self._key, digest_size=8).digest(), "little")
+        digest = int.from_bytes(
+            hashlib.blake2b(client.encode(), key=self._key, digest_size=8).digest(), "little"
+        )
         offset = self.HEADER + (digest % self.SLOTS) * self.SLOT.size
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
@@ -178,7 +182,11 @@ class RateLimit:
     hosts nginx's `limit_req` is the limiter (deploy/nginx/tongban.conf)."""
 
     def __init__(
-        self, app: ASGIApp, per_minute: int, prefixes: tuple[str, ...], max_clients: int = 50_000,
+        self,
+        app: ASGIApp,
+        per_minute: int,
+        prefixes: tuple[str, ...],
+        max_clients: int = 50_000,
         shared: Path | None = None,
     ) -> None:
         self.app = app
@@ -204,7 +212,9 @@ class RateLimit:
         if scope["type"] == "http" and self.rate > 0 and scope["path"].startswith(self.prefixes):
             client = (scope.get("client") or ("unknown", 0))[0]
             if not self.allow(client, time.monotonic()):
-                await _plain(send, 429, "请求过于频繁, 请稍后再试 (too many requests)", [(b"retry-after", b"5")])
+                await _plain(
+                    send, 429, "请求过于频繁, 请稍后再试 (too many requests)", [(b"retry-after", b"5")]
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -213,9 +223,13 @@ def install_middleware(app: Starlette, settings: Settings) -> None:
     """Outermost first: request id, access log and metrics; headers on everything, then hosts,
     body size, rate limit."""
     from api.observability import RequestObserver
+
     shared = settings.run_dir / SharedBuckets.FILE_NAME if settings.run_dir is not None else None
     app.add_middleware(
-        RateLimit, per_minute=settings.rate_limit_per_minute, prefixes=("/graphql", "/search", "/feedback"), shared=shared
+        RateLimit,
+        per_minute=settings.rate_limit_per_minute,
+        prefixes=("/graphql", "/search", "/feedback"),
+        shared=shared,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.allowed_hosts != ("*",):

@@ -486,7 +486,10 @@ class LoginAttempt(Base):
     """A failed sign-in, for throttling per account and per address."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_name_at", "name", "at"), Index("ix_login_attempts_address_at", "address", "at"))
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
@@ -600,7 +603,9 @@ class WebhookDelivery(Base):
     attempt's timeout inside a `FOR UPDATE SKIP LOCKED` transaction, so one instance sends it."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("webhook_id", "change_seq", name="uq_webhook_deliveries_webhook_change"),)
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "change_seq", name="uq_webhook_deliveries_webhook_change"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)

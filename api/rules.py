@@ -91,7 +91,6 @@ EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG), the usual choice for haversine distances."""
 
 
-
 class UnknownRegion(LookupError):
     """A region code that the tree does not hold; adapters answer ``UNKNOWN_REGION``."""
 
@@ -549,7 +548,11 @@ def home_standing(
         return HomeStanding(home_city, home_code, day, "LOCAL", province, counties)
     if province is not None and tree.contains(province, home_code):
         return HomeStanding(home_city, home_code, day, "PROVINCE", province, counties)
-    reached = [(a, local_reach(tree, home_city, a)) for a in agreements if partner_covers(tree, a.partner_code, home_code)]
+    reached = [
+        (a, local_reach(tree, home_city, a))
+        for a in agreements
+        if partner_covers(tree, a.partner_code, home_code)
+    ]
     reached = sorted(((a, r) for a, r in reached if r), key=lambda pair: _agreement_order(pair[0]))
     flags = tuple(in_force(a, day) for a, _ in reached)
     live = [a for (a, _), yes in zip(reached, flags, strict=True) if yes]
@@ -579,7 +582,9 @@ def is_covered(
         return matter is None or matter.scope != "CITYWIDE"
     if matter is None:
         return standing.live_all_matters or not standing.live_codes.isdisjoint(cross_province_codes)
-    return matter.scope == "CROSS_PROVINCE" and (standing.live_all_matters or matter.code in standing.live_codes)
+    return matter.scope == "CROSS_PROVINCE" and (
+        standing.live_all_matters or matter.code in standing.live_codes
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -631,10 +636,14 @@ def decide(
         False,
         "NONE",
         not_in_force=tuple(
-            a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if not live and yes
+            a
+            for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True)
+            if not live and yes
         ),
         excluded=tuple(
-            a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if live and not yes
+            a
+            for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True)
+            if live and not yes
         ),
     )
 
@@ -672,7 +681,9 @@ def explain(
         reach = dict(zip(standing.agreements, standing.reach, strict=True))
         text = words.by_agreements(home_code, matter, decision.agreements, reach, decision.local_regions)
     else:
-        text = words.none(home_code, matter, standing.day, list(decision.not_in_force), list(decision.excluded))
+        text = words.none(
+            home_code, matter, standing.day, list(decision.not_in_force), list(decision.excluded)
+        )
     return CoverageResult(decision.covered, kind, decision.agreements, decision.local_regions, text)
 
 
@@ -718,7 +729,9 @@ def hall_options_counted(
 ) -> tuple[list[HallOption], int]:
     """:func:`hall_options` and how many halls qualify in all (before ``first`` cuts the list):
     a results page shows the nearest three and says how many more there are, in one pass."""
-    return hall_options_placed(tree, home_city, coverage, matter, place_halls(tree, home_city, halls), lat, lon, first)
+    return hall_options_placed(
+        tree, home_city, coverage, matter, place_halls(tree, home_city, halls), lat, lon, first
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,7 +768,9 @@ def place_halls(tree: RegionTree, home_city: str, halls: Iterable[HallFacts]) ->
         if county is not None or city_level:
             placed.append((hall, county, city_level))
     by_place = sorted(placed, key=lambda p: (p[1] or home_city, p[0].name, _id_key(p[0].id)))
-    by_name = {id(p[0]): rank for rank, p in enumerate(sorted(placed, key=lambda p: (p[0].name, _id_key(p[0].id))))}
+    by_name = {
+        id(p[0]): rank for rank, p in enumerate(sorted(placed, key=lambda p: (p[0].name, _id_key(p[0].id))))
+    }
     sites = []
     for rank, (hall, county, city_level) in enumerate(by_place):
         located = hall.latitude is not None and hall.longitude is not None
@@ -853,11 +868,14 @@ def hall_options_ordered(
             )
             for site in qualifying
         ]
+
         def nearest(pair: tuple[HallSite, float | None]) -> tuple[bool, float, int]:
             return (pair[1] is None, pair[1] or 0.0, pair[0].name_rank)
 
         # a results card shows the nearest one: no need to sort a hundred (same order as sorted()[:first])
-        located = sorted(located, key=nearest) if first is None else heapq.nsmallest(first, located, key=nearest)
+        located = (
+            sorted(located, key=nearest) if first is None else heapq.nsmallest(first, located, key=nearest)
+        )
     else:
         located = [(site, None) for site in qualifying[:first]]
 
@@ -875,7 +893,9 @@ def hall_options_ordered(
             relevant = tuple(a for a, where in reach if county in where)
         by_window = hall.has_cross_region_window and cross_province
         options.append(
-            HallOption(hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant))
+            HallOption(
+                hall, county, distance, relevant, words.hall(hall, matter, coverage.kind, by_window, relevant)
+            )
         )
     return options, total
 

@@ -104,9 +104,15 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         rate_limit_per_minute=int(env.get("TONGBAN_RATE_LIMIT_PER_MINUTE") or 600),
         debug=_flag(env.get("TONGBAN_DEBUG"), False),
         webhook_allowed_hosts=tuple(
-            h.strip().lower() for h in (env.get("TONGBAN_WEBHOOK_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            h.strip().lower()
+            for h in (env.get("TONGBAN_WEBHOOK_ALLOWED_HOSTS") or "").split(",")
+            if h.strip()
         ),
         log_format="json" if (env.get("TONGBAN_LOG_FORMAT") or "").strip().lower() == "json" else "text",
-        metrics_allow=tuple(a.strip() for a in (env.get("TONGBAN_METRICS_ALLOW") or "127.0.0.1/8,::1/128").split(",") if a.strip()),
+        metrics_allow=tuple(
+            a.strip()
+            for a in (env.get("TONGBAN_METRICS_ALLOW") or "127.0.0.1/8,::1/128").split(",")
+            if a.strip()
+        ),
         run_dir=Path(env["TONGBAN_RUN_DIR"]) if env.get("TONGBAN_RUN_DIR") else None,
     )

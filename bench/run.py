@@ -94,14 +94,68 @@ ENDPOINTS = ("search", "whereToHandle", "coverage", "region")
 
 # Colloquial and official queries citizens type (the search page must handle both).
 SEARCH_QUERIES = [
-    "社保卡丢了", "异地看病报销", "买房提公积金", "宝宝上户口", "gongjijin", "sbk", "办社保卡", "社保卡坏了换一张",
-    "退休了取公积金", "驾照到期换证", "驾驶证换证", "开无犯罪证明", "无犯罪记录证明", "营业执照怎么办", "开公司",
-    "个体户注册", "身份证丢了", "临时身份证", "居住证", "户口迁移", "投靠子女落户", "大学生毕业户口", "医保转移",
-    "养老保险转移", "社保转移", "失业登记", "公积金贷款证明", "公积金查询", "不动产登记", "房产证查询", "抵押登记",
-    "完税证明", "个税", "结婚登记", "出生证明", "老年人优待证", "慢性病报销", "门诊慢特病", "灵活就业参保",
-    "城乡居民医保", "学历公证", "排污许可", "生产许可证", "户口本补办", "异地就医备案", "yidijiuyi", "shebaoka",
-    "gjj", "医保", "公积金", "社保", "户口", "驾照", "身份证", "护照", "就业创业证", "职业资格证书查询",
-    "残疾人补贴", "退役军人优待证", "教师资格证", "食品经营许可证", "道路运输证",
+    "社保卡丢了",
+    "异地看病报销",
+    "买房提公积金",
+    "宝宝上户口",
+    "gongjijin",
+    "sbk",
+    "办社保卡",
+    "社保卡坏了换一张",
+    "退休了取公积金",
+    "驾照到期换证",
+    "驾驶证换证",
+    "开无犯罪证明",
+    "无犯罪记录证明",
+    "营业执照怎么办",
+    "开公司",
+    "个体户注册",
+    "身份证丢了",
+    "临时身份证",
+    "居住证",
+    "户口迁移",
+    "投靠子女落户",
+    "大学生毕业户口",
+    "医保转移",
+    "养老保险转移",
+    "社保转移",
+    "失业登记",
+    "公积金贷款证明",
+    "公积金查询",
+    "不动产登记",
+    "房产证查询",
+    "抵押登记",
+    "完税证明",
+    "个税",
+    "结婚登记",
+    "出生证明",
+    "老年人优待证",
+    "慢性病报销",
+    "门诊慢特病",
+    "灵活就业参保",
+    "城乡居民医保",
+    "学历公证",
+    "排污许可",
+    "生产许可证",
+    "户口本补办",
+    "异地就医备案",
+    "yidijiuyi",
+    "shebaoka",
+    "gjj",
+    "医保",
+    "公积金",
+    "社保",
+    "户口",
+    "驾照",
+    "身份证",
+    "护照",
+    "就业创业证",
+    "职业资格证书查询",
+    "残疾人补贴",
+    "退役军人优待证",
+    "教师资格证",
+    "食品经营许可证",
+    "道路运输证",
 ]
 GRAPHQL_WHERE = """query WhereToHandle($home: String!, $matter: String!, $lat: Float, $lon: Float) {
   whereToHandle(homeRegionCode: $home, matterCode: $matter, latitude: $lat, longitude: $lon, first: 10) {
@@ -129,7 +183,12 @@ class Request:
     content_type: str = ""
 
     def raw(self, host: str) -> bytes:
-        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}", "User-Agent: tongban-bench", "Accept: */*"]
+        lines = [
+            f"{self.method} {self.path} HTTP/1.1",
+            f"Host: {host}",
+            "User-Agent: tongban-bench",
+            "Accept: */*",
+        ]
         if self.body or self.method == "POST":
             lines += [f"Content-Type: {self.content_type}", f"Content-Length: {len(self.body)}"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + self.body
@@ -144,11 +203,15 @@ class Workload:
 
 
 def _graphql(query: str, variables: dict[str, Any]) -> Request:
-    body = json.dumps({"query": query, "variables": variables}, ensure_ascii=True, separators=(",", ":")).encode()
+    body = json.dumps(
+        {"query": query, "variables": variables}, ensure_ascii=True, separators=(",", ":")
+    ).encode()
     return Request("POST", "/graphql", body, "application/json")
 
 
-def build_workload(document: dict[str, Any], demo: dict[str, Any], seed: int = 8, size: int = 2000) -> Workload:
+def build_workload(
+    document: dict[str, Any], demo: dict[str, Any], seed: int = 8, size: int = 2000
+) -> Workload:
     """`size` requests per endpoint: realistic queries × home regions (partners, their counties,
     other regions, Zhejiang, Taizhou), cross-province matters and locations near the county seats."""
     rng = random.Random(seed)
@@ -161,7 +224,9 @@ def build_workload(document: dict[str, Any], demo: dict[str, Any], seed: int = 8
             children.setdefault(row.parent, []).append(code)
     inside_partner = sorted({c for p in partners for c in children.get(p, []) if regions[c].level != "TOWN"})
     outside = scale_data.partner_candidates(regions)
-    zhejiang = sorted(c for c, r in regions.items() if c.startswith("33") and not c.startswith("3310") and r.level != "TOWN")
+    zhejiang = sorted(
+        c for c, r in regions.items() if c.startswith("33") and not c.startswith("3310") and r.level != "TOWN"
+    )
     taizhou = sorted(c for c in regions if c.startswith("3310") and c != "331000")
 
     def home() -> str:
@@ -219,15 +284,17 @@ def free_port() -> int:
 
 def bench_env(folder: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "TONGBAN_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'tongban.db'}",
-        "TONGBAN_INDEX_DIR": str(folder / "index"),
-        "TONGBAN_SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "TONGBAN_RATE_LIMIT_PER_MINUTE": "0",
-        # The checkout's code, whatever the editable install maps (and bench.hello for workers).
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "TONGBAN_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'tongban.db'}",
+            "TONGBAN_INDEX_DIR": str(folder / "index"),
+            "TONGBAN_SECRET_KEY": "bench-only-secret-key-not-for-production",
+            "TONGBAN_RATE_LIMIT_PER_MINUTE": "0",
+            # The checkout's code, whatever the editable install maps (and bench.hello for workers).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -242,7 +309,9 @@ def run_timed(args: list[str], env: dict[str, str], cwd: Path, log: Path, timeou
     with log.open("ab") as out:
         out.write(f"\n$ {' '.join(args)}\n".encode())
         out.flush()
-        proc = subprocess.run(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        proc = subprocess.run(
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False
+        )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[-2:])} exited {proc.returncode}; see {log}:\n{tail(log)}")
@@ -321,22 +390,33 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def start_server(name: str, args: list[str], env: dict[str, str], cwd: Path, log: Path, ready_path: str, timeout: float = 120) -> Server:
+def start_server(
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log: Path,
+    ready_path: str,
+    timeout: float = 120,
+) -> Server:
     port = free_port()
     args = [*args, "--host", "127.0.0.1", "--port", str(port)]
     out = log.open("ab")
     out.write(f"\n$ {' '.join(args)}\n".encode())
     out.flush()
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     out.close()
     server = Server(name, proc, port, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited {proc.returncode} while starting; see {log}:\n{tail(log)}")
-        with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(
-            server.base + ready_path, timeout=2
-        ) as response:
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(server.base + ready_path, timeout=2) as response,
+        ):
             if response.status == 200:
                 return server
         time.sleep(0.25)
@@ -367,7 +447,10 @@ def check_endpoint(base: str, name: str, requests: list[Request], sample: int = 
         except OSError as exc:
             return False, f"{type(exc).__name__}: {exc}"
         if status != 200:
-            return False, f"HTTP {status} for {request.method} {urllib.parse.unquote(request.path)}: {body[:200]!r}"
+            return (
+                False,
+                f"HTTP {status} for {request.method} {urllib.parse.unquote(request.path)}: {body[:200]!r}",
+            )
         if request.path == "/graphql":
             answer = json.loads(body)
             if answer.get("errors"):
@@ -451,26 +534,51 @@ def wrk_script(requests: list[Request]) -> str:
     return WRK_LUA % "\n".join(entries)
 
 
-def run_wrk(name: str, base: str, requests: list[Request], connections: int, duration: float, script_dir: Path, threads: int = 1) -> LoadResult:
+def run_wrk(
+    name: str,
+    base: str,
+    requests: list[Request],
+    connections: int,
+    duration: float,
+    script_dir: Path,
+    threads: int = 1,
+) -> LoadResult:
     script = script_dir / f"{name}.lua"
     script.write_text(wrk_script(requests), encoding="ascii")
     args = [
-        "wrk", f"-t{threads}", f"-c{max(connections, threads)}", f"-d{max(1, round(duration))}s",
-        "--timeout", f"{max(10, round(2 * duration))}s",
-        "-s", str(script), base + "/",
+        "wrk",
+        f"-t{threads}",
+        f"-c{max(connections, threads)}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        f"{max(10, round(2 * duration))}s",
+        "-s",
+        str(script),
+        base + "/",
     ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
-            data = json.loads(line[len("BENCHJSON "):])
+            data = json.loads(line[len("BENCHJSON ") :])
             return LoadResult(
-                name, data["requests"], data["duration_us"] / 1e6, data["errors"],
-                data["p50"] / 1000, data["p95"] / 1000, data["p99"] / 1000, data["max"] / 1000, "wrk",
+                name,
+                data["requests"],
+                data["duration_us"] / 1e6,
+                data["errors"],
+                data["p50"] / 1000,
+                data["p95"] / 1000,
+                data["p99"] / 1000,
+                data["max"] / 1000,
+                "wrk",
             )
-    raise RuntimeError(f"wrk gave no result (exit {proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-500:]}")
+    raise RuntimeError(
+        f"wrk gave no result (exit {proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-500:]}"
+    )
 
 
-async def _python_load(host: str, port: int, raws: list[bytes], connections: int, duration: float) -> tuple[list[float], int, float]:
+async def _python_load(
+    host: str, port: int, raws: list[bytes], connections: int, duration: float
+) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
     started = time.perf_counter()
@@ -532,7 +640,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def run_python_client(name: str, base: str, requests: list[Request], connections: int, duration: float) -> LoadResult:
+def run_python_client(
+    name: str, base: str, requests: list[Request], connections: int, duration: float
+) -> LoadResult:
     parsed = urllib.parse.urlsplit(base)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
     raws = [r.raw(f"{host}:{port}") for r in requests]
@@ -540,8 +650,15 @@ def run_python_client(name: str, base: str, requests: list[Request], connections
     values = sorted(latencies)
     ms = [v * 1000 for v in values]
     return LoadResult(
-        name, len(values), min(elapsed, duration + 15), errors,
-        percentile(ms, 50), percentile(ms, 95), percentile(ms, 99), ms[-1] if ms else 0.0, "python",
+        name,
+        len(values),
+        min(elapsed, duration + 15),
+        errors,
+        percentile(ms, 50),
+        percentile(ms, 95),
+        percentile(ms, 99),
+        ms[-1] if ms else 0.0,
+        "python",
     )
 
 
@@ -569,8 +686,16 @@ def drain(base: str, probe: str, limit: float = 120.0) -> float:
 
 
 def load(
-    client: str, name: str, base: str, requests: list[Request], connections: int, duration: float, warmup: float,
-    script_dir: Path, probe: str = "/", max_duration: float | None = None,
+    client: str,
+    name: str,
+    base: str,
+    requests: list[Request],
+    connections: int,
+    duration: float,
+    warmup: float,
+    script_dir: Path,
+    probe: str = "/",
+    max_duration: float | None = None,
 ) -> LoadResult:
     """Warm up, let the server catch up, measure, let it catch up again (so the next load starts clean).
 
@@ -652,7 +777,15 @@ def _short(frame: str) -> str:
     return f"{name} ({where})"
 
 
-def profile_endpoints(server: Server, workload: Workload, client: str, connections: int, duration: float, folder: Path, out: Path) -> dict[str, Any]:
+def profile_endpoints(
+    server: Server,
+    workload: Workload,
+    client: str,
+    connections: int,
+    duration: float,
+    folder: Path,
+    out: Path,
+) -> dict[str, Any]:
     tool = py_spy()
     if tool is None:
         return {"skipped": "py-spy not installed (.venv/bin/pip install py-spy)"}
@@ -664,9 +797,25 @@ def profile_endpoints(server: Server, workload: Workload, client: str, connectio
             continue
         raw = out / f"{name}.collapsed.txt"
         spy = subprocess.Popen(
-            [tool, "record", "--pid", str(pid), "--rate", "200", "--duration", str(max(1, round(duration))),
-             "--gil", "--full-filenames", "--format", "raw", "--output", str(raw), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                tool,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                "200",
+                "--duration",
+                str(max(1, round(duration))),
+                "--gil",
+                "--full-filenames",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         load(client, name, server.base, workload.requests[name], connections, duration, 0, folder, "/healthz")
         try:
@@ -731,26 +880,62 @@ def goal_rows(report: Report) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     for name, target in RATIO_GOALS.items():
         ratio = report.ratio(name)
-        rows.append((f"{name} req/s ÷ hello-world", f"≥ {target:.2f}×", "n/a" if ratio is None else f"{ratio:.3f}×",
-                     verdict(None if ratio is None else ratio >= target)))
+        rows.append(
+            (
+                f"{name} req/s ÷ hello-world",
+                f"≥ {target:.2f}×",
+                "n/a" if ratio is None else f"{ratio:.3f}×",
+                verdict(None if ratio is None else ratio >= target),
+            )
+        )
     for name in ENDPOINTS:
         result = report.load.get(name)
-        rows.append((f"{name} p99 at {report.settings.get('connections')} connections", f"≤ {P99_GOAL_MS:.0f} ms",
-                     "n/a" if result is None else f"{result.p99_ms:.1f} ms", verdict(None if result is None else result.p99_ms <= P99_GOAL_MS)))
+        rows.append(
+            (
+                f"{name} p99 at {report.settings.get('connections')} connections",
+                f"≤ {P99_GOAL_MS:.0f} ms",
+                "n/a" if result is None else f"{result.p99_ms:.1f} ms",
+                verdict(None if result is None else result.p99_ms <= P99_GOAL_MS),
+            )
+        )
     rss = report.rss_mb.get("workers=1")
-    rows.append(("peak RSS per worker", f"≤ {RSS_GOAL_MB:.0f} MB", "n/a" if rss is None else f"{rss:.0f} MB",
-                 verdict(None if rss is None else rss <= RSS_GOAL_MB)))
+    rows.append(
+        (
+            "peak RSS per worker",
+            f"≤ {RSS_GOAL_MB:.0f} MB",
+            "n/a" if rss is None else f"{rss:.0f} MB",
+            verdict(None if rss is None else rss <= RSS_GOAL_MB),
+        )
+    )
     init = report.timings.get("init --demo")
-    rows.append(("tongban init --demo", f"≤ {INIT_GOAL_S:.0f} s", "n/a" if init is None else f"{init:.1f} s",
-                 verdict(None if init is None else init <= INIT_GOAL_S)))
+    rows.append(
+        (
+            "tongban init --demo",
+            f"≤ {INIT_GOAL_S:.0f} s",
+            "n/a" if init is None else f"{init:.1f} s",
+            verdict(None if init is None else init <= INIT_GOAL_S),
+        )
+    )
     reindex = report.timings.get("reindex")
     label = f"tongban reindex at {report.settings.get('reindex_matters_loaded', report.settings.get('reindex_matters'))} matters"
-    rows.append((label, f"≤ {REINDEX_GOAL_S:.0f} s", "n/a" if reindex is None else f"{reindex:.1f} s",
-                 verdict(None if reindex is None else reindex <= REINDEX_GOAL_S)))
+    rows.append(
+        (
+            label,
+            f"≤ {REINDEX_GOAL_S:.0f} s",
+            "n/a" if reindex is None else f"{reindex:.1f} s",
+            verdict(None if reindex is None else reindex <= REINDEX_GOAL_S),
+        )
+    )
     factor = report.scaling.get("factor")
     if report.settings.get("workers", 1) > 1:
-        rows.append((f"search req/s, {report.settings['workers']} workers ÷ 1 worker", f"≥ {SCALING_GOAL:.1f}×",
-                     "n/a" if factor is None else f"{factor:.2f}×", verdict(None if factor is None else factor >= SCALING_GOAL)))
+        rows.append(
+            (
+                f"search req/s, {report.settings['workers']} workers ÷ 1 worker",
+                f"≥ {SCALING_GOAL:.1f}×",
+                "n/a" if factor is None else f"{factor:.2f}×",
+                verdict(None if factor is None else factor >= SCALING_GOAL),
+            )
+        )
     return rows
 
 
@@ -782,8 +967,20 @@ def format_report(report: Report) -> str:
     header = ["endpoint", "req/s", "× hello", "p50 ms", "p95 ms", "p99 ms", "max ms", "n", "errors", "goal"]
     rows: list[list[str]] = []
     for index, hello in enumerate(report.hello, start=1):
-        rows.append([f"hello-world (run {index})", f"{hello.rps:.0f}", "1.000", f"{hello.p50_ms:.1f}", f"{hello.p95_ms:.1f}",
-                     f"{hello.p99_ms:.1f}", f"{hello.max_ms:.1f}", str(hello.requests), str(hello.errors), ""])
+        rows.append(
+            [
+                f"hello-world (run {index})",
+                f"{hello.rps:.0f}",
+                "1.000",
+                f"{hello.p50_ms:.1f}",
+                f"{hello.p95_ms:.1f}",
+                f"{hello.p99_ms:.1f}",
+                f"{hello.max_ms:.1f}",
+                str(hello.requests),
+                str(hello.errors),
+                "",
+            ]
+        )
     labels = {
         "search": "GET /search?q=&home= (page)",
         "whereToHandle": "POST /graphql whereToHandle(first:10)",
@@ -793,28 +990,74 @@ def format_report(report: Report) -> str:
     for name in ENDPOINTS:
         result = report.load.get(name)
         if result is None:
-            rows.append([labels[name], "—", "—", "—", "—", "—", "—", "—", "—", "not measured: " + report.unavailable.get(name, "?")[:60]])
+            rows.append(
+                [
+                    labels[name],
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "not measured: " + report.unavailable.get(name, "?")[:60],
+                ]
+            )
             continue
         ratio = report.ratio(name) or 0.0
         goal = []
         if name in RATIO_GOALS:
             goal.append(f"×≥{RATIO_GOALS[name]:.2f} {verdict(ratio >= RATIO_GOALS[name])}")
         goal.append(f"p99≤{P99_GOAL_MS:.0f} {verdict(result.p99_ms <= P99_GOAL_MS)}")
-        rows.append([labels[name], f"{result.rps:.0f}", f"{ratio:.3f}", f"{result.p50_ms:.1f}", f"{result.p95_ms:.1f}",
-                     f"{result.p99_ms:.1f}", f"{result.max_ms:.1f}", str(result.requests), str(result.errors), ", ".join(goal)])
+        rows.append(
+            [
+                labels[name],
+                f"{result.rps:.0f}",
+                f"{ratio:.3f}",
+                f"{result.p50_ms:.1f}",
+                f"{result.p95_ms:.1f}",
+                f"{result.p99_ms:.1f}",
+                f"{result.max_ms:.1f}",
+                str(result.requests),
+                str(result.errors),
+                ", ".join(goal),
+            ]
+        )
     if report.scaling.get("search_rps"):
         sc = report.scaling
-        rows.append([f"GET /search, {s.get('workers')} workers", f"{sc['search_rps']:.0f}", f"{sc['search_rps'] / report.hello_rps:.3f}" if report.hello_rps else "—",
-                     f"{sc['p50_ms']:.1f}", f"{sc['p95_ms']:.1f}", f"{sc['p99_ms']:.1f}", f"{sc['max_ms']:.1f}", str(sc.get("requests", "")),
-                     str(sc["errors"]),
-                     f"{sc['factor']:.2f}× of 1 worker"])
+        rows.append(
+            [
+                f"GET /search, {s.get('workers')} workers",
+                f"{sc['search_rps']:.0f}",
+                f"{sc['search_rps'] / report.hello_rps:.3f}" if report.hello_rps else "—",
+                f"{sc['p50_ms']:.1f}",
+                f"{sc['p95_ms']:.1f}",
+                f"{sc['p99_ms']:.1f}",
+                f"{sc['max_ms']:.1f}",
+                str(sc.get("requests", "")),
+                str(sc["errors"]),
+                f"{sc['factor']:.2f}× of 1 worker",
+            ]
+        )
     lines.append(_table(header, rows, right={1, 2, 3, 4, 5, 6, 7, 8}))
-    longer = [f"{n} {r.seconds:.0f} s" for n, r in report.load.items() if r.seconds > 1.5 * float(s.get("duration") or 0)]
+    longer = [
+        f"{n} {r.seconds:.0f} s"
+        for n, r in report.load.items()
+        if r.seconds > 1.5 * float(s.get("duration") or 0)
+    ]
     if longer:
-        lines.append("(too few answers in the normal window, so measured over a longer one: " + ", ".join(longer) + ")")
+        lines.append(
+            "(too few answers in the normal window, so measured over a longer one: " + ", ".join(longer) + ")"
+        )
     if any(r.requests < 200 for r in report.load.values()):
-        lines.append("(n < 200: too few answers for stable percentiles; the endpoint is the bottleneck, not the client)")
-    lines += ["", _table(["goal (issue 8)", "target", "measured", ""], [list(r) for r in goal_rows(report)], right={2})]
+        lines.append(
+            "(n < 200: too few answers for stable percentiles; the endpoint is the bottleneck, not the client)"
+        )
+    lines += [
+        "",
+        _table(["goal (issue 8)", "target", "measured", ""], [list(r) for r in goal_rows(report)], right={2}),
+    ]
     other = [[k, f"{v:.1f} s"] for k, v in report.timings.items()]
     other += [[f"peak RSS ({k})", f"{v:.0f} MB"] for k, v in report.rss_mb.items()]
     if other:
@@ -838,27 +1081,59 @@ def format_report(report: Report) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bench/run.py", description="tongban vs hello-world on this machine (issue 8); see the module docstring."
+        prog="bench/run.py",
+        description="tongban vs hello-world on this machine (issue 8); see the module docstring.",
     )
-    parser.add_argument("--matters", type=int, default=5000, help="matters in the scale data set (default 5000)")
+    parser.add_argument(
+        "--matters", type=int, default=5000, help="matters in the scale data set (default 5000)"
+    )
     parser.add_argument("--halls", type=int, default=300)
     parser.add_argument("--agreements", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per endpoint (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint (default 2)")
-    parser.add_argument("--max-duration", type=float, default=40.0,
-                        help="an endpoint with fewer than 3 × connections answers is measured again, up to this long")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
-    parser.add_argument("--workers", type=int, choices=(1, 2), default=1,
-                        help="2: also load the search page with 2 workers (goal ≥ 1.6× of 1 worker)")
-    parser.add_argument("--reindex-matters", type=int, default=20000,
-                        help="grow the data to this many matters and time `tongban reindex` (0: skip)")
-    parser.add_argument("--distinct", type=int, default=2000,
-                        help="distinct requests each endpoint rotates through (default 2000)")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of load per endpoint (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint (default 2)"
+    )
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        default=40.0,
+        help="an endpoint with fewer than 3 × connections answers is measured again, up to this long",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: also load the search page with 2 workers (goal ≥ 1.6× of 1 worker)",
+    )
+    parser.add_argument(
+        "--reindex-matters",
+        type=int,
+        default=20000,
+        help="grow the data to this many matters and time `tongban reindex` (0: skip)",
+    )
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=2000,
+        help="distinct requests each endpoint rotates through (default 2000)",
+    )
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 s per endpoint, for smoke runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes and 2 s per endpoint, for smoke runs"
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="afterwards, py-spy each endpoint under load into DIR")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, index, logs)")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="afterwards, py-spy each endpoint under load into DIR"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (database, index, logs)"
+    )
     parser.add_argument("--seed", type=int, default=8)
     return parser
 
@@ -867,7 +1142,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.quick:
-        args.matters, args.halls, args.agreements = min(args.matters, 200), min(args.halls, 30), min(args.agreements, 50)
+        args.matters, args.halls, args.agreements = (
+            min(args.matters, 200),
+            min(args.halls, 30),
+            min(args.agreements, 50),
+        )
         args.duration, args.warmup = min(args.duration, 2.0), min(args.warmup, 0.5)
         args.max_duration = min(args.max_duration, 6.0)
         args.reindex_matters = min(args.reindex_matters, 1000)
@@ -876,7 +1155,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("matters", "halls", "agreements", "reindex_matters"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be ≥ 0")
-    if args.duration <= 0 or args.duration > 300 or args.warmup < 0 or args.warmup > 60 or args.max_duration > 600:
+    if (
+        args.duration <= 0
+        or args.duration > 300
+        or args.warmup < 0
+        or args.warmup > 60
+        or args.max_duration > 600
+    ):
         parser.error("--duration must be in (0, 300], --warmup in [0, 60] and --max-duration at most 600")
     if not 1 <= args.connections <= 1000:
         parser.error("--connections must be in [1, 1000]")
@@ -895,11 +1180,24 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
     env = bench_env(folder)
     log = folder / "bench.log"
     tongban = tongban_command()
-    report = Report(settings={
-        "matters": args.matters, "halls": args.halls, "agreements": args.agreements, "duration": args.duration,
-        "warmup": args.warmup, "max_duration": args.max_duration, "distinct": args.distinct, "connections": args.connections, "workers": args.workers, "client": args.client,
-        "reindex_matters": args.reindex_matters, "cpus": os.cpu_count(), "seed": args.seed, "quick": args.quick,
-    })
+    report = Report(
+        settings={
+            "matters": args.matters,
+            "halls": args.halls,
+            "agreements": args.agreements,
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "max_duration": args.max_duration,
+            "distinct": args.distinct,
+            "connections": args.connections,
+            "workers": args.workers,
+            "client": args.client,
+            "reindex_matters": args.reindex_matters,
+            "cpus": os.cpu_count(),
+            "seed": args.seed,
+            "quick": args.quick,
+        }
+    )
     report.loadavg["before"] = os.getloadavg()[0]
 
     say("tongban init --demo …")
@@ -920,10 +1218,18 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
     servers: list[Server] = []
     try:
         say("starting tongban serve and the hello-world …")
-        app = start_server("tongban", [*tongban, "serve", "--workers", "1"], env, folder, folder / "server.log", "/healthz")
+        app = start_server(
+            "tongban", [*tongban, "serve", "--workers", "1"], env, folder, folder / "server.log", "/healthz"
+        )
         servers.append(app)
-        hello = start_server("hello", [str(PYTHON), str(ROOT / "bench" / "hello.py"), "--workers", "1"], env, folder,
-                             folder / "hello.log", "/")
+        hello = start_server(
+            "hello",
+            [str(PYTHON), str(ROOT / "bench" / "hello.py"), "--workers", "1"],
+            env,
+            folder,
+            folder / "hello.log",
+            "/",
+        )
         servers.append(hello)
         hello_requests = [Request("GET", "/")]
 
@@ -936,13 +1242,29 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
                 say(f"{name}: not measured — {note}")
 
         def run(name: str, base: str, requests: list[Request], probe: str) -> LoadResult:
-            say(f"load {name}: {args.warmup:g} s warm-up + {args.duration:g} s, {args.connections} connections ({args.client})")
-            result = load(args.client, name, base, requests, args.connections, args.duration, args.warmup, folder, probe,
-                          max_duration=args.max_duration)
+            say(
+                f"load {name}: {args.warmup:g} s warm-up + {args.duration:g} s, {args.connections} connections ({args.client})"
+            )
+            result = load(
+                args.client,
+                name,
+                base,
+                requests,
+                args.connections,
+                args.duration,
+                args.warmup,
+                folder,
+                probe,
+                max_duration=args.max_duration,
+            )
             if result.seconds > args.duration * 1.5:
-                say(f"  {name}: only a few answers in {args.duration:g} s; measured again over {result.seconds:.0f} s")
+                say(
+                    f"  {name}: only a few answers in {args.duration:g} s; measured again over {result.seconds:.0f} s"
+                )
             if result.drain_s > 1:
-                say(f"  {name}: the server took {result.drain_s:.1f} s to finish the requests left when the load stopped")
+                say(
+                    f"  {name}: the server took {result.drain_s:.1f} s to finish the requests left when the load stopped"
+                )
             return result
 
         report.hello.append(run("hello", hello.base, hello_requests, "/"))
@@ -957,25 +1279,41 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
 
         if args.profile:
             say(f"profiling each endpoint with py-spy into {args.profile} …")
-            report.profile = profile_endpoints(app, workload, args.client, args.connections, args.duration, folder, args.profile)
+            report.profile = profile_endpoints(
+                app, workload, args.client, args.connections, args.duration, folder, args.profile
+            )
 
         if args.workers > 1 and "search" in report.load:
             app.stop()
             servers.remove(app)
             say(f"restarting tongban serve with {args.workers} workers …")
-            app2 = start_server("tongban", [*tongban, "serve", "--workers", str(args.workers)], env, folder,
-                                folder / "server.log", "/healthz")
+            app2 = start_server(
+                "tongban",
+                [*tongban, "serve", "--workers", str(args.workers)],
+                env,
+                folder,
+                folder / "server.log",
+                "/healthz",
+            )
             servers.append(app2)
             # every worker must have opened its index before the load starts
             time.sleep(2)
             result = run(f"search-{args.workers}w", app2.base, workload.requests["search"], "/healthz")
             report.scaling = {
-                "workers": args.workers, "search_rps": result.rps, "factor": result.rps / report.load["search"].rps,
-                "p50_ms": result.p50_ms, "p95_ms": result.p95_ms, "p99_ms": result.p99_ms, "max_ms": result.max_ms,
-                "requests": result.requests, "errors": result.errors,
+                "workers": args.workers,
+                "search_rps": result.rps,
+                "factor": result.rps / report.load["search"].rps,
+                "p50_ms": result.p50_ms,
+                "p95_ms": result.p95_ms,
+                "p99_ms": result.p99_ms,
+                "max_ms": result.max_ms,
+                "requests": result.requests,
+                "errors": result.errors,
             }
             rss = [peak_rss_mb(p) for p in app2.worker_pids()]
-            report.rss_mb[f"workers={args.workers}, per worker"] = max((r for r in rss if r is not None), default=0.0)
+            report.rss_mb[f"workers={args.workers}, per worker"] = max(
+                (r for r in rss if r is not None), default=0.0
+            )
     finally:
         for server in servers:
             server.stop()
@@ -986,7 +1324,9 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
             say(f"growing to {args.reindex_matters} matters: generate + import {extra} more …")
             grown = scale_data.generate(extra, 0, 0, offset=args.matters, seed=args.seed)
             grown_file = scale_data.write(grown, folder / "grow.json")
-            report.timings[f"import {extra} more matters"] = run_timed([*tongban, "import", str(grown_file)], env, folder, log, timeout=3600)
+            report.timings[f"import {extra} more matters"] = run_timed(
+                [*tongban, "import", str(grown_file)], env, folder, log, timeout=3600
+            )
         report.settings["reindex_matters_loaded"] = count_matters(folder / "tongban.db")
         say("tongban reindex …")
         report.timings["reindex"] = run_timed([*tongban, "reindex"], env, folder, log, timeout=1800)
@@ -1019,7 +1359,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(report), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         say(f"wrote {args.json}")
     if args.keep:
         say(f"kept {folder}")

@@ -346,7 +346,9 @@ def main() -> int:
             f"{n:>8} {'ours (whoosh)':<16}{ours['build_s']:>9.1f}{ours['p50']:>9.2f}{ours['p95']:>9.2f}"
             f"{ours['mean']:>9.2f}{ours['answered']:>10.0%}"
         )
-        print(f"{'':>8} {'ours, CPU time':<16}{'':>9}{ours['cpu_p50']:>9.2f}{ours['cpu_p95']:>9.2f}   (the search thread's)")
+        print(
+            f"{'':>8} {'ours, CPU time':<16}{'':>9}{ours['cpu_p50']:>9.2f}{ours['cpu_p95']:>9.2f}   (the search thread's)"
+        )
         print(f"{'':>8} {'ours, asked again':<16}{'':>9}{ours['repeated_p50']:>9.2f}   (answer cache)")
         if fts_ok:
             fts = bench_fts5(docs, queries, args.rounds)

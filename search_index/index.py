@@ -591,4 +591,3 @@ def _applied_id(searcher: Searcher) -> int:
         return 0
     value = doc.get("applied_id")
     return int(value) if isinstance(value, int) else 0
-

@@ -380,7 +380,9 @@ def term_weights(leaves: Sequence[tuple[Any, int]], fname: str, term: str) -> It
                 matcher.next()
 
 
-def _block_weights(matcher: W3LeafMatcher, offset: int, deleted: Container[int]) -> Iterator[tuple[int, float]]:
+def _block_weights(
+    matcher: W3LeafMatcher, offset: int, deleted: Container[int]
+) -> Iterator[tuple[int, float]]:
     """The postings of a fresh W3LeafMatcher block by block (its `id`/`weight`/`next`, unrolled)."""
     while matcher.is_active():
         if matcher._ids is None:  # noqa: SLF001 - W3LeafMatcher's block arrays; docs/UPGRADING.md

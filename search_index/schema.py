@@ -171,7 +171,9 @@ def document_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
         "py": _terms(full),
         "pyi": _terms(initials),
         "pyg": _terms(grams),
-        "abbr": _terms([a for words, _subs in cut[: 1 + len(aliases)] for a in analysis.abbreviations(words)]),
+        "abbr": _terms(
+            [a for words, _subs in cut[: 1 + len(aliases)] for a in analysis.abbreviations(words)]
+        ),
     }
     for fname in _TYPICAL_LENGTH:
         n = len(fields[fname])

@@ -66,7 +66,11 @@ class TemplateStore:
                 server.create_database(name)
                 url = server.url(name)
                 location = name
-            run_blocking(initialise(self.settings_for(url, self.root / f"{name}-index-{backend}"), demo=demo, quiet=True))
+            run_blocking(
+                initialise(
+                    self.settings_for(url, self.root / f"{name}-index-{backend}"), demo=demo, quiet=True
+                )
+            )
             self.templates[key] = Template(backend, location)
         return self.templates[key]
 
@@ -174,7 +178,9 @@ async def make_token(settings: Settings, name: str, role: str, region: str) -> s
     try:
         async with database.write() as session:
             tree = await load_tree(session)
-            await add_user(session, SYSTEM, tree, settings.home_region, name, "correct horse battery", role, region)
+            await add_user(
+                session, SYSTEM, tree, settings.home_region, name, "correct horse battery", role, region
+            )
             return await add_token(session, SYSTEM, name)
     finally:
         await database.dispose()

@@ -31,8 +31,15 @@ NANCHONG, BIJIE, ALAR = "511300", "520500", "659002"
 
 
 def activity_input(**changes: Any) -> dict[str, Any]:
-    base = {"kind": "CONSULTATION", "partnerCode": NANCHONG, "localCode": LUQIAO, "heldOn": "2026-03-10",
-            "title": "南充—路桥通办合作城市会商", "participants": 12, "outcome": "互认3项材料"}
+    base = {
+        "kind": "CONSULTATION",
+        "partnerCode": NANCHONG,
+        "localCode": LUQIAO,
+        "heldOn": "2026-03-10",
+        "title": "南充—路桥通办合作城市会商",
+        "participants": 12,
+        "outcome": "互认3项材料",
+    }
     return {**base, **changes}
 
 
@@ -41,7 +48,11 @@ async def counts(settings: Settings) -> tuple[int, int, int]:
     try:
         async with database.read() as session:
             found = []
-            for model, where in ((Activity, None), (ChangeLog, ChangeLog.entity == "activity"), (OutboxEvent, OutboxEvent.entity == "activity")):
+            for model, where in (
+                (Activity, None),
+                (ChangeLog, ChangeLog.entity == "activity"),
+                (OutboxEvent, OutboxEvent.entity == "activity"),
+            ):
                 query = select(func.count()).select_from(model)
                 if where is not None:
                     query = query.where(where)
@@ -54,12 +65,18 @@ async def counts(settings: Settings) -> tuple[int, int, int]:
 # ------------------------------------------------------------------ GraphQL: who may record
 
 
-async def test_graphql_county_records_its_own_county_only(client: httpx.AsyncClient, settings: Settings, county_token: Any) -> None:
+async def test_graphql_county_records_its_own_county_only(
+    client: httpx.AsyncClient, settings: Settings, county_token: Any
+) -> None:
     token = await county_token(LUQIAO)
     body = await gql(client, CREATE, {"input": activity_input()}, token)
     assert "errors" not in body, body
     made = body["data"]["createActivity"]
-    assert made["kind"] == "CONSULTATION" and made["local"]["code"] == LUQIAO and made["partner"]["tier"] == "RED"
+    assert (
+        made["kind"] == "CONSULTATION"
+        and made["local"]["code"] == LUQIAO
+        and made["partner"]["tier"] == "RED"
+    )
     assert made["heldOn"] == "2026-03-10" and made["participants"] == 12 and made["version"] == 1
     assert await counts(settings) == (1, 1, 1)  # stored, audited, in the outbox
 
@@ -80,37 +97,69 @@ async def test_graphql_partner_may_not_record_and_anonymous_is_unauthenticated(
     assert await counts(settings) == (0, 0, 0)
 
 
-async def test_graphql_admin_records_any_and_bad_input_is_coded(client: httpx.AsyncClient, settings: Settings, admin_token: str) -> None:
+async def test_graphql_admin_records_any_and_bad_input_is_coded(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
     for local in (CITY, YUHUAN):
-        body = await gql(client, CREATE, {"input": activity_input(localCode=local, kind="GUIDANCE", partnerCode=ALAR)}, admin_token)
+        body = await gql(
+            client,
+            CREATE,
+            {"input": activity_input(localCode=local, kind="GUIDANCE", partnerCode=ALAR)},
+            admin_token,
+        )
         assert "errors" not in body, body
     future = (today() + dt.timedelta(days=2)).isoformat()
-    for bad in (activity_input(partnerCode="331004"), activity_input(localCode="331004001"), activity_input(heldOn=future),
-                activity_input(participants=-1), activity_input(partnerCode="000000"), activity_input(title="  ")):
+    for bad in (
+        activity_input(partnerCode="331004"),
+        activity_input(localCode="331004001"),
+        activity_input(heldOn=future),
+        activity_input(participants=-1),
+        activity_input(partnerCode="000000"),
+        activity_input(title="  "),
+    ):
         refused = await gql(client, CREATE, {"input": bad}, admin_token)
         assert codes(refused) == ["BAD_INPUT"], (bad, refused)
     assert await counts(settings) == (2, 2, 2)
 
 
-async def test_graphql_update_checks_the_version_and_both_counties(client: httpx.AsyncClient, settings: Settings, county_token: Any) -> None:
+async def test_graphql_update_checks_the_version_and_both_counties(
+    client: httpx.AsyncClient, settings: Settings, county_token: Any
+) -> None:
     luqiao = await county_token(LUQIAO)
     yuhuan = await county_token(YUHUAN)
     made = (await gql(client, CREATE, {"input": activity_input()}, luqiao))["data"]["createActivity"]
     update = """mutation($id: ID!, $v: Int!, $input: ActivityInput!) { updateActivity(id: $id, version: $v, input: $input) { version title } }"""
-    ok = await gql(client, update, {"id": made["id"], "v": 1, "input": activity_input(title="会商纪要")}, luqiao)
+    ok = await gql(
+        client, update, {"id": made["id"], "v": 1, "input": activity_input(title="会商纪要")}, luqiao
+    )
     assert ok["data"]["updateActivity"] == {"version": 2, "title": "会商纪要"}
-    assert codes(await gql(client, update, {"id": made["id"], "v": 1, "input": activity_input()}, luqiao)) == ["CONFLICT"]
+    assert codes(
+        await gql(client, update, {"id": made["id"], "v": 1, "input": activity_input()}, luqiao)
+    ) == ["CONFLICT"]
     # 玉环 may neither change 路桥's record nor take it over
-    assert codes(await gql(client, update, {"id": made["id"], "v": 2, "input": activity_input(localCode=YUHUAN)}, yuhuan)) == ["FORBIDDEN"]
+    assert codes(
+        await gql(
+            client, update, {"id": made["id"], "v": 2, "input": activity_input(localCode=YUHUAN)}, yuhuan
+        )
+    ) == ["FORBIDDEN"]
     assert await counts(settings) == (1, 2, 2)
 
 
 # ------------------------------------------------------------------ GraphQL: who reads what
 
 
-async def test_graphql_partner_reads_only_its_own_regions_work(client: httpx.AsyncClient, settings: Settings, admin_token: str) -> None:
-    for partner, kind in ((NANCHONG, "CONSULTATION"), ("511302", "REVIEW"), (BIJIE, "CONSULTATION"), ("510000", "JOINT_TRAINING")):
-        body = await gql(client, CREATE, {"input": activity_input(partnerCode=partner, kind=kind)}, admin_token)
+async def test_graphql_partner_reads_only_its_own_regions_work(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    for partner, kind in (
+        (NANCHONG, "CONSULTATION"),
+        ("511302", "REVIEW"),
+        (BIJIE, "CONSULTATION"),
+        ("510000", "JOINT_TRAINING"),
+    ):
+        body = await gql(
+            client, CREATE, {"input": activity_input(partnerCode=partner, kind=kind)}, admin_token
+        )
         assert "errors" not in body, body
     everything = (await gql(client, LIST, {}, admin_token))["data"]["activities"]
     assert everything["totalCount"] == 4
@@ -127,16 +176,27 @@ async def test_graphql_partner_reads_only_its_own_regions_work(client: httpx.Asy
     assert [e["node"]["partner"]["code"] for e in by_kind["edges"]] == ["511302"]
 
 
-async def test_consultations_due_on_fixed_dates(client: httpx.AsyncClient, settings: Settings, admin_token: str) -> None:
+async def test_consultations_due_on_fixed_dates(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
     """The demo's RED partners are 南充 and 毕节 (sample indices): due until consulted, and due again
     once the consultation is more than 12 months old."""
     before = await gql(client, DUE, {"on": "2026-06-01"}, admin_token)
     assert [r["code"] for r in before["data"]["consultationsDue"]] == [NANCHONG, BIJIE]
     assert all(r["tier"] == "RED" for r in before["data"]["consultationsDue"])
     await gql(client, CREATE, {"input": activity_input(heldOn="2025-06-01")}, admin_token)
-    assert [r["code"] for r in (await gql(client, DUE, {"on": "2026-06-01"}, admin_token))["data"]["consultationsDue"]] == [BIJIE]
-    assert [r["code"] for r in (await gql(client, DUE, {"on": "2026-06-02"}, admin_token))["data"]["consultationsDue"]] == [NANCHONG, BIJIE]
-    assert [r["code"] for r in (await gql(client, DUE, {"on": "2025-05-31"}, admin_token))["data"]["consultationsDue"]] == [NANCHONG, BIJIE]
+    assert [
+        r["code"]
+        for r in (await gql(client, DUE, {"on": "2026-06-01"}, admin_token))["data"]["consultationsDue"]
+    ] == [BIJIE]
+    assert [
+        r["code"]
+        for r in (await gql(client, DUE, {"on": "2026-06-02"}, admin_token))["data"]["consultationsDue"]
+    ] == [NANCHONG, BIJIE]
+    assert [
+        r["code"]
+        for r in (await gql(client, DUE, {"on": "2025-05-31"}, admin_token))["data"]["consultationsDue"]
+    ] == [NANCHONG, BIJIE]
     nanchong = await make_token(settings, "nanchong-liaison", "partner", NANCHONG)
     assert (await gql(client, DUE, {"on": "2026-06-01"}, nanchong))["data"]["consultationsDue"] == []
 
@@ -144,15 +204,29 @@ async def test_consultations_due_on_fixed_dates(client: httpx.AsyncClient, setti
 # ------------------------------------------------------------------ staff forms
 
 
-async def test_form_county_records_own_and_a_forged_post_for_another_county_changes_nothing(app: Any, settings: Settings) -> None:
+async def test_form_county_records_own_and_a_forged_post_for_another_county_changes_nothing(
+    app: Any, settings: Settings
+) -> None:
     async with signed_in(app, settings, "county", LUQIAO) as luqiao:
         page = await luqiao.get("/staff/activities/new?partner=511300&kind=CONSULTATION")
         assert page.status_code == 200
         # only its own county is offered
-        assert 'value="331004"' in page.text and 'value="331083"' not in page.text and 'value="331000"' not in page.text
-        fields = with_values(read_form(page.text, "/staff/activities/new"), heldOn="2026-03-10", title="南充—路桥会商", participants="8")
+        assert (
+            'value="331004"' in page.text
+            and 'value="331083"' not in page.text
+            and 'value="331000"' not in page.text
+        )
+        fields = with_values(
+            read_form(page.text, "/staff/activities/new"),
+            heldOn="2026-03-10",
+            title="南充—路桥会商",
+            participants="8",
+        )
         saved = await luqiao.post("/staff/activities/new", data=fields)
-        assert saved.status_code == 303 and saved.headers["location"] == "/staff/activities/partner/511300?saved=1"
+        assert (
+            saved.status_code == 303
+            and saved.headers["location"] == "/staff/activities/partner/511300?saved=1"
+        )
         assert await counts(settings) == (1, 1, 1)
 
         forged = with_values(fields, localCode=YUHUAN)
@@ -166,7 +240,9 @@ async def test_form_county_records_own_and_a_forged_post_for_another_county_chan
 
         partner_page = await luqiao.get("/staff/activities/partner/511300")
         assert partner_page.status_code == 200 and "南充—路桥会商" in partner_page.text
-        assert "四川省南充市与浙江省台州市路桥区政务服务“跨省通办”合作协议" in partner_page.text  # its agreements beside
+        assert (
+            "四川省南充市与浙江省台州市路桥区政务服务“跨省通办”合作协议" in partner_page.text
+        )  # its agreements beside
         listing = await luqiao.get("/staff/activities")
         assert "南充—路桥会商" in listing.text and re.search(r"/staff/activities/\d+/edit", listing.text)
 
@@ -182,7 +258,9 @@ async def test_form_county_records_own_and_a_forged_post_for_another_county_chan
     async with signed_in(app, settings, "admin", CITY) as admin:
         edit = await admin.get(f"/staff/activities/{activity.id}/edit")
         assert edit.status_code == 200
-        changed = with_values(read_form(edit.text, f"/staff/activities/{activity.id}/edit"), outcome="互认材料清单")
+        changed = with_values(
+            read_form(edit.text, f"/staff/activities/{activity.id}/edit"), outcome="互认材料清单"
+        )
         assert (await admin.post(f"/staff/activities/{activity.id}/edit", data=changed)).status_code == 303
         stale = await admin.post(f"/staff/activities/{activity.id}/edit", data=changed)
         assert stale.status_code == 409 and "他人已先保存" in stale.text
@@ -195,7 +273,9 @@ async def test_form_partner_reads_its_own_region_only(app: Any, settings: Settin
     async with signed_in(app, settings, "admin", CITY) as admin:
         for partner in (NANCHONG, BIJIE):
             page = await admin.get(f"/staff/activities/new?partner={partner}")
-            fields = with_values(read_form(page.text, "/staff/activities/new"), heldOn="2026-01-05", title=f"会商{partner}")
+            fields = with_values(
+                read_form(page.text, "/staff/activities/new"), heldOn="2026-01-05", title=f"会商{partner}"
+            )
             assert (await admin.post("/staff/activities/new", data=fields)).status_code == 303
     async with signed_in(app, settings, "partner", NANCHONG) as nanchong:
         assert (await nanchong.get("/staff/activities/new")).status_code == 403
@@ -221,7 +301,9 @@ async def test_tier_view_and_activity_page_list_what_is_due(app: Any, settings: 
         assert "近12个月未会商" in page.text
 
 
-@pytest.mark.parametrize("path", ["/staff/activities", "/staff/activities/new", "/staff/activities/partner/511300"])
+@pytest.mark.parametrize(
+    "path", ["/staff/activities", "/staff/activities/new", "/staff/activities/partner/511300"]
+)
 async def test_pages_need_sign_in(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 303 and response.headers["location"].startswith("/staff/login")
@@ -230,10 +312,20 @@ async def test_pages_need_sign_in(client: httpx.AsyncClient, path: str) -> None:
 # ------------------------------------------------------------------ 一表 and the dashboard
 
 
-async def test_table_export_and_dashboard_count_activities(app: Any, settings: Settings, client: httpx.AsyncClient, admin_token: str) -> None:
-    for kind, local, day, title in (("CONSULTATION", LUQIAO, "2025-11-02", "较早的会商"), ("REVIEW", LUQIAO, "2026-02-01", "通办后总结会"),
-                                    ("GUIDANCE", CITY, "2026-01-15", "业务指导")):
-        body = await gql(client, CREATE, {"input": activity_input(kind=kind, localCode=local, heldOn=day, title=title)}, admin_token)
+async def test_table_export_and_dashboard_count_activities(
+    app: Any, settings: Settings, client: httpx.AsyncClient, admin_token: str
+) -> None:
+    for kind, local, day, title in (
+        ("CONSULTATION", LUQIAO, "2025-11-02", "较早的会商"),
+        ("REVIEW", LUQIAO, "2026-02-01", "通办后总结会"),
+        ("GUIDANCE", CITY, "2026-01-15", "业务指导"),
+    ):
+        body = await gql(
+            client,
+            CREATE,
+            {"input": activity_input(kind=kind, localCode=local, heldOn=day, title=title)},
+            admin_token,
+        )
         assert "errors" not in body, body
     async with signed_in(app, settings, "admin", CITY) as admin:
         export = await admin.get("/staff/table.csv")
@@ -241,7 +333,9 @@ async def test_table_export_and_dashboard_count_activities(app: Any, settings: S
         header = lines[0].split(",")
         assert header[-1] == "最近合作交流"
         nanchong = [line for line in lines[1:] if line.startswith("四川省南充市,")]
-        assert nanchong and all(line.endswith("2026-02-01 通办后总结: 通办后总结会(路桥区)") for line in nanchong)
+        assert nanchong and all(
+            line.endswith("2026-02-01 通办后总结: 通办后总结会(路桥区)") for line in nanchong
+        )
         others = [line for line in lines[1:] if not line.startswith("四川省南充市,")]
         assert others and all(line.endswith(",") for line in others)  # no activity with them: empty cell
 

@@ -48,15 +48,25 @@ async def test_generated_file_imports_cleanly_and_idempotently(db: Database, tmp
     document = read_document(path)
     ctx = await context(db)
     report = await import_document(db, ctx, document)
-    assert report.counts["matters"] == 50 and report.counts["halls"] == 10 and report.counts["agreements"] == 20
+    assert (
+        report.counts["matters"] == 50 and report.counts["halls"] == 10 and report.counts["agreements"] == 20
+    )
     again = await import_document(db, ctx, read_document(path))
     assert sum(again.changes.values()) == 0
 
 
 def test_options() -> None:
     args = bench.parse_args(["--quick", "--client", "python"])
-    assert (args.matters, args.duration, args.connections, args.workers, args.client) == (200, 2.0, 32, 1, "python")
-    args = bench.parse_args(["--matters", "300", "--workers", "2", "--duration", "5", "--client", "python", "--json", "x.json"])
+    assert (args.matters, args.duration, args.connections, args.workers, args.client) == (
+        200,
+        2.0,
+        32,
+        1,
+        "python",
+    )
+    args = bench.parse_args(
+        ["--matters", "300", "--workers", "2", "--duration", "5", "--client", "python", "--json", "x.json"]
+    )
     assert (args.matters, args.workers, args.duration, args.json) == (300, 2, 5.0, Path("x.json"))
     for bad in (["--workers", "3"], ["--connections", "0"], ["--duration", "0"], ["--matters", "-1"]):
         with pytest.raises(SystemExit):
@@ -86,16 +96,39 @@ def _result(name: str, rps: float, p99: float) -> bench.LoadResult:
 
 
 def test_report_table_and_goals() -> None:
-    report = bench.Report(settings={"matters": 5000, "halls": 300, "agreements": 1000, "connections": 32, "duration": 10,
-                                    "warmup": 2, "workers": 2, "client": "wrk", "cpus": 2, "reindex_matters": 20000})
+    report = bench.Report(
+        settings={
+            "matters": 5000,
+            "halls": 300,
+            "agreements": 1000,
+            "connections": 32,
+            "duration": 10,
+            "warmup": 2,
+            "workers": 2,
+            "client": "wrk",
+            "cpus": 2,
+            "reindex_matters": 20000,
+        }
+    )
     report.hello = [_result("hello", 4000, 20), _result("hello", 3800, 22)]
-    report.load = {"search": _result("search", 800, 45), "whereToHandle": _result("whereToHandle", 300, 80),
-                   "coverage": _result("coverage", 1000, 30)}
+    report.load = {
+        "search": _result("search", 800, 45),
+        "whereToHandle": _result("whereToHandle", 300, 80),
+        "coverage": _result("coverage", 1000, 30),
+    }
     report.unavailable = {"region": "HTTP 404"}
     report.timings = {"init --demo": 4.2, "reindex": 25.0}
     report.rss_mb = {"workers=1": 180.0}
-    report.scaling = {"workers": 2, "search_rps": 1400.0, "factor": 1.75, "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": 40.0,
-                      "max_ms": 60.0, "errors": 0}
+    report.scaling = {
+        "workers": 2,
+        "search_rps": 1400.0,
+        "factor": 1.75,
+        "p50_ms": 10.0,
+        "p95_ms": 20.0,
+        "p99_ms": 40.0,
+        "max_ms": 60.0,
+        "errors": 0,
+    }
     assert report.ratio("search") == pytest.approx(800 / 3900)
     goals = {row[0]: row[3] for row in bench.goal_rows(report)}
     assert goals["search req/s ÷ hello-world"] == "PASS"

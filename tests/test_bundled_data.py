@@ -353,8 +353,14 @@ NATIONWIDE = [
 
 
 @pytest.mark.parametrize(("name", "policy"), NATIONWIDE)
-def test_no_sample_narrows_a_matter_that_is_handled_nationwide(demo: dict[str, Any], name: str, policy: str) -> None:
-    narrow = [m["code"] for m in demo["matters"] if m["sample"] and m["scope"] != "CROSS_PROVINCE" and m["name"] == name]
+def test_no_sample_narrows_a_matter_that_is_handled_nationwide(
+    demo: dict[str, Any], name: str, policy: str
+) -> None:
+    narrow = [
+        m["code"]
+        for m in demo["matters"]
+        if m["sample"] and m["scope"] != "CROSS_PROVINCE" and m["name"] == name
+    ]
     assert not narrow, f"{name}: {policy}; the sample {narrow} marks it narrower and misleads"
 
 

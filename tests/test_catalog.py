@@ -35,7 +35,9 @@ async def wenzhou_counties(db: Database) -> tuple[str, ...]:
     """温州's county-level children as the bundled regions list them (not a list typed into the test)."""
     async with db.read() as session:
         rows = await session.execute(
-            select(Region.code).where(Region.parent_code == WENZHOU, Region.level == "COUNTY").order_by(Region.code)
+            select(Region.code)
+            .where(Region.parent_code == WENZHOU, Region.level == "COUNTY")
+            .order_by(Region.code)
         )
         return tuple(rows.scalars())
 
@@ -90,9 +92,21 @@ async def test_covered_agrees_with_coverage_for_every_home_matter_and_day(demo_d
     in whatever order they are asked, whatever the day (agreements start and expire)."""
     catalog = await CatalogCache(demo_db, TAIZHOU).get()
     partners = sorted({a.partner_code for a in catalog.agreements})
-    homes = [*partners, *(c for p in partners for c in catalog.tree.children(p)[:2]), "331081", "330106", "110101"]
+    homes = [
+        *partners,
+        *(c for p in partners for c in catalog.tree.children(p)[:2]),
+        "331081",
+        "330106",
+        "110101",
+    ]
     codes: list[str | None] = [*sorted(catalog.matters), None]
-    days = sorted({DAY, *(a.effective_from for a in catalog.agreements), *(a.expires_on for a in catalog.agreements if a.expires_on)})
+    days = sorted(
+        {
+            DAY,
+            *(a.effective_from for a in catalog.agreements),
+            *(a.expires_on for a in catalog.agreements if a.expires_on),
+        }
+    )
     kinds = set()
     for day in days[:6]:
         for home in homes:
@@ -113,7 +127,9 @@ async def test_agreements_inside_a_region_are_those_signed_strictly_within_it(de
     regions = {p for p in partners} | {a for p in partners for a in tree.ancestors(p)} | {"110101", "331081"}
     asked_with_some = 0
     for code in sorted(regions):
-        expected = [a for a in catalog.agreements if a.partner_code != code and tree.contains(code, a.partner_code)]
+        expected = [
+            a for a in catalog.agreements if a.partner_code != code and tree.contains(code, a.partner_code)
+        ]
         found = catalog.agreements_inside(code)
         assert sorted(a.id for a in found) == sorted(a.id for a in expected), code
         asked_with_some += bool(found)
@@ -223,14 +239,32 @@ async def test_wenzhou_as_home_city_gets_its_own_counties(demo_db: Database) -> 
     admin = Actor(name="wenzhou-admin", role=Role.ADMIN, region_code=WENZHOU, via="test")
     ctx = catalog.service_context(admin, DAY)
     async with demo_db.write() as session:
-        await create_agreement(session, ctx, {
-            "key": "nanchong-lucheng", "title": "南充市与鹿城区跨省通办合作协议", "partnerCode": "511300",
-            "localCode": "330302", "signedOn": "2025-01-02", "citywideShared": True, "matterCodes": None,
-        })
-        await upsert_hall(session, ctx, {
-            "key": "lucheng-centre", "name": "鹿城区行政服务中心", "regionCode": "330302", "level": "COUNTY",
-            "latitude": 28.0, "longitude": 120.65, "hasCrossRegionWindow": True,
-        })
+        await create_agreement(
+            session,
+            ctx,
+            {
+                "key": "nanchong-lucheng",
+                "title": "南充市与鹿城区跨省通办合作协议",
+                "partnerCode": "511300",
+                "localCode": "330302",
+                "signedOn": "2025-01-02",
+                "citywideShared": True,
+                "matterCodes": None,
+            },
+        )
+        await upsert_hall(
+            session,
+            ctx,
+            {
+                "key": "lucheng-centre",
+                "name": "鹿城区行政服务中心",
+                "regionCode": "330302",
+                "level": "COUNTY",
+                "latitude": 28.0,
+                "longitude": 120.65,
+                "hasCrossRegionWindow": True,
+            },
+        )
     catalog = await cache.get()
     covered = catalog.coverage("511302", "M-008", DAY)
     assert covered.covered and covered.local_regions == expected
@@ -293,8 +327,14 @@ async def test_cache_never_marks_past_a_change_committed_late(demo_db: Database)
     await cache.get()
     async with demo_db.read() as session:
         slow_code, quick_code = (
-            await session.execute(select(Matter.code).where(Matter.published.is_(True)).order_by(Matter.code).limit(2))
-        ).scalars().all()
+            (
+                await session.execute(
+                    select(Matter.code).where(Matter.published.is_(True)).order_by(Matter.code).limit(2)
+                )
+            )
+            .scalars()
+            .all()
+        )
     first_done = asyncio.Event()
 
     async def rename(code: str, name: str, hold: asyncio.Event | None = None) -> None:
@@ -316,4 +356,7 @@ async def test_cache_never_marks_past_a_change_committed_late(demo_db: Database)
         await slow
     await quick
     latest = await cache.get()
-    assert (latest.matters[slow_code].name, latest.matters[quick_code].name) == ("慢提交的事项", "快提交的事项")
+    assert (latest.matters[slow_code].name, latest.matters[quick_code].name) == (
+        "慢提交的事项",
+        "快提交的事项",
+    )

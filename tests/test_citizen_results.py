@@ -64,7 +64,9 @@ async def test_compact_cards_and_the_fragment_within_6_kb(client: httpx.AsyncCli
     for card in found:  # one link to the details, built in one place (web.views.details_link)
         links = set(re.findall(r'href="(/matters/[^"]+)"', card))
         # the one details link: the home, and the search log's id (issue 16) so the click is counted
-        assert len(links) == 1 and re.search(rf"\?home={SHUNQING}(&amp;s=[0-9a-f]+)?$", next(iter(links))), links
+        assert len(links) == 1 and re.search(rf"\?home={SHUNQING}(&amp;s=[0-9a-f]+)?$", next(iter(links))), (
+            links
+        )
 
 
 async def test_uncovered_and_partly_covered_verdicts(client: httpx.AsyncClient) -> None:

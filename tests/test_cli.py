@@ -15,7 +15,9 @@ from api.settings import Settings
 TONGBAN = [sys.executable, "-m", "api.cli"]
 
 
-def run(args: list[str], settings: Settings, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], settings: Settings, cwd: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "TONGBAN_DATABASE_URL": settings.database_url,
@@ -23,7 +25,9 @@ def run(args: list[str], settings: Settings, cwd: Path, stdin: str | None = None
         "TONGBAN_SECRET_KEY": "cli-test",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
-    return subprocess.run(TONGBAN + args, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        TONGBAN + args, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_init_demo_twice_changes_nothing_the_second_time(settings: Settings, tmp_path: Path) -> None:
@@ -33,7 +37,9 @@ def test_init_demo_twice_changes_nothing_the_second_time(settings: Settings, tmp
     assert "新增行政区划 0 个" in result.stdout
 
 
-def test_import_with_unknown_region_exits_non_zero_and_names_the_row(settings: Settings, tmp_path: Path) -> None:
+def test_import_with_unknown_region_exits_non_zero_and_names_the_row(
+    settings: Settings, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(
@@ -52,7 +58,9 @@ def test_import_with_unknown_region_exits_non_zero_and_names_the_row(settings: S
     assert result.returncode != 0
     assert "agreements 第2条 (bad) 字段 partnerCode" in result.stderr and "000000" in result.stderr
     run(["export", str(tmp_path / "after.json")], settings, tmp_path)
-    assert (tmp_path / "before.json").read_text(encoding="utf-8") == (tmp_path / "after.json").read_text(encoding="utf-8")
+    assert (tmp_path / "before.json").read_text(encoding="utf-8") == (tmp_path / "after.json").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_import_of_unreadable_file_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
@@ -66,11 +74,21 @@ def test_import_of_unreadable_file_is_a_clear_error(settings: Settings, tmp_path
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_user_and_token_commands(settings: Settings, tmp_path: Path) -> None:
-    made = run(["user", "add", "luqiao-staff", "--role", "county", "--region", "331004"], settings, tmp_path, stdin="a long enough password\n")
+    made = run(
+        ["user", "add", "luqiao-staff", "--role", "county", "--region", "331004"],
+        settings,
+        tmp_path,
+        stdin="a long enough password\n",
+    )
     assert made.returncode == 0, made.stderr
     token = run(["token", "add", "luqiao-staff"], settings, tmp_path)
     assert token.returncode == 0 and token.stdout.strip().startswith("tb_")
-    wrong = run(["user", "add", "x", "--role", "county", "--region", "511300"], settings, tmp_path, stdin="a long enough password\n")
+    wrong = run(
+        ["user", "add", "x", "--role", "county", "--region", "511300"],
+        settings,
+        tmp_path,
+        stdin="a long enough password\n",
+    )
     assert wrong.returncode != 0 and "region" in wrong.stderr
 
 
@@ -109,7 +127,9 @@ def _socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def test_serve_with_two_workers_gives_each_its_own_listening_socket(settings: Settings, tmp_path: Path) -> None:
+def test_serve_with_two_workers_gives_each_its_own_listening_socket(
+    settings: Settings, tmp_path: Path
+) -> None:
     """A burst of keep-alive connections must reach both workers: with one shared socket asyncio let
     the first worker to wake accept the whole burst, and 2 workers served no more than 1."""
     import socket
@@ -129,13 +149,20 @@ def test_serve_with_two_workers_gives_each_its_own_listening_socket(settings: Se
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
     log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([*TONGBAN, "serve", "--workers", "2", "--port", str(port)], cwd=tmp_path, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*TONGBAN, "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         workers: list[int] = []
         while time.monotonic() < deadline:
-            workers = [k for k in _children(server.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()]
+            workers = [
+                k for k in _children(server.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()
+            ]
             if len(workers) == 2 and len(_listening_inodes(port)) == 2:
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:

@@ -69,14 +69,26 @@ CONSULTATION_TABLE = [
     # a consultation dated after the day asked about does not count for that day
     ([act("CONSULTATION", NANCHONG, D(2026, 7, 1))], D(2026, 6, 1), [NANCHONG, BIJIE]),
     # other kinds of work are not consultations
-    ([act("REVIEW", NANCHONG, D(2026, 5, 1)), act("GUIDANCE", BIJIE, D(2026, 5, 1))], D(2026, 6, 1), [NANCHONG, BIJIE]),
+    (
+        [act("REVIEW", NANCHONG, D(2026, 5, 1)), act("GUIDANCE", BIJIE, D(2026, 5, 1))],
+        D(2026, 6, 1),
+        [NANCHONG, BIJIE],
+    ),
     # a consultation with the province counts for its city; one with a district does not count for the city
     ([act("CONSULTATION", "510000", D(2026, 3, 1))], D(2026, 6, 1), [BIJIE]),
     ([act("CONSULTATION", "511302", D(2026, 3, 1))], D(2026, 6, 1), [NANCHONG, BIJIE]),
     # only RED partners are listed (阿拉尔 GREEN, 通化 no indices)
-    ([act("CONSULTATION", NANCHONG, D(2026, 3, 1)), act("CONSULTATION", BIJIE, D(2026, 3, 1))], D(2026, 6, 1), []),
+    (
+        [act("CONSULTATION", NANCHONG, D(2026, 3, 1)), act("CONSULTATION", BIJIE, D(2026, 3, 1))],
+        D(2026, 6, 1),
+        [],
+    ),
     # leap day: 2024-02-29 → the window starts 2023-02-28
-    ([act("CONSULTATION", NANCHONG, D(2023, 2, 28)), act("CONSULTATION", BIJIE, D(2023, 2, 27))], D(2024, 2, 29), [BIJIE]),
+    (
+        [act("CONSULTATION", NANCHONG, D(2023, 2, 28)), act("CONSULTATION", BIJIE, D(2023, 2, 27))],
+        D(2024, 2, 29),
+        [BIJIE],
+    ),
 ]
 
 
@@ -112,11 +124,21 @@ def test_guidance_due(activities: list[ActivityFacts], day: dt.date, expected: l
     assert codes(guidance_due(TREE, PAIRINGS, activities, day)) == sorted(expected)
 
 
-def agreement(partner: str, effective: dt.date, status: str = "ACTIVE", expires: dt.date | None = None) -> AgreementFacts:
+def agreement(
+    partner: str, effective: dt.date, status: str = "ACTIVE", expires: dt.date | None = None
+) -> AgreementFacts:
     return AgreementFacts(
-        id=f"{partner}-{effective}", key=None, title="协议", partner_code=partner, local_code="331004",
-        signed_on=effective, effective_from=effective, expires_on=expires, stored_status=status,
-        citywide_shared=True, matter_codes=None,
+        id=f"{partner}-{effective}",
+        key=None,
+        title="协议",
+        partner_code=partner,
+        local_code="331004",
+        signed_on=effective,
+        effective_from=effective,
+        expires_on=expires,
+        stored_status=status,
+        citywide_shared=True,
+        matter_codes=None,
     )
 
 

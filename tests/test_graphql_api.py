@@ -40,7 +40,9 @@ async def gql(
 ) -> dict[str, Any]:
     """POST one operation; a GraphQL error is still HTTP 200 (never a 500 for a bad argument)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -56,7 +58,9 @@ def state_db(app: Any) -> Database:
 async def table_counts(db: Database) -> dict[str, int]:
     async with db.read() as session:
         return {
-            model.__tablename__: int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+            model.__tablename__: int(
+                (await session.execute(select(func.count()).select_from(model))).scalar_one()
+            )
             for model in (Agreement, Matter, Guide, Hall, ChangeLog, OutboxEvent)
         }
 
@@ -78,10 +82,25 @@ def test_committed_sdl_matches_the_schema() -> None:
 def test_contract_names_are_all_there() -> None:
     sdl = str(build_schema(Settings()))
     for needle in [
-        "enum RegionLevel", "enum PartnerTier", "enum AgreementStatus", "enum MatterScope", "enum HandlingMode",
-        "enum HallLevel", "type Region", "type Agreement", "type Matter", "type Guide", "type GuideMaterial",
-        "type Hall", "type Coverage", "type HallOption", "type MatterHit", "type RegionConnection",
-        "type AgreementConnection", "type MatterConnection", "type HallConnection",
+        "enum RegionLevel",
+        "enum PartnerTier",
+        "enum AgreementStatus",
+        "enum MatterScope",
+        "enum HandlingMode",
+        "enum HallLevel",
+        "type Region",
+        "type Agreement",
+        "type Matter",
+        "type Guide",
+        "type GuideMaterial",
+        "type Hall",
+        "type Coverage",
+        "type HallOption",
+        "type MatterHit",
+        "type RegionConnection",
+        "type AgreementConnection",
+        "type MatterConnection",
+        "type HallConnection",
         "region(code: String!): Region",
         "regions(parentCode: String, level: RegionLevel, nameContains: String, first: Int, after: String): RegionConnection!",
         "agreement(id: ID!): Agreement",
@@ -98,7 +117,10 @@ def test_contract_names_are_all_there() -> None:
         "upsertMatter(input: MatterInput!",
         "upsertHall(input: HallInput!",
         "setPartnerIndices(regionCode: String!, populationIndex: Float, cooperationIndex: Float): Region!",
-        "totalCount: Int!", "hasNextPage: Boolean!", "endCursor: String", "version: Int!",
+        "totalCount: Int!",
+        "hasNextPage: Boolean!",
+        "endCursor: String",
+        "version: Int!",
     ]:
         assert needle in sdl, needle
 
@@ -128,7 +150,9 @@ query ($home: String!, $matter: String!, $lat: Float, $lon: Float, $on: Date, $f
 }"""
 
 
-async def test_shunqing_is_covered_in_all_nine_counties_through_nanchong_and_luqiao(client: httpx.AsyncClient) -> None:
+async def test_shunqing_is_covered_in_all_nine_counties_through_nanchong_and_luqiao(
+    client: httpx.AsyncClient,
+) -> None:
     body = await gql(client, COVERAGE, {"home": "511302", "matter": "M-008"})
     assert "errors" not in body, body
     coverage = body["data"]["coverage"]
@@ -162,7 +186,9 @@ async def test_where_to_handle_lists_halls_nearest_first_from_wenling(client: ht
     assert all("南充市" in o["explanation"] and "路桥区" in o["explanation"] for o in options)
     assert all(o["agreements"] == [{"key": "nanchong-luqiao-2023"}] for o in options)
 
-    nearest_three = await gql(client, WHERE, {"home": "511302", "matter": "M-008", "lat": lat, "lon": lon, "first": 3})
+    nearest_three = await gql(
+        client, WHERE, {"home": "511302", "matter": "M-008", "lat": lat, "lon": lon, "first": 3}
+    )
     assert nearest_three["data"]["whereToHandle"] == options[:3]
 
     without_point = await gql(client, WHERE, {"home": "511302", "matter": "M-008"})
@@ -179,8 +205,17 @@ async def test_non_shared_agreement_reaches_only_its_county(client: httpx.AsyncC
     assert coverage["agreements"][0]["citywideShared"] is False
     assert "上饶市" in coverage["explanation"] and "玉环市" in coverage["explanation"]
 
-    where = await gql(client, WHERE, {"home": "361102", "matter": "M-008", "on": "2025-01-01",
-                                      "lat": NEAR_WENLING[0], "lon": NEAR_WENLING[1]})
+    where = await gql(
+        client,
+        WHERE,
+        {
+            "home": "361102",
+            "matter": "M-008",
+            "on": "2025-01-01",
+            "lat": NEAR_WENLING[0],
+            "lon": NEAR_WENLING[1],
+        },
+    )
     options = where["data"]["whereToHandle"]
     assert options and {o["county"]["code"] for o in options} == {"331083"}
 
@@ -252,14 +287,24 @@ async def test_connections_page_in_sql_with_opaque_cursors(client: httpx.AsyncCl
         after = page["pageInfo"]["endCursor"]
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == total
 
-    halls = (await gql(client, '{ halls(regionCode: "331081") { totalCount edges { node { name region { code } } } } }'))
+    halls = await gql(
+        client, '{ halls(regionCode: "331081") { totalCount edges { node { name region { code } } } } }'
+    )
     names = [e["node"]["name"] for e in halls["data"]["halls"]["edges"]]
     assert halls["data"]["halls"]["totalCount"] == len(names) == 2  # the county centre and a town centre
-    regions = await gql(client, '{ regions(parentCode: "331000", level: COUNTY, first: 100) { totalCount edges { node { code } } } }')
+    regions = await gql(
+        client,
+        '{ regions(parentCode: "331000", level: COUNTY, first: 100) { totalCount edges { node { code } } } }',
+    )
     assert [e["node"]["code"] for e in regions["data"]["regions"]["edges"]] == TAIZHOU_COUNTIES
     named = await gql(client, '{ regions(nameContains: "顺庆") { edges { node { code fullName } } } }')
-    assert {"code": "511302", "fullName": "四川省南充市顺庆区"} in [e["node"] for e in named["data"]["regions"]["edges"]]
-    guide = await gql(client, '{ matter(code: "M-008") { name scope modes aliases guide { version materials { name required } timeLimitDays fee } } }')
+    assert {"code": "511302", "fullName": "四川省南充市顺庆区"} in [
+        e["node"] for e in named["data"]["regions"]["edges"]
+    ]
+    guide = await gql(
+        client,
+        '{ matter(code: "M-008") { name scope modes aliases guide { version materials { name required } timeLimitDays fee } } }',
+    )
     assert guide["data"]["matter"]["guide"]["timeLimitDays"] == 10
 
 
@@ -273,24 +318,38 @@ async def test_connections_page_in_sql_with_opaque_cursors(client: httpx.AsyncCl
         ('{ coverage(homeRegionCode: "511302", matterCode: "NO-SUCH") { covered } }', "NOT_FOUND"),
         ('{ coverage(homeRegionCode: "511302", onDate: "2023-13-45") { covered } }', "BAD_INPUT"),
         ('{ coverage(homeRegionCode: "511302", onDate: "yesterday") { covered } }', "BAD_INPUT"),
-        ('{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", latitude: 28.3) { distanceKm } }', "BAD_INPUT"),
-        ('{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", latitude: 128.3, longitude: 1) { distanceKm } }', "BAD_INPUT"),
-        ('{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", first: -1) { distanceKm } }', "BAD_INPUT"),
+        (
+            '{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", latitude: 28.3) { distanceKm } }',
+            "BAD_INPUT",
+        ),
+        (
+            '{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", latitude: 128.3, longitude: 1) { distanceKm } }',
+            "BAD_INPUT",
+        ),
+        (
+            '{ whereToHandle(homeRegionCode: "511302", matterCode: "M-008", first: -1) { distanceKm } }',
+            "BAD_INPUT",
+        ),
         ('{ whereToHandle(homeRegionCode: "abc", matterCode: "M-008") { distanceKm } }', "UNKNOWN_REGION"),
         ("{ agreements(first: 1000) { totalCount } }", "BAD_INPUT"),
         ("{ agreements(first: -1) { totalCount } }", "BAD_INPUT"),
         ('{ agreements(after: "not-a-cursor") { totalCount } }', "BAD_INPUT"),
         ('{ agreements(partnerCode: "000000") { totalCount } }', "UNKNOWN_REGION"),
-        ('{ matters(after: "WzEsImFncmVlbWVudCIsMV0=") { totalCount } }', "BAD_INPUT"),  # another kind's cursor
+        (
+            '{ matters(after: "WzEsImFncmVlbWVudCIsMV0=") { totalCount } }',
+            "BAD_INPUT",
+        ),  # another kind's cursor
         ('{ agreement(id: "abc") { id } }', "BAD_INPUT"),
         ('{ regions(parentCode: "12") { totalCount } }', "UNKNOWN_REGION"),
         ('{ search(query: "社保", first: 101) { score } }', "BAD_INPUT"),
         ('{ search(query: "社保", homeRegionCode: "1") { score } }', "UNKNOWN_REGION"),
         ("{ coverage { covered } }", "BAD_INPUT"),
-        ('{ coverage(homeRegionCode: 511302) { covered } }', "BAD_INPUT"),
+        ("{ coverage(homeRegionCode: 511302) { covered } }", "BAD_INPUT"),
     ],
 )
-async def test_bad_arguments_are_coded_errors_never_500(client: httpx.AsyncClient, query: str, code: str) -> None:
+async def test_bad_arguments_are_coded_errors_never_500(
+    client: httpx.AsyncClient, query: str, code: str
+) -> None:
     body = await gql(client, query)
     assert codes(body) == [code], body
     assert body["errors"][0]["message"]
@@ -304,7 +363,10 @@ async def test_bad_variables_are_bad_input(client: httpx.AsyncClient) -> None:
 
 
 async def test_search_ranks_covered_matters_first(client: httpx.AsyncClient) -> None:
-    body = await gql(client, '{ search(query: "社保卡", homeRegionCode: "520502", first: 10) { matter { code } score highlight covered } }')
+    body = await gql(
+        client,
+        '{ search(query: "社保卡", homeRegionCode: "520502", first: 10) { matter { code } score highlight covered } }',
+    )
     assert "errors" not in body, body
     hits = body["data"]["search"]
     assert hits, "the demo index finds 社保卡"
@@ -336,28 +398,46 @@ SIGNED = (today() - dt.timedelta(days=1)).isoformat()
 
 
 def agreement_input(**changes: Any) -> dict[str, Any]:
-    base = {"key": "guangan-jiaojiang", "title": "广安市与椒江区跨省通办合作协议", "partnerCode": "511600",
-            "localCode": "331002", "signedOn": SIGNED, "effectiveFrom": SIGNED, "citywideShared": False,
-            "matterCodes": ["M-008", "M-007"]}
+    base = {
+        "key": "guangan-jiaojiang",
+        "title": "广安市与椒江区跨省通办合作协议",
+        "partnerCode": "511600",
+        "localCode": "331002",
+        "signedOn": SIGNED,
+        "effectiveFrom": SIGNED,
+        "citywideShared": False,
+        "matterCodes": ["M-008", "M-007"],
+    }
     base.update(changes)
     return base
 
 
-async def test_mutations_need_a_valid_token_and_change_nothing_without_one(app: Any, client: httpx.AsyncClient) -> None:
+async def test_mutations_need_a_valid_token_and_change_nothing_without_one(
+    app: Any, client: httpx.AsyncClient
+) -> None:
     db = state_db(app)
     before = await table_counts(db)
     for token in (None, "not-a-token"):
         body = await gql(client, CREATE, {"input": agreement_input()}, token=token)
         assert codes(body) == ["UNAUTHENTICATED"], body
-        body = await gql(client, 'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 1) { tier } }', token=token)
+        body = await gql(
+            client,
+            'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 1) { tier } }',
+            token=token,
+        )
         assert codes(body) == ["UNAUTHENTICATED"]
-    response = await client.post("/graphql", json={"query": CREATE, "variables": {"input": agreement_input()}},
-                                 headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    response = await client.post(
+        "/graphql",
+        json={"query": CREATE, "variables": {"input": agreement_input()}},
+        headers={"Authorization": "Basic dXNlcjpwYXNz"},
+    )
     assert codes(response.json()) == ["UNAUTHENTICATED"]
     assert await table_counts(db) == before
 
 
-async def test_admin_creates_and_updates_an_agreement(app: Any, client: httpx.AsyncClient, admin_token: str) -> None:
+async def test_admin_creates_and_updates_an_agreement(
+    app: Any, client: httpx.AsyncClient, admin_token: str
+) -> None:
     db = state_db(app)
     before = await table_counts(db)
     body = await gql(client, CREATE, {"input": agreement_input()}, token=admin_token)
@@ -377,8 +457,12 @@ async def test_admin_creates_and_updates_an_agreement(app: Any, client: httpx.As
     coverage = (await gql(client, COVERAGE, {"home": "511602", "matter": "M-008"}))["data"]["coverage"]
     assert coverage["covered"] and [r["code"] for r in coverage["localRegions"]] == ["331002"]
 
-    body = await gql(client, UPDATE, {"id": created["id"], "version": 1, "input": agreement_input(citywideShared=True)},
-                     token=admin_token)
+    body = await gql(
+        client,
+        UPDATE,
+        {"id": created["id"], "version": 1, "input": agreement_input(citywideShared=True)},
+        token=admin_token,
+    )
     assert "errors" not in body, body
     updated = body["data"]["updateAgreement"]
     assert updated["version"] == 2 and updated["citywideShared"] is True
@@ -388,15 +472,23 @@ async def test_admin_creates_and_updates_an_agreement(app: Any, client: httpx.As
 
     # A stale version: CONFLICT, and the stored agreement is untouched.
     counts = await table_counts(db)
-    body = await gql(client, UPDATE, {"id": created["id"], "version": 1, "input": agreement_input(title="覆盖")},
-                     token=admin_token)
+    body = await gql(
+        client,
+        UPDATE,
+        {"id": created["id"], "version": 1, "input": agreement_input(title="覆盖")},
+        token=admin_token,
+    )
     assert codes(body) == ["CONFLICT"]
     assert body["errors"][0]["extensions"]["current"]["title"] == "广安市与椒江区跨省通办合作协议"
     assert await table_counts(db) == counts
-    again = (await gql(client, f'{{ agreement(id: "{created["id"]}") {{ title version }} }}'))["data"]["agreement"]
+    again = (await gql(client, f'{{ agreement(id: "{created["id"]}") {{ title version }} }}'))["data"][
+        "agreement"
+    ]
     assert again == {"title": "广安市与椒江区跨省通办合作协议", "version": 2}
 
-    missing = await gql(client, UPDATE, {"id": "999999", "version": 1, "input": agreement_input(key=None)}, token=admin_token)
+    missing = await gql(
+        client, UPDATE, {"id": "999999", "version": 1, "input": agreement_input(key=None)}, token=admin_token
+    )
     assert codes(missing) == ["NOT_FOUND"]
 
 
@@ -427,51 +519,83 @@ async def test_county_staff_may_touch_only_their_county(
 ) -> None:
     db = state_db(app)
     luqiao = await county_token("331004")
-    yuhuan_id = (await gql(client, '{ agreements(partnerCode: "361100") { edges { node { id version title } } } }'))
+    yuhuan_id = await gql(
+        client, '{ agreements(partnerCode: "361100") { edges { node { id version title } } } }'
+    )
     node = yuhuan_id["data"]["agreements"]["edges"][0]["node"]
     before = await table_counts(db)
 
-    body = await gql(client, UPDATE, {"id": node["id"], "version": node["version"],
-                                      "input": agreement_input(key=None, partnerCode="361100", localCode="331083")},
-                     token=luqiao)
+    body = await gql(
+        client,
+        UPDATE,
+        {
+            "id": node["id"],
+            "version": node["version"],
+            "input": agreement_input(key=None, partnerCode="361100", localCode="331083"),
+        },
+        token=luqiao,
+    )
     assert codes(body) == ["FORBIDDEN"], body
     body = await gql(client, CREATE, {"input": agreement_input()}, token=luqiao)  # 椒江's, not 路桥's
     assert codes(body) == ["FORBIDDEN"]
-    body = await gql(client, 'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 10, cooperationIndex: 10) { tier } }',
-                     token=luqiao)
+    body = await gql(
+        client,
+        'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 10, cooperationIndex: 10) { tier } }',
+        token=luqiao,
+    )
     assert codes(body) == ["FORBIDDEN"]
-    body = await gql(client, 'mutation { upsertMatter(input: {code: "M-X", name: "测试", scope: CROSS_PROVINCE}) { code } }',
-                     token=luqiao)
+    body = await gql(
+        client,
+        'mutation { upsertMatter(input: {code: "M-X", name: "测试", scope: CROSS_PROVINCE}) { code } }',
+        token=luqiao,
+    )
     assert codes(body) == ["FORBIDDEN"]
     assert await table_counts(db) == before
-    unchanged = (await gql(client, f'{{ agreement(id: "{node["id"]}") {{ title version }} }}'))["data"]["agreement"]
+    unchanged = (await gql(client, f'{{ agreement(id: "{node["id"]}") {{ title version }} }}'))["data"][
+        "agreement"
+    ]
     assert unchanged == {"title": node["title"], "version": node["version"]}
 
     signed_long_ago = (today() - dt.timedelta(days=10)).isoformat()
-    own = await gql(client, CREATE, {"input": agreement_input(key="guangan-luqiao", localCode="331004",
-                                                              signedOn=signed_long_ago, effectiveFrom=None)},
-                    token=luqiao)
+    own = await gql(
+        client,
+        CREATE,
+        {
+            "input": agreement_input(
+                key="guangan-luqiao", localCode="331004", signedOn=signed_long_ago, effectiveFrom=None
+            )
+        },
+        token=luqiao,
+    )
     assert "errors" not in own, own
     assert own["data"]["createAgreement"]["localSignatory"] == {"code": "331004"}
     assert own["data"]["createAgreement"]["late"] is True  # entered 10 days after signing (3-day rule)
 
 
-async def test_upsert_matter_hall_and_partner_indices(app: Any, client: httpx.AsyncClient, admin_token: str) -> None:
-    matter = await gql(client, """mutation { upsertMatter(input: {
+async def test_upsert_matter_hall_and_partner_indices(
+    app: Any, client: httpx.AsyncClient, admin_token: str
+) -> None:
+    matter = await gql(
+        client,
+        """mutation { upsertMatter(input: {
         code: "M-900", name: "测试跨省事项", scope: CROSS_PROVINCE, department: "测试局", modes: [FULL_ONLINE],
         keywords: ["测试"], guide: {conditions: "无", steps: ["提交", "受理"], timeLimitDays: 3,
         materials: [{name: "居民身份证", required: true, copies: 1}]} }) {
       code name version scope modes guide { version steps materials { name required copies } timeLimitDays } } }""",
-        token=admin_token)
+        token=admin_token,
+    )
     assert "errors" not in matter, matter
     assert matter["data"]["upsertMatter"]["guide"]["steps"] == ["提交", "受理"]
     assert matter["data"]["upsertMatter"]["guide"]["version"] == 1
 
-    hall = await gql(client, """mutation { upsertHall(input: {
+    hall = await gql(
+        client,
+        """mutation { upsertHall(input: {
         key: "test-wenling-hall", name: "温岭测试大厅", regionCode: "331081", level: COUNTY,
         latitude: 28.37, longitude: 121.38, hasCrossRegionWindow: false, matterCodes: ["M-900"],
         windowServices: [CONSULT] }) { id name version region { code } matters { code } windowServices } }""",
-        token=admin_token)
+        token=admin_token,
+    )
     assert "errors" not in hall, hall
     created = hall["data"]["upsertHall"]
     assert created["matters"] == [{"code": "M-900"}] and created["windowServices"] == ["CONSULT"]
@@ -480,19 +604,38 @@ async def test_upsert_matter_hall_and_partner_indices(app: Any, client: httpx.As
     assert where["data"]["whereToHandle"][0]["hall"]["name"] == "温岭测试大厅"
     assert where["data"]["whereToHandle"][0]["distanceKm"] == 0
 
-    stale = await gql(client, """mutation ($id: ID) { upsertHall(id: $id, version: 7, input: {
-        name: "改名", regionCode: "331081", level: COUNTY}) { name } }""", {"id": created["id"]}, token=admin_token)
+    stale = await gql(
+        client,
+        """mutation ($id: ID) { upsertHall(id: $id, version: 7, input: {
+        name: "改名", regionCode: "331081", level: COUNTY}) { name } }""",
+        {"id": created["id"]},
+        token=admin_token,
+    )
     assert codes(stale) == ["CONFLICT"]
 
-    indices = await gql(client, """mutation { setPartnerIndices(regionCode: "511300", populationIndex: 30, cooperationIndex: 90) {
-        code tier populationIndex cooperationIndex } }""", token=admin_token)
-    assert indices["data"]["setPartnerIndices"] == {"code": "511300", "tier": "BLUE", "populationIndex": 30.0,
-                                                    "cooperationIndex": 90.0}
-    bad = await gql(client, 'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 130) { tier } }',
-                    token=admin_token)
+    indices = await gql(
+        client,
+        """mutation { setPartnerIndices(regionCode: "511300", populationIndex: 30, cooperationIndex: 90) {
+        code tier populationIndex cooperationIndex } }""",
+        token=admin_token,
+    )
+    assert indices["data"]["setPartnerIndices"] == {
+        "code": "511300",
+        "tier": "BLUE",
+        "populationIndex": 30.0,
+        "cooperationIndex": 90.0,
+    }
+    bad = await gql(
+        client,
+        'mutation { setPartnerIndices(regionCode: "511300", populationIndex: 130) { tier } }',
+        token=admin_token,
+    )
     assert codes(bad) == ["BAD_INPUT"]
-    unknown = await gql(client, 'mutation { setPartnerIndices(regionCode: "000001", populationIndex: 30) { tier } }',
-                        token=admin_token)
+    unknown = await gql(
+        client,
+        'mutation { setPartnerIndices(regionCode: "000001", populationIndex: 30) { tier } }',
+        token=admin_token,
+    )
     assert codes(unknown) == ["UNKNOWN_REGION"]
     tier = (await gql(client, '{ region(code: "511300") { tier } }'))["data"]["region"]["tier"]
     assert tier == "BLUE"
@@ -511,18 +654,32 @@ async def hundred_agreements(app: Any) -> AsyncIterator[None]:
     db = state_db(app)
     async with db.write() as session:
         matter_ids = list(
-            (await session.execute(select(Matter.id).join(Guide, Guide.matter_id == Matter.id).order_by(Matter.code).limit(3))).scalars()
+            (
+                await session.execute(
+                    select(Matter.id).join(Guide, Guide.matter_id == Matter.id).order_by(Matter.code).limit(3)
+                )
+            ).scalars()
         )
         assert len(matter_ids) == 3
         rows = [
-            {"key": f"bulk-{n:03d}", "title": f"批量协议 {n}", "partner_code": "511600",
-             "local_code": TAIZHOU_COUNTIES[n % 9], "signed_on": dt.date(2024, 1, 1) + dt.timedelta(days=n),
-             "effective_from": dt.date(2024, 1, 1) + dt.timedelta(days=n), "status": AgreementStatus.ACTIVE,
-             "citywide_shared": n % 2 == 0, "covers_all_matters": False, "version": 1}
+            {
+                "key": f"bulk-{n:03d}",
+                "title": f"批量协议 {n}",
+                "partner_code": "511600",
+                "local_code": TAIZHOU_COUNTIES[n % 9],
+                "signed_on": dt.date(2024, 1, 1) + dt.timedelta(days=n),
+                "effective_from": dt.date(2024, 1, 1) + dt.timedelta(days=n),
+                "status": AgreementStatus.ACTIVE,
+                "citywide_shared": n % 2 == 0,
+                "covers_all_matters": False,
+                "version": 1,
+            }
             for n in range(100)
         ]
         ids = list((await session.execute(insert(Agreement).returning(Agreement.id), rows)).scalars())
-        await session.execute(insert(agreement_matters), [{"agreement_id": a, "matter_id": m} for a in ids for m in matter_ids])
+        await session.execute(
+            insert(agreement_matters), [{"agreement_id": a, "matter_id": m} for a in ids for m in matter_ids]
+        )
         session.add(OutboxEvent(entity="agreement", entity_key="bulk", op="upsert"))
     yield
 
@@ -552,7 +709,9 @@ def statements_of_this_request(app: Any) -> Iterator[None]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def counted(app: Any, client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+async def counted(
+    app: Any, client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     sink: list[str] = []
     token = _COUNTING.set(sink)
     try:
@@ -588,19 +747,28 @@ async def test_nested_query_costs_a_constant_number_of_statements(
             body, statements = await counted(app, client, NESTED, {"first": first})
             edges = body["data"]["agreements"]["edges"]
             assert len(edges) == first
-            assert all(len(e["node"]["matters"]) == 3 and e["node"]["partner"]["parent"]["name"] == "四川省" for e in edges)
+            assert all(
+                len(e["node"]["matters"]) == 3 and e["node"]["partner"]["parent"]["name"] == "四川省"
+                for e in edges
+            )
             assert all(e["node"]["matters"][0]["guide"] is not None for e in edges)
             measured[first] = statements
-    print(f"\n[{backend}] SQL statements for 10 agreements: {len(measured[10])}, for 100: {len(measured[100])}")
-    print(f"[{backend}] SELECTs for 100 agreements: {len(selects(measured[100]))} (page, agreement matters, guides)")
+    print(
+        f"\n[{backend}] SQL statements for 10 agreements: {len(measured[10])}, for 100: {len(measured[100])}"
+    )
+    print(
+        f"[{backend}] SELECTs for 100 agreements: {len(selects(measured[100]))} (page, agreement matters, guides)"
+    )
     assert len(without_mark(measured[10])) == len(without_mark(measured[100]))
     assert len(selects(measured[100])) == 3
 
 
-async def test_region_agreements_nested_is_constant_too(app: Any, client: httpx.AsyncClient, hundred_agreements: None) -> None:
+async def test_region_agreements_nested_is_constant_too(
+    app: Any, client: httpx.AsyncClient, hundred_agreements: None
+) -> None:
     query = """query ($first: Int!) { agreements(partnerCode: "511600", first: $first) { edges { node {
         localSignatory { agreements { matters { name guide { fee } } } } } } } }"""
-    await gql(client, "{ region(code: \"331000\") { code } }")
+    await gql(client, '{ region(code: "331000") { code } }')
     with statements_of_this_request(app):
         small = selects((await counted(app, client, query, {"first": 5}))[1])
         body, statements = await counted(app, client, query, {"first": 100})
@@ -612,13 +780,21 @@ async def test_upsert_matter_with_a_stale_version_is_a_conflict(client, admin_to
     headers = {"Authorization": f"Bearer {admin_token}"}
     query = """mutation($v: Int) { upsertMatter(version: $v, input: {code: "M-V1", name: "版本测试事项", department: "测试",
                scope: CROSS_PROVINCE, modes: [], keywords: []}) { code version } }"""
-    created = (await client.post("/graphql", json={"query": query, "variables": {"v": None}}, headers=headers)).json()
+    created = (
+        await client.post("/graphql", json={"query": query, "variables": {"v": None}}, headers=headers)
+    ).json()
     assert created["data"]["upsertMatter"]["version"] == 1
     renamed = query.replace("版本测试事项", "版本测试事项(改)")
-    first = (await client.post("/graphql", json={"query": renamed, "variables": {"v": 1}}, headers=headers)).json()
+    first = (
+        await client.post("/graphql", json={"query": renamed, "variables": {"v": 1}}, headers=headers)
+    ).json()
     assert first["data"]["upsertMatter"]["version"] == 2
     stale = query.replace("版本测试事项", "版本测试事项(旧)")
-    second = (await client.post("/graphql", json={"query": stale, "variables": {"v": 1}}, headers=headers)).json()
+    second = (
+        await client.post("/graphql", json={"query": stale, "variables": {"v": 1}}, headers=headers)
+    ).json()
     assert second["errors"][0]["extensions"]["code"] == "CONFLICT"
-    check = (await client.post("/graphql", json={"query": '{ matter(code: "M-V1") { name version } }'})).json()
+    check = (
+        await client.post("/graphql", json={"query": '{ matter(code: "M-V1") { name version } }'})
+    ).json()
     assert check["data"]["matter"] == {"name": "版本测试事项(改)", "version": 2}

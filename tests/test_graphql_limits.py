@@ -20,7 +20,9 @@ from api.services.catalog import Catalog
 from api.settings import Settings
 
 
-async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+async def post(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
     response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == 200, response.text
     return response.json()
@@ -106,7 +108,9 @@ async def test_out_of_range_arguments_are_bad_input(client: httpx.AsyncClient, q
 
 
 async def test_first_zero_and_like_wildcards(client: httpx.AsyncClient) -> None:
-    body = await post(client, "{ matters(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }")
+    body = await post(
+        client, "{ matters(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }"
+    )
     page = body["data"]["matters"]
     assert page["edges"] == [] and page["pageInfo"] == {"hasNextPage": True, "endCursor": None}
     assert page["totalCount"] > 0
@@ -180,8 +184,15 @@ async def test_no_websocket_route(app: Any) -> None:
         sent.append(message)
 
     scope = {
-        "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/graphql", "raw_path": b"/graphql",
-        "root_path": "", "query_string": b"", "server": ("testserver", 80), "client": ("127.0.0.1", 50000),
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
         "headers": [(b"host", b"testserver"), (b"sec-websocket-protocol", b"graphql-transport-ws")],
         "subprotocols": ["graphql-transport-ws"],
     }
@@ -201,7 +212,9 @@ async def test_internal_errors_are_masked_and_logged_in_full(
 
     monkeypatch.setattr(Catalog, "coverage", broken)
     with caplog.at_level(logging.ERROR, logger="tongban.graphql"):
-        response = await client.post("/graphql", json={"query": '{ coverage(homeRegionCode: "511302") { covered } }'})
+        response = await client.post(
+            "/graphql", json={"query": '{ coverage(homeRegionCode: "511302") { covered } }'}
+        )
     assert response.status_code == 200
     body = response.json()
     assert codes(body) == ["INTERNAL"]
@@ -234,10 +247,14 @@ async def test_introspection_can_be_switched_off(closed_client: httpx.AsyncClien
     assert set(codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
     assert "introspection" in body["errors"][0]["message"].lower()
     assert (await post(closed_client, "{ __typename }"))["data"] == {"__typename": "Query"}
-    assert (await post(closed_client, '{ region(code: "511302") { name } }'))["data"]["region"]["name"] == "顺庆区"
+    assert (await post(closed_client, '{ region(code: "511302") { name } }'))["data"]["region"][
+        "name"
+    ] == "顺庆区"
 
 
-async def test_parser_and_validation_caches_are_used(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_parser_and_validation_caches_are_used(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same query text is parsed once and validated once (the validation cache keys on the parsed
     document the parser cache hands back); another text is validated afresh, and a refused query's
     errors come from the cache just the same."""

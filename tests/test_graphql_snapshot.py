@@ -42,8 +42,12 @@ async def test_coverage_and_where_to_handle_need_no_statements(app: Any, client:
     lat, lon = NEAR_WENLING
     await gql(client, WHERE, {"home": "511302", "matter": "M-008"})  # warm the snapshot
     with statements_of_this_request(app):
-        where, where_statements = await counted(app, client, WHERE, {"home": "511302", "matter": "M-008", "lat": lat, "lon": lon})
-        cover, cover_statements = await counted(app, client, COVERAGE_DETAILS, {"home": "511302", "matter": "M-008"})
+        where, where_statements = await counted(
+            app, client, WHERE, {"home": "511302", "matter": "M-008", "lat": lat, "lon": lon}
+        )
+        cover, cover_statements = await counted(
+            app, client, COVERAGE_DETAILS, {"home": "511302", "matter": "M-008"}
+        )
     assert "errors" not in where and "errors" not in cover, (where, cover)
     assert where["data"]["whereToHandle"] and cover["data"]["coverage"]["agreements"]
     assert cover["data"]["coverage"]["matter"]["code"] == "M-008"
@@ -54,17 +58,30 @@ async def test_a_changed_hall_shows_at_once(client: httpx.AsyncClient, admin_tok
     lat, lon = NEAR_WENLING
     before = (await gql(client, WHERE, {"home": "511302", "matter": "M-008", "lat": lat, "lon": lon}))["data"]
     nearest = before["whereToHandle"][0]["hall"]
-    found = await gql(client, "query ($id: ID!) { hall(id: $id) { key name level version region { code } } }", {"id": nearest["id"]})
+    found = await gql(
+        client,
+        "query ($id: ID!) { hall(id: $id) { key name level version region { code } } }",
+        {"id": nearest["id"]},
+    )
     hall = found["data"]["hall"]
     changed = await gql(
         client,
         """mutation ($id: ID!, $version: Int!, $input: HallInput!) {
              upsertHall(id: $id, version: $version, input: $input) { version } }""",
-        {"id": nearest["id"], "version": hall["version"], "input": {
-            "key": hall["key"], "name": hall["name"] + "(新址)", "regionCode": hall["region"]["code"],
-            "level": hall["level"], "latitude": nearest["latitude"], "longitude": nearest["longitude"],
-            "hasCrossRegionWindow": nearest["hasCrossRegionWindow"], "phone": "0576-00000000",
-        }},
+        {
+            "id": nearest["id"],
+            "version": hall["version"],
+            "input": {
+                "key": hall["key"],
+                "name": hall["name"] + "(新址)",
+                "regionCode": hall["region"]["code"],
+                "level": hall["level"],
+                "latitude": nearest["latitude"],
+                "longitude": nearest["longitude"],
+                "hasCrossRegionWindow": nearest["hasCrossRegionWindow"],
+                "phone": "0576-00000000",
+            },
+        },
         token=admin_token,
     )
     assert "errors" not in changed, changed
@@ -114,13 +131,17 @@ async def test_a_local_write_is_never_hidden_by_a_shared_check(demo_db: Database
 async def test_the_catalog_hands_section_5_7_a_superset_of_halls(demo_db: Database) -> None:
     catalog = await CatalogCache(demo_db, TAIZHOU).get()
     partners = sorted({a.partner_code for a in catalog.agreements})
-    homes = [code for code in ["511302", "361102", "331004", "330102", "110101", *partners] if code in catalog.tree]
+    homes = [
+        code for code in ["511302", "361102", "331004", "330102", "110101", *partners] if code in catalog.tree
+    ]
     compared = 0
     for code in catalog.matters:
         for home in homes:
             coverage = catalog.coverage(home, code, DAY)
             for point in ((None, None), NEAR_WENLING):
-                expected = rules.hall_options(catalog.tree, TAIZHOU, coverage, catalog.matter(code), catalog.halls, *point)
+                expected = rules.hall_options(
+                    catalog.tree, TAIZHOU, coverage, catalog.matter(code), catalog.halls, *point
+                )
                 assert catalog.where_to_handle(home, code, *point, DAY) == expected
                 compared += len(expected)
     assert compared > 0
@@ -171,7 +192,9 @@ def test_the_short_path_answers_exactly_like_graphql_core() -> None:
     plain = schema.execute_sync(query)
     schema.execution_context_class = execution_context_for(schema._schema)
     fast = schema.execute_sync(query)
-    assert plain.errors and len(plain.errors) >= 3  # None in a non-null field, a bad Int, a bad enum, an exception
+    assert (
+        plain.errors and len(plain.errors) >= 3
+    )  # None in a non-null field, a bad Int, a bad enum, an exception
     assert fast.data == plain.data
     assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors]
 
@@ -184,7 +207,9 @@ def test_the_short_path_keeps_fragments_and_order(query: str) -> None:
     assert schema.execution_context_class is not StrawberryGraphQLCoreExecutionContext
     fast = schema.execute_sync(query)
     assert fast.data == plain.data
-    assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors or []]
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in plain.errors or []
+    ]
 
 
 # ------------------------------------------------------------------------------ nested plain fields
@@ -213,13 +238,21 @@ class Box:
 def _boxes() -> list[Box]:
     good = Owner(name="o", tags=["a", "b"])
     return [
-        Box(label="fine", owner=good, spare=None, levels=[Level.HIGH], owners=[good, good], maybe=[None, good]),
+        Box(
+            label="fine", owner=good, spare=None, levels=[Level.HIGH], owners=[good, good], maybe=[None, good]
+        ),
         # a None owner (non-null): the error is at the box's owner, not the whole list
         Box(label="no owner", owner=None, spare=good, levels=[], owners=[], maybe=None),  # type: ignore[arg-type]
         # a bad enum inside a list, an exception as a tag, a None inside a non-null list
         Box(label="bad level", owner=good, spare=None, levels=["LOW"], owners=[good], maybe=[]),  # type: ignore[list-item]
-        Box(label="boom", owner=Owner(name="x", tags=[ValueError("boom")]), spare=None,  # type: ignore[list-item]
-            levels=[Level.HIGH], owners=[None], maybe=None),  # type: ignore[list-item]
+        Box(
+            label="boom",
+            owner=Owner(name="x", tags=[ValueError("boom")]),
+            spare=None,  # type: ignore[list-item]
+            levels=[Level.HIGH],
+            owners=[None],
+            maybe=None,
+        ),  # type: ignore[list-item]
         Box(label="tuple", owner=good, spare=good, levels=(Level.HIGH,), owners=(good,), maybe=None),  # type: ignore[arg-type]
     ]
 
@@ -268,7 +301,9 @@ def test_the_short_path_answers_nested_plain_fields_exactly_like_graphql_core(qu
     schema.execution_context_class = execution_context_for(schema._schema)
     fast = asyncio.run(schema.execute(query, variable_values={"no": True}))
     assert fast.data == plain.data
-    assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors or []]
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in plain.errors or []
+    ]
     if query in (NESTED_QUERIES[0], NESTED_QUERIES[5]):
         assert plain.errors and len(plain.errors) == 3  # each bad box makes its error
     if query == NESTED_QUERIES[6]:

@@ -23,9 +23,14 @@ COUNTED = (Matter, Hall, Agreement, Guide, ChangeLog, OutboxEvent)
 
 async def counts(db: Database) -> dict[str, int]:
     async with db.read() as session:
-        result = {m.__tablename__: (await session.execute(select(func.count()).select_from(m))).scalar_one() for m in COUNTED}
+        result = {
+            m.__tablename__: (await session.execute(select(func.count()).select_from(m))).scalar_one()
+            for m in COUNTED
+        }
         result["indexed_regions"] = (
-            await session.execute(select(func.count()).select_from(Region).where(Region.population_index.is_not(None)))
+            await session.execute(
+                select(func.count()).select_from(Region).where(Region.population_index.is_not(None))
+            )
         ).scalar_one()
     return result
 
@@ -39,20 +44,57 @@ async def context(db: Database) -> ServiceContext:
 def small_document() -> dict[str, Any]:
     return {
         "matters": [
-            {"code": "M-T1", "name": "测试事项甲", "department": "人力资源社会保障局", "scope": "CROSS_PROVINCE",
-             "modes": ["FULL_ONLINE"], "keywords": ["测试"],
-             "guide": {"conditions": "无", "materials": [{"name": "居民身份证", "required": True, "copies": 1}],
-                       "steps": ["申请", "受理"], "timeLimitDays": 5, "fee": "不收费", "legalBasis": "无"}},
+            {
+                "code": "M-T1",
+                "name": "测试事项甲",
+                "department": "人力资源社会保障局",
+                "scope": "CROSS_PROVINCE",
+                "modes": ["FULL_ONLINE"],
+                "keywords": ["测试"],
+                "guide": {
+                    "conditions": "无",
+                    "materials": [{"name": "居民身份证", "required": True, "copies": 1}],
+                    "steps": ["申请", "受理"],
+                    "timeLimitDays": 5,
+                    "fee": "不收费",
+                    "legalBasis": "无",
+                },
+            },
             {"code": "M-T2", "name": "测试事项乙", "scope": "CITYWIDE"},
         ],
-        "halls": [{"key": "t-hall", "name": "测试大厅", "regionCode": "331004", "level": "COUNTY",
-                   "latitude": 28.58, "longitude": 121.37, "hasCrossRegionWindow": True, "matterCodes": ["M-T2"]}],
+        "halls": [
+            {
+                "key": "t-hall",
+                "name": "测试大厅",
+                "regionCode": "331004",
+                "level": "COUNTY",
+                "latitude": 28.58,
+                "longitude": 121.37,
+                "hasCrossRegionWindow": True,
+                "matterCodes": ["M-T2"],
+            }
+        ],
         "agreements": [
-            {"key": "t-ok", "title": "有效协议", "partnerCode": "511300", "localCode": "331004",
-             "signedOn": "2023-05-10", "effectiveFrom": "2023-05-10", "expiresOn": None, "status": "ACTIVE",
-             "citywideShared": True, "matterCodes": None},
-            {"key": "t-list", "partnerCode": "520500", "localCode": "331024", "signedOn": "2024-01-02",
-             "citywideShared": False, "matterCodes": ["M-T1"]},
+            {
+                "key": "t-ok",
+                "title": "有效协议",
+                "partnerCode": "511300",
+                "localCode": "331004",
+                "signedOn": "2023-05-10",
+                "effectiveFrom": "2023-05-10",
+                "expiresOn": None,
+                "status": "ACTIVE",
+                "citywideShared": True,
+                "matterCodes": None,
+            },
+            {
+                "key": "t-list",
+                "partnerCode": "520500",
+                "localCode": "331024",
+                "signedOn": "2024-01-02",
+                "citywideShared": False,
+                "matterCodes": ["M-T1"],
+            },
         ],
         "partners": [{"regionCode": "511300", "populationIndex": 80, "cooperationIndex": 75}],
     }
@@ -118,7 +160,9 @@ async def test_changed_guide_becomes_a_new_version(db: Database) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv", ".xlsx"])
-async def test_export_import_export_is_identity(suffix: str, demo_db: Database, empty_settings: Settings, tmp_path: Path) -> None:
+async def test_export_import_export_is_identity(
+    suffix: str, demo_db: Database, empty_settings: Settings, tmp_path: Path
+) -> None:
     exported = await export_document(demo_db)
     files = write_document(exported, tmp_path / f"export{suffix}")
     assert files and all(f.exists() for f in files)
@@ -128,7 +172,9 @@ async def test_export_import_export_is_identity(suffix: str, demo_db: Database, 
         again = await export_document(empty)
     finally:
         await empty.dispose()
-    assert json.dumps(again, ensure_ascii=False, sort_keys=True) == json.dumps(exported, ensure_ascii=False, sort_keys=True)
+    assert json.dumps(again, ensure_ascii=False, sort_keys=True) == json.dumps(
+        exported, ensure_ascii=False, sort_keys=True
+    )
 
 
 async def test_demo_export_matches_bundled_records(demo_db: Database) -> None:

@@ -160,7 +160,11 @@ async def test_upsert_contact_permissions(
         return
     assert "errors" not in body, body
     saved = body["data"]["upsertContact"]
-    assert saved["regionCode"] == target and saved["liaisonGroup"] == "台州市跨区域通办联络群" and saved["updatedAt"]
+    assert (
+        saved["regionCode"] == target
+        and saved["liaisonGroup"] == "台州市跨区域通办联络群"
+        and saved["updatedAt"]
+    )
     # an update through the same key keeps what it does not name, and is a change for readers
     again = await gql(
         client,

@@ -28,7 +28,10 @@ HOME = "331000"
 PLACES = [
     Place("330000", "浙江省", "PROVINCE"),
     Place(HOME, "台州市", "CITY", "330000"),
-    *[Place(c, n, "COUNTY", HOME) for c, n in [("331002", "椒江区"), ("331004", "路桥区"), ("331081", "温岭市")]],
+    *[
+        Place(c, n, "COUNTY", HOME)
+        for c, n in [("331002", "椒江区"), ("331004", "路桥区"), ("331081", "温岭市")]
+    ],
     Place("331081001", "太平街道", "TOWN", "331081"),
     Place("510000", "四川省", "PROVINCE"),
     Place("511300", "南充市", "CITY", "510000"),
@@ -42,7 +45,10 @@ TREE = RegionTree(PLACES)
 PARTNERS = ["510000", "511300", "511302", "511303", "340000", "341600", "341621"]
 LOCALS = [HOME, "331002", "331004", "331081", "331081001"]
 HOMES = ["511302", "511303", "511300", "341621", "341600", "510000"]
-MATTERS = [MatterFacts("M-1", "社会保障卡申领", "CROSS_PROVINCE"), MatterFacts("M-2", "户口迁移", "CROSS_PROVINCE")]
+MATTERS = [
+    MatterFacts("M-1", "社会保障卡申领", "CROSS_PROVINCE"),
+    MatterFacts("M-2", "户口迁移", "CROSS_PROVINCE"),
+]
 DAY0 = date(2020, 1, 1)
 
 
@@ -145,7 +151,10 @@ def reference_halls(result, matter, halls, lat, lon, first):  # type: ignore[no-
     reach = {a.id: set(local_reach(TREE, HOME, a)) for a in result.agreements}
     found = []
     for hall in halls:
-        if not ((hall.has_cross_region_window and matter.scope == "CROSS_PROVINCE") or matter.code in hall.matter_codes):
+        if not (
+            (hall.has_cross_region_window and matter.scope == "CROSS_PROVINCE")
+            or matter.code in hall.matter_codes
+        ):
             continue
         chain = [hall.region_code, *TREE.ancestors(hall.region_code)]
         county = next((c for c in chain if c in counties), None)
@@ -188,7 +197,9 @@ def test_hall_options_are_what_the_policy_text_says(items, halls, home, matter, 
     assert all(o.explanation.startswith(o.hall.name) for o in options)
 
 
-LISTING_M1 = AgreementFacts(1, "a1", "协议", "511300", "331081", DAY0, DAY0, None, "ACTIVE", True, frozenset({"M-1"}))
+LISTING_M1 = AgreementFacts(
+    1, "a1", "协议", "511300", "331081", DAY0, DAY0, None, "ACTIVE", True, frozenset({"M-1"})
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -204,4 +215,8 @@ def test_is_covered_is_the_decisions_answer(items, home, matter, day) -> None:  
     """A results page ranks with is_covered and explains with coverage_for: never different."""
     standing = home_standing(TREE, HOME, home, items, day)
     cross = frozenset(m.code for m in MATTERS)
-    assert is_covered(standing, matter, cross) == decide(standing, matter, cross).covered == coverage(home, matter, items, day).covered
+    assert (
+        is_covered(standing, matter, cross)
+        == decide(standing, matter, cross).covered
+        == coverage(home, matter, items, day).covered
+    )

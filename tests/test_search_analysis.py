@@ -45,12 +45,17 @@ def _corpus() -> list[str]:
     with open(ROOT / "api" / "data" / "regions.csv", encoding="utf-8") as fh:
         texts += [cell for row in csv.reader(fh) for cell in row]
     texts += (ROOT / "search_index" / "synonyms.txt").read_text(encoding="utf-8").split()
-    texts += [q["q"] for q in json.loads((ROOT / "bench" / "eval_queries.json").read_text(encoding="utf-8"))["queries"]]
+    texts += [
+        q["q"]
+        for q in json.loads((ROOT / "bench" / "eval_queries.json").read_text(encoding="utf-8"))["queries"]
+    ]
     texts += [(ROOT / "api" / "data" / "demo.json").read_text(encoding="utf-8")[:20000]]
     phrases = sorted(PHRASES_DICT)
     texts += phrases[::7]
     rng = random.Random(8)
-    odd = [chr(o) for o in (0x3007, 0x3400, 0x9FA5, 0xE815, 0xF900, 0x20000, 0x2A700, 0x31350, 0x3000, 0xFF21)]
+    odd = [
+        chr(o) for o in (0x3007, 0x3400, 0x9FA5, 0xE815, 0xF900, 0x20000, 0x2A700, 0x31350, 0x3000, 0xFF21)
+    ]
     odd += list(" \t\n,.，。、abcXYZ019ü①Ａ")
     for _ in range(3000):
         parts = [
@@ -102,7 +107,9 @@ assert [h.code for h in index.search("shebaoka")] == ["M-1"], index.search("sheb
 assert [h.code for h in index.search("社报卡")] == ["M-1"]
 print(sorted(m for m in ("pypinyin", "pkg_resources") if m in sys.modules))
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -159,8 +166,15 @@ async def test_rebuild_reads_the_same_documents_as_the_models(demo_db: Database)
             (second, 95, GuideStatus.ARCHIVED, "归档条件"),
         ]:
             session.add(
-                Guide(matter_id=matter.id, version=version, status=status, conditions=text,
-                      materials=[{"name": "居民身份证"}], steps=["窗口受理"], walkthrough="教你办")
+                Guide(
+                    matter_id=matter.id,
+                    version=version,
+                    status=status,
+                    conditions=text,
+                    materials=[{"name": "居民身份证"}],
+                    steps=["窗口受理"],
+                    walkthrough="教你办",
+                )
             )
         third.published = False
     async with demo_db.read() as session:
@@ -168,7 +182,9 @@ async def test_rebuild_reads_the_same_documents_as_the_models(demo_db: Database)
             matter_document(m)
             for m in (
                 await session.execute(
-                    select(Matter).options(selectinload(Matter.guides)).where(Matter.published.is_(True))
+                    select(Matter)
+                    .options(selectinload(Matter.guides))
+                    .where(Matter.published.is_(True))
                     .order_by(Matter.code)
                 )
             ).scalars()
@@ -190,9 +206,16 @@ def test_a_rebuild_in_memory_gives_the_same_index_as_one_on_disk(tmp_path: Path)
     from search_index import SearchIndex, store
 
     docs = [
-        {"code": f"M-{i}", "name": name, "keywords": [name[:3]], "department": "人力资源社会保障局",
-         "guide_text": f"携带居民身份证到窗口申请{name}。"}
-        for i, name in enumerate(["社会保障卡申领", "社保卡临时挂失", "购房提取住房公积金", "出生医学证明补发"] * 5)
+        {
+            "code": f"M-{i}",
+            "name": name,
+            "keywords": [name[:3]],
+            "department": "人力资源社会保障局",
+            "guide_text": f"携带居民身份证到窗口申请{name}。",
+        }
+        for i, name in enumerate(
+            ["社会保障卡申领", "社保卡临时挂失", "购房提取住房公积金", "出生医学证明补发"] * 5
+        )
     ]
     docs = [{**d, "code": f"{d['code']}-{n}"} for n, d in enumerate(docs)]
     readers = []
@@ -218,7 +241,13 @@ def test_a_rebuild_in_memory_gives_the_same_index_as_one_on_disk(tmp_path: Path)
 
 @pytest.mark.parametrize(
     "value",
-    [["社保", "社保卡", "社保", "sbk", "社保"], ["公积金"], [], ("出生", "医学", "证明", "出生"), "社保 社保卡 社保"],
+    [
+        ["社保", "社保卡", "社保", "sbk", "社保"],
+        ["公积金"],
+        [],
+        ("出生", "医学", "证明", "出生"),
+        "社保 社保卡 社保",
+    ],
 )
 def test_term_list_fields_post_exactly_what_whoosh_would(value: object) -> None:
     """The index's term fields count their term lists themselves (faster than Whoosh's token path);
@@ -228,7 +257,10 @@ def test_term_list_fields_post_exactly_what_whoosh_would(value: object) -> None:
     from search_index.schema import TermList
 
     for boost in (1.0, 2.5):
-        ours, whooshs = TermList(scorable=False, field_boost=boost), KEYWORD(scorable=False, field_boost=boost)
+        ours, whooshs = (
+            TermList(scorable=False, field_boost=boost),
+            KEYWORD(scorable=False, field_boost=boost),
+        )
         assert list(ours.index(value)) == list(whooshs.index(value))
 
 
@@ -247,6 +279,7 @@ def test_region_type_ahead_reads_every_bundled_region_as_pypinyin() -> None:
         name
         for name in names
         if name_syllables(name) != lazy_pinyin(name, errors="ignore")
-        or [s[0] for s in name_syllables(name)] != lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+        or [s[0] for s in name_syllables(name)]
+        != lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
     ]
     assert not wrong, wrong[:10]

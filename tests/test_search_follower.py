@@ -15,7 +15,9 @@ from api.db import Database
 from api.services.indexing import SearchService
 
 
-async def test_stop_ends_the_follower_even_when_a_cancellation_is_lost(demo_db: Database, tmp_path: Path) -> None:
+async def test_stop_ends_the_follower_even_when_a_cancellation_is_lost(
+    demo_db: Database, tmp_path: Path
+) -> None:
     service = SearchService(demo_db, tmp_path / "index", poll_seconds=0.05)
     await service.start()
     swallowed = asyncio.Event()
@@ -36,7 +38,9 @@ async def test_stop_ends_the_follower_even_when_a_cancellation_is_lost(demo_db: 
     assert service._task is not None and service._task.done()  # noqa: SLF001
 
 
-async def test_a_local_write_during_shutdown_does_not_restart_the_follower(demo_db: Database, tmp_path: Path) -> None:
+async def test_a_local_write_during_shutdown_does_not_restart_the_follower(
+    demo_db: Database, tmp_path: Path
+) -> None:
     service = SearchService(demo_db, tmp_path / "index", poll_seconds=0.05)
     await service.start()
     service._written()  # noqa: SLF001  (a commit's listener fires as the app stops)
@@ -65,10 +69,14 @@ async def test_a_change_committed_after_a_later_one_still_reaches_the_index(
         await service.ensure_current()
         async with demo_db.read() as session:
             slow_code, quick_code = (
-                await session.execute(
-                    select(Matter.code).where(Matter.published.is_(True)).order_by(Matter.code).limit(2)
+                (
+                    await session.execute(
+                        select(Matter.code).where(Matter.published.is_(True)).order_by(Matter.code).limit(2)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         assert not service.search("鸬鹚") and not service.search("麒麟")
 
         async def rename(code: str, name: str, hold: asyncio.Event | None = None) -> None:

@@ -188,7 +188,9 @@ def test_rebuild_reports_count_and_applied_id(index: SearchIndex) -> None:
     assert index.last_applied_id() == 41
 
 
-def test_rebuild_swaps_atomically_while_searchers_are_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rebuild_swaps_atomically_while_searchers_are_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import search_index.index as index_module
 
     monkeypatch.setattr(index_module, "RECHECK_SECONDS", 0)  # every search looks at the disk
@@ -427,11 +429,18 @@ def test_cached_postings_and_words_give_exactly_the_uncached_answers(
     import search_index.index as index_module
     from search_index import query
 
-    asked = [q["q"] for q in json.loads((Path(__file__).parent.parent / "bench" / "eval_queries.json").read_text())["queries"]]
+    asked = [
+        q["q"]
+        for q in json.loads((Path(__file__).parent.parent / "bench" / "eval_queries.json").read_text())[
+            "queries"
+        ]
+    ]
     asked += ["社保卡", "公积金 社保卡", "shebaoka", "gjj", "社报卡", "户口 迁移 证明"]
     cached = [index.search(q, 20) for q in asked] + [index.search(q, 20) for q in reversed(asked)][::-1]
     original = query.execute
-    monkeypatch.setattr(index_module, "execute", lambda s, plan, limit, shared=None: original(s, plan, limit, None))
+    monkeypatch.setattr(
+        index_module, "execute", lambda s, plan, limit, shared=None: original(s, plan, limit, None)
+    )
     monkeypatch.setattr(index_module, "RESULTS_CACHED", 0)
     fresh = SearchIndex(index._dir)  # noqa: SLF001
     plain = [fresh.search(q, 20) for q in asked]
@@ -463,7 +472,9 @@ def test_batched_commits_do_not_pile_up_segments(index: SearchIndex) -> None:
     built.rebuild([*DOCS, *extra], len(extra))
     for q in ("社保卡", "公积金", "新生儿入户"):  # the same documents (ties may order differently)
         assert sorted(codes(index.search(q, 100))) == sorted(codes(built.search(q, 100))), q
-    assert codes(index.search("第1234号证明开具"))[0] == codes(built.search("第1234号证明开具"))[0] == "M-X1234"
+    assert (
+        codes(index.search("第1234号证明开具"))[0] == codes(built.search("第1234号证明开具"))[0] == "M-X1234"
+    )
 
 
 def test_an_answer_highlights_only_the_hits_asked_for_and_the_same_as_search(index: SearchIndex) -> None:
@@ -507,7 +518,9 @@ def test_block_reads_of_postings_match_the_matcher_interface(index: SearchIndex)
     for start in range(0, 300, 100):  # three more segments (more_follow: no merge)
         batch = extra[start : start + 100]
         index.apply_changes([(start + i + 1, d["code"], d) for i, d in enumerate(batch)], more_follow=True)
-    index.apply_changes([(400 + i, f"M-B{i:03d}", None) for i in range(0, 300, 7)], more_follow=True)  # deletions
+    index.apply_changes(
+        [(400 + i, f"M-B{i:03d}", None) for i in range(0, 300, 7)], more_follow=True
+    )  # deletions
     index.apply_changes([(500, "M-LOSS", None)], more_follow=True)
     handle = index._acquire()  # noqa: SLF001
     try:

@@ -36,7 +36,9 @@ async def test_password_is_argon2id_and_sign_in_sets_a_hardened_cookie(app: Any,
         response = await sign_in(client, name)
         assert response.status_code == 303
         assert response.headers["location"] == "/staff/"
-        cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("tb_staff=")]
+        cookies = [
+            v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("tb_staff=")
+        ]
         assert cookies, response.headers
         cookie = cookies[0].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/staff" in cookie
@@ -53,11 +55,15 @@ async def test_cookie_is_secure_behind_https(settings: Settings) -> None:
     async with secure.router.lifespan_context(secure), new_client(secure, "https://testserver") as client:
         response = await sign_in(client, await add_staff(settings, "admin", "331000"))
         assert response.status_code == 303, response.text
-        cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("tb_staff="))
+        cookie = next(
+            v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("tb_staff=")
+        )
         assert "secure" in cookie.lower()
 
 
-async def test_sixth_wrong_password_in_a_row_is_429_even_with_the_right_password(app: Any, settings: Settings) -> None:
+async def test_sixth_wrong_password_in_a_row_is_429_even_with_the_right_password(
+    app: Any, settings: Settings
+) -> None:
     name = await add_staff(settings, "county", "331004")
     async with new_client(app) as client:
         for attempt in range(1, 6):
@@ -76,7 +82,9 @@ async def test_sixth_wrong_password_in_a_row_is_429_even_with_the_right_password
     assert await count(settings, LoginAttempt, LoginAttempt.name == name) == 5
 
 
-async def test_failures_for_other_accounts_from_the_same_address_do_not_lock_out_a_colleague(app: Any, settings: Settings) -> None:
+async def test_failures_for_other_accounts_from_the_same_address_do_not_lock_out_a_colleague(
+    app: Any, settings: Settings
+) -> None:
     colleague = await add_staff(settings, "county", "331002")
     async with new_client(app) as client:
         for attempt in range(5):
@@ -118,7 +126,9 @@ async def test_a_forged_or_tampered_cookie_is_not_a_session(app: Any) -> None:
 async def test_post_without_csrf_token_is_refused_and_changes_nothing(app: Any, settings: Settings) -> None:
     async with signed_in(app, settings, "county", "331004") as client:
         form = await client.get("/staff/agreements/new")
-        fields = with_values(read_form(form.text, "/staff/agreements/new"), partnerCode="522600", signedOn="2025-03-01")
+        fields = with_values(
+            read_form(form.text, "/staff/agreements/new"), partnerCode="522600", signedOn="2025-03-01"
+        )
         async with signed_in(app, settings, "county", "331004") as other:
             foreign = csrf_token((await other.get("/staff/agreements/new")).text)
         before = await count(settings, Agreement)
@@ -127,7 +137,9 @@ async def test_post_without_csrf_token_is_refused_and_changes_nothing(app: Any, 
         missing = await client.post("/staff/agreements/new", data=with_values(fields, csrf_token=None))
         assert missing.status_code == 403
         assert "CSRF" in missing.text
-        wrong = await client.post("/staff/agreements/new", data=with_values(fields, csrf_token="20991231000000##" + "0" * 40))
+        wrong = await client.post(
+            "/staff/agreements/new", data=with_values(fields, csrf_token="20991231000000##" + "0" * 40)
+        )
         assert wrong.status_code == 403
 
         # a token minted for another session is worthless in this one
@@ -151,7 +163,9 @@ async def test_sign_in_form_needs_its_csrf_token_too(app: Any, settings: Setting
         assert "tb_staff=" not in response.headers.get("set-cookie", "")
 
 
-@pytest.mark.parametrize("path", ["/staff/", "/staff/desk", "/staff/table", "/staff/dashboard", "/staff/agreements/new"])
+@pytest.mark.parametrize(
+    "path", ["/staff/", "/staff/desk", "/staff/table", "/staff/dashboard", "/staff/agreements/new"]
+)
 async def test_pages_need_sign_in(client: Any, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 303
@@ -214,7 +228,9 @@ class _HeldCheck:
         raise AssertionError("the password check never started")
 
 
-async def test_password_check_holds_no_write_transaction(app: Any, settings: Settings, monkeypatch: Any) -> None:
+async def test_password_check_holds_no_write_transaction(
+    app: Any, settings: Settings, monkeypatch: Any
+) -> None:
     """While argon2 runs no write transaction is open (on SQLite it would hold the one write lock),
     so another writer commits at once instead of queueing behind the hash."""
     import asyncio
@@ -229,7 +245,12 @@ async def test_password_check_holds_no_write_transaction(app: Any, settings: Set
             attempt = asyncio.ensure_future(
                 client.post(
                     "/staff/login",
-                    data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(page.text), "next": "/staff/"},
+                    data={
+                        "name": name,
+                        "password": PASSWORD,
+                        "csrf_token": csrf_token(page.text),
+                        "next": "/staff/",
+                    },
                 )
             )
             await held.wait_started()
@@ -268,11 +289,20 @@ async def test_account_changed_during_the_password_check_opens_nothing(
             attempt = asyncio.ensure_future(
                 client.post(
                     "/staff/login",
-                    data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(page.text), "next": "/staff/"},
+                    data={
+                        "name": name,
+                        "password": PASSWORD,
+                        "csrf_token": csrf_token(page.text),
+                        "next": "/staff/",
+                    },
                 )
             )
             await held.wait_started()
-            values = {"active": False} if change == "disabled" else {"password_hash": hash_password("another long passphrase")}
+            values = (
+                {"active": False}
+                if change == "disabled"
+                else {"password_hash": hash_password("another long passphrase")}
+            )
             async with other.write() as session:
                 await session.execute(update(StaffUser).where(StaffUser.name == name).values(**values))
             held.release.set()
@@ -297,6 +327,8 @@ async def _user_id(settings: Settings, name: str) -> int:
     database = Database(settings.database_url)
     try:
         async with database.read() as session:
-            return int((await session.execute(select(StaffUser.id).where(StaffUser.name == name))).scalar_one())
+            return int(
+                (await session.execute(select(StaffUser.id).where(StaffUser.name == name))).scalar_one()
+            )
     finally:
         await database.dispose()

@@ -26,7 +26,9 @@ async def _agreement(settings: Settings, key: str) -> Agreement:
     try:
         async with database.read() as session:
             return (
-                await session.execute(select(Agreement).options(selectinload(Agreement.matters)).where(Agreement.key == key))
+                await session.execute(
+                    select(Agreement).options(selectinload(Agreement.matters)).where(Agreement.key == key)
+                )
             ).scalar_one()
     finally:
         await database.dispose()
@@ -34,7 +36,10 @@ async def _agreement(settings: Settings, key: str) -> Agreement:
 
 async def _snapshot(settings: Settings, key: str) -> dict[str, Any]:
     agreement = await _agreement(settings, key)
-    return {**agreement_snapshot(agreement, [m.code for m in agreement.matters]), "version": agreement.version}
+    return {
+        **agreement_snapshot(agreement, [m.code for m in agreement.matters]),
+        "version": agreement.version,
+    }
 
 
 def _text(html: str) -> str:
@@ -44,7 +49,9 @@ def _text(html: str) -> str:
 # ------------------------------------------------------------------ county boundaries
 
 
-async def test_county_cannot_open_another_countys_edit_form_and_a_forged_post_changes_nothing(app: Any, settings: Settings) -> None:
+async def test_county_cannot_open_another_countys_edit_form_and_a_forged_post_changes_nothing(
+    app: Any, settings: Settings
+) -> None:
     own = await _agreement(settings, "nanchong-luqiao-2023")  # 路桥区 signed it
     other = await _agreement(settings, "shangrao-yuhuan-2024")  # 玉环市 signed it
     async with signed_in(app, settings, "county", "331004") as luqiao:
@@ -54,10 +61,14 @@ async def test_county_cannot_open_another_countys_edit_form_and_a_forged_post_ch
         assert "玉环市" in refused.text and 'name="partnerCode"' not in refused.text
 
         # a forged POST: a real, valid form (with this session's CSRF token) aimed at the other county's record
-        mine = read_form((await luqiao.get(f"/staff/agreements/{own.id}/edit")).text, f"/staff/agreements/{own.id}/edit")
+        mine = read_form(
+            (await luqiao.get(f"/staff/agreements/{own.id}/edit")).text, f"/staff/agreements/{own.id}/edit"
+        )
         before = await _snapshot(settings, "shangrao-yuhuan-2024")
         logs, outbox = await count(settings, ChangeLog), await count(settings, OutboxEvent)
-        forged = with_values(mine, version=other.version, partnerCode="361100", localCode="331083", note="篡改")
+        forged = with_values(
+            mine, version=other.version, partnerCode="361100", localCode="331083", note="篡改"
+        )
         response = await luqiao.post(f"/staff/agreements/{other.id}/edit", data=forged)
         assert response.status_code == 403
         # moving the record into one's own county is refused as well
@@ -92,7 +103,9 @@ async def test_partner_accounts_read_but_do_not_edit(app: Any, settings: Setting
 # ------------------------------------------------------------------ 一地签约、全市共享 and the 3-day rule
 
 
-async def test_new_agreement_is_shared_citywide_by_default_and_reaches_every_county(app: Any, settings: Settings) -> None:
+async def test_new_agreement_is_shared_citywide_by_default_and_reaches_every_county(
+    app: Any, settings: Settings
+) -> None:
     async with signed_in(app, settings, "county", "331004") as luqiao:
         page = await luqiao.get("/staff/agreements/new")
         assert page.status_code == 200
@@ -101,14 +114,26 @@ async def test_new_agreement_is_shared_citywide_by_default_and_reaches_every_cou
         assert fields["localCode"] == ["331004"]
         preview = _text(page.text)
         assert "一地签约、全市共享" in preview and "全市 9 个县(市、区)" in preview
-        for county in ("椒江区", "黄岩区", "路桥区", "三门县", "天台县", "仙居县", "温岭市", "临海市", "玉环市"):
+        for county in (
+            "椒江区",
+            "黄岩区",
+            "路桥区",
+            "三门县",
+            "天台县",
+            "仙居县",
+            "温岭市",
+            "临海市",
+            "玉环市",
+        ):
             assert county in preview
 
         signed = today() - dt.timedelta(days=5)
         fields = with_values(fields, partnerCode="522600", signedOn=signed.isoformat())
         # the server-rendered preview (no JavaScript needed) flags a late registration and, with the
         # clause off, shows only the signing county
-        preview_page = await luqiao.post("/staff/agreements/new", data=with_values(fields, action="preview", citywideShared=None))
+        preview_page = await luqiao.post(
+            "/staff/agreements/new", data=with_values(fields, action="preview", citywideShared=None)
+        )
         assert preview_page.status_code == 200
         text = _text(preview_page.text)
         assert "未实行全市共享" in text and "仅 1 / 9" in text
@@ -116,7 +141,11 @@ async def test_new_agreement_is_shared_citywide_by_default_and_reaches_every_cou
         assert "贵州省黔东南苗族侗族自治州" in text
         # the htmx fragment says the same
         fragment = await luqiao.post("/staff/agreements/preview", data=fields)
-        assert fragment.status_code == 200 and "<html" not in fragment.text and "全市 9 个县(市、区)" in _text(fragment.text)
+        assert (
+            fragment.status_code == 200
+            and "<html" not in fragment.text
+            and "全市 9 个县(市、区)" in _text(fragment.text)
+        )
         assert await count(settings, Agreement, Agreement.partner_code == "522600") == 0
 
         saved = await luqiao.post("/staff/agreements/new", data=fields)
@@ -124,10 +153,18 @@ async def test_new_agreement_is_shared_citywide_by_default_and_reaches_every_cou
         detail = await luqiao.get(saved.headers["location"])
         assert "逾期" in _text(detail.text)
 
-    created = (await _agreement_by_partner(settings, "522600"))
+    created = await _agreement_by_partner(settings, "522600")
     assert created.citywide_shared and created.local_code == "331004" and created.covers_all_matters
     assert created.registered_on == today()
-    assert await count(settings, OutboxEvent, OutboxEvent.entity == "agreement", OutboxEvent.entity_key == str(created.id)) == 1
+    assert (
+        await count(
+            settings,
+            OutboxEvent,
+            OutboxEvent.entity == "agreement",
+            OutboxEvent.entity_key == str(created.id),
+        )
+        == 1
+    )
     assert await count(settings, ChangeLog, ChangeLog.entity == "agreement", ChangeLog.via == "form") == 1
 
     async with signed_in(app, settings, "county", "331081") as wenling:  # another county's window
@@ -141,7 +178,9 @@ async def _agreement_by_partner(settings: Settings, partner: str) -> Agreement:
     database = Database(settings.database_url)
     try:
         async with database.read() as session:
-            return (await session.execute(select(Agreement).where(Agreement.partner_code == partner))).scalar_one()
+            return (
+                await session.execute(select(Agreement).where(Agreement.partner_code == partner))
+            ).scalar_one()
     finally:
         await database.dispose()
 
@@ -149,12 +188,16 @@ async def _agreement_by_partner(settings: Settings, partner: str) -> Agreement:
 async def test_errors_are_shown_next_to_the_field_with_the_input_kept(app: Any, settings: Settings) -> None:
     async with signed_in(app, settings, "county", "331004") as luqiao:
         fields = read_form((await luqiao.get("/staff/agreements/new")).text, "/staff/agreements/new")
-        typed = with_values(fields, partnerCode="522600", signedOn="2025-13-45", note="第一次填写的备注, 不要丢")
+        typed = with_values(
+            fields, partnerCode="522600", signedOn="2025-13-45", note="第一次填写的备注, 不要丢"
+        )
         response = await luqiao.post("/staff/agreements/new", data=typed)
         assert response.status_code == 422
         html = response.text
         assert 'id="signedOn-error"' in html and "不是有效日期" in html
-        assert re.search(r'<input aria-describedby="signedOn-error" aria-invalid="true"[^>]*value="2025-13-45"', html)
+        assert re.search(
+            r'<input aria-describedby="signedOn-error" aria-invalid="true"[^>]*value="2025-13-45"', html
+        )
         assert "第一次填写的备注, 不要丢" in html
         assert 'value="522600"' in html
 
@@ -164,7 +207,9 @@ async def test_errors_are_shown_next_to_the_field_with_the_input_kept(app: Any, 
         assert response.status_code == 422
         assert 'id="partnerCode-error"' in response.text and 'id="expiresOn-error"' in response.text
 
-        unknown = await luqiao.post("/staff/agreements/new", data=with_values(fields, partnerCode="没有这个地方"))
+        unknown = await luqiao.post(
+            "/staff/agreements/new", data=with_values(fields, partnerCode="没有这个地方")
+        )
         assert unknown.status_code == 422 and 'id="partnerCode-error"' in unknown.text
     assert await count(settings, Agreement, Agreement.local_code == "331004") == 2  # the two demo ones only
 
@@ -175,7 +220,10 @@ async def test_errors_are_shown_next_to_the_field_with_the_input_kept(app: Any, 
 async def test_stale_save_is_a_conflict_with_nothing_lost(app: Any, settings: Settings) -> None:
     agreement = await _agreement(settings, "nanchong-luqiao-2023")
     url = f"/staff/agreements/{agreement.id}/edit"
-    async with signed_in(app, settings, "county", "331004") as first, signed_in(app, settings, "admin", "331000") as second:
+    async with (
+        signed_in(app, settings, "county", "331004") as first,
+        signed_in(app, settings, "admin", "331000") as second,
+    ):
         mine = read_form((await first.get(url)).text, url)
         theirs = read_form((await second.get(url)).text, url)
         assert mine["version"] == theirs["version"] == [str(agreement.version)]
@@ -183,13 +231,17 @@ async def test_stale_save_is_a_conflict_with_nothing_lost(app: Any, settings: Se
         saved = await second.post(url, data=with_values(theirs, note="市级先保存的备注"))
         assert saved.status_code == 303
 
-        stale = await first.post(url, data=with_values(mine, note="县级后保存的备注", documentRef="路政办〔2023〕9号"))
+        stale = await first.post(
+            url, data=with_values(mine, note="县级后保存的备注", documentRef="路政办〔2023〕9号")
+        )
         assert stale.status_code == 409
         text = _text(stale.text)
         assert "他人已先保存" in text
         assert "市级先保存的备注" in text and "县级后保存的备注" in text  # both versions side by side
         kept = read_form(stale.text, url)
-        assert kept["note"] == ["县级后保存的备注"] and kept["documentRef"] == ["路政办〔2023〕9号"]  # nothing lost
+        assert kept["note"] == ["县级后保存的备注"] and kept["documentRef"] == [
+            "路政办〔2023〕9号"
+        ]  # nothing lost
         assert kept["version"] == [str(agreement.version + 1)]
         stored = await _snapshot(settings, "nanchong-luqiao-2023")
         assert stored["note"] == "市级先保存的备注" and stored["documentRef"] is None
@@ -209,11 +261,16 @@ async def test_stale_save_is_a_conflict_with_nothing_lost(app: Any, settings: Se
 
 
 async def test_stale_matter_and_hall_saves_are_conflicts_too(app: Any, settings: Settings) -> None:
-    async with signed_in(app, settings, "admin", "331000") as first, signed_in(app, settings, "admin", "331000") as second:
+    async with (
+        signed_in(app, settings, "admin", "331000") as first,
+        signed_in(app, settings, "admin", "331000") as second,
+    ):
         url = "/staff/matters/M-008/edit"
         mine = read_form((await first.get(url)).text, url)
         theirs = read_form((await second.get(url)).text, url)
-        assert (await second.post(url, data=with_values(theirs, department="人社局(他人)"))).status_code == 303
+        assert (
+            await second.post(url, data=with_values(theirs, department="人社局(他人)"))
+        ).status_code == 303
         stale = await first.post(url, data=with_values(mine, department="人社局(我)"))
         assert stale.status_code == 409
         assert read_form(stale.text, url)["department"] == ["人社局(我)"]
@@ -235,12 +292,16 @@ async def test_stale_matter_and_hall_saves_are_conflicts_too(app: Any, settings:
 # ------------------------------------------------------------------ guides, contacts, partners, synonyms
 
 
-async def test_guide_is_drafted_then_published_as_a_new_version_with_a_diff(app: Any, settings: Settings) -> None:
+async def test_guide_is_drafted_then_published_as_a_new_version_with_a_diff(
+    app: Any, settings: Settings
+) -> None:
     async with signed_in(app, settings, "admin", "331000") as admin:
         url = "/staff/matters/M-008/guide"
         fields = read_form((await admin.get(url)).text, url)
         assert fields["draft_version"] == [""]
-        draft = await admin.post(url, data=with_values(fields, fee="不收费(补换卡工本费另计)", steps="窗口受理\n制卡\n领卡"))
+        draft = await admin.post(
+            url, data=with_values(fields, fee="不收费(补换卡工本费另计)", steps="窗口受理\n制卡\n领卡")
+        )
         assert draft.status_code == 303
         page = await admin.get(url)
         assert "草稿与现行版本的差异" in page.text and "不收费(补换卡工本费另计)" in page.text
@@ -248,23 +309,38 @@ async def test_guide_is_drafted_then_published_as_a_new_version_with_a_diff(app:
 
         database = Database(settings.database_url)
         async with database.read() as session:
-            matter = (await session.execute(select(Matter).options(selectinload(Matter.guides)).where(Matter.code == "M-008"))).scalar_one()
+            matter = (
+                await session.execute(
+                    select(Matter).options(selectinload(Matter.guides)).where(Matter.code == "M-008")
+                )
+            ).scalar_one()
         versions = {g.version: g.status for g in matter.guides}
         draft_version = max(versions)
         assert versions[draft_version] == GuideStatus.DRAFT
-        outbox = await count(settings, OutboxEvent, OutboxEvent.entity == "matter", OutboxEvent.entity_key == "M-008")
+        outbox = await count(
+            settings, OutboxEvent, OutboxEvent.entity == "matter", OutboxEvent.entity_key == "M-008"
+        )
 
         action = read_form(page.text, "/staff/matters/M-008/guide/publish")
         published = await admin.post("/staff/matters/M-008/guide/publish", data=action)
         assert published.status_code == 303
         async with database.read() as session:
-            matter = (await session.execute(select(Matter).options(selectinload(Matter.guides)).where(Matter.code == "M-008"))).scalar_one()
+            matter = (
+                await session.execute(
+                    select(Matter).options(selectinload(Matter.guides)).where(Matter.code == "M-008")
+                )
+            ).scalar_one()
         await database.dispose()
         statuses = {g.version: g.status for g in matter.guides}
         assert statuses[draft_version] == GuideStatus.PUBLISHED
         assert list(statuses.values()).count(GuideStatus.PUBLISHED) == 1
         assert GuideStatus.ARCHIVED in statuses.values()
-        assert await count(settings, OutboxEvent, OutboxEvent.entity == "matter", OutboxEvent.entity_key == "M-008") == outbox + 1
+        assert (
+            await count(
+                settings, OutboxEvent, OutboxEvent.entity == "matter", OutboxEvent.entity_key == "M-008"
+            )
+            == outbox + 1
+        )
 
         diff = await admin.get(f"/staff/matters/M-008/guide/diff?from={draft_version - 1}&to={draft_version}")
         assert diff.status_code == 200 and "不收费(补换卡工本费另计)" in diff.text
@@ -286,7 +362,11 @@ async def test_synonyms_are_admin_only_and_queue_a_search_rebuild(app: Any, sett
     database = Database(settings.database_url)
     async with database.read() as session:
         rows = (await session.execute(select(SearchSynonym))).scalars().all()
-        events = (await session.execute(select(OutboxEvent).where(OutboxEvent.entity == "synonym"))).scalars().all()
+        events = (
+            (await session.execute(select(OutboxEvent).where(OutboxEvent.entity == "synonym")))
+            .scalars()
+            .all()
+        )
     await database.dispose()
     assert [r.terms for r in rows] == [["居住证", "暂住证", "居住登记"]]
     assert len(events) == 1 and events[0].entity_key == str(rows[0].id)
@@ -307,20 +387,36 @@ async def test_partner_indices_and_thresholds_are_admin_only(app: Any, settings:
         row = next(line for line in listing.text.split("<tr>") if "522600" in line)
         assert "红色·重点" in row
         thresholds = read_form(listing.text, "/staff/partners/thresholds")
-        assert (await admin.post("/staff/partners/thresholds", data=with_values(thresholds, population="75"))).status_code == 303
-        row = next(line for line in (await admin.get("/staff/partners")).text.split("<tr>") if "522600" in line)
+        assert (
+            await admin.post("/staff/partners/thresholds", data=with_values(thresholds, population="75"))
+        ).status_code == 303
+        row = next(
+            line for line in (await admin.get("/staff/partners")).text.split("<tr>") if "522600" in line
+        )
         assert "蓝色·合作" in row
 
 
-async def test_county_adds_a_local_contact_and_a_liaison_group_is_admins(app: Any, settings: Settings) -> None:
+async def test_county_adds_a_local_contact_and_a_liaison_group_is_admins(
+    app: Any, settings: Settings
+) -> None:
     async with signed_in(app, settings, "county", "331004") as luqiao:
         fields = read_form((await luqiao.get("/staff/contacts/new")).text, "/staff/contacts/new")
         # a county puts its contact into an existing group; typing a new name does not create one (admins do)
-        new_group = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="路桥通办群"))
+        new_group = await luqiao.post(
+            "/staff/contacts/new",
+            data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="路桥通办群"),
+        )
         assert new_group.status_code == 422 and 'id="liaisonGroup-error"' in new_group.text
-        ok = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="王窗口", phone="0576-8888888", liaisonGroup="台州市跨区域通办联络群"))
+        ok = await luqiao.post(
+            "/staff/contacts/new",
+            data=with_values(
+                fields, name="王窗口", phone="0576-8888888", liaisonGroup="台州市跨区域通办联络群"
+            ),
+        )
         assert ok.status_code == 303
-        other = await luqiao.post("/staff/contacts/new", data=with_values(fields, name="李某", regionCode="331083"))
+        other = await luqiao.post(
+            "/staff/contacts/new", data=with_values(fields, name="李某", regionCode="331083")
+        )
         assert other.status_code == 403
         assert (await luqiao.get("/staff/groups/new")).status_code == 403
     assert await count(settings, Contact, Contact.name == "王窗口", Contact.key.is_not(None)) == 1

@@ -36,7 +36,9 @@ def _section(html: str, code: str) -> str:
     return match.group(0)
 
 
-async def test_data_health_lists_what_is_missing_with_links_to_the_forms_that_fix_it(app: Any, settings: Settings) -> None:
+async def test_data_health_lists_what_is_missing_with_links_to_the_forms_that_fix_it(
+    app: Any, settings: Settings
+) -> None:
     hall = await _one(settings, Hall, Hall.key == "luqiao-centre")
     async with signed_in(app, settings, "admin", "331000") as admin:
         page = await admin.get("/staff/health")
@@ -55,11 +57,20 @@ async def test_data_health_lists_what_is_missing_with_links_to_the_forms_that_fi
         assert re.search(rf"路桥区 .*?{figure_before} 条", board)
 
         # fixing the hall (address, phone, hours, pasted exact coordinates, verified today) removes its lines
-        form = read_form((await admin.get(f"/staff/halls/{hall.id}/edit")).text, f"/staff/halls/{hall.id}/edit")
-        saved = await admin.post(f"/staff/halls/{hall.id}/edit", data=with_values(
-            form, address="路桥区路桥街道腾达路1号", phone="0576-82400000", openingHours="工作日 8:30-12:00, 13:30-17:00",
-            coordinates="28.5812°N, 121.3745°E", verifiedOn=today().isoformat(),
-        ))
+        form = read_form(
+            (await admin.get(f"/staff/halls/{hall.id}/edit")).text, f"/staff/halls/{hall.id}/edit"
+        )
+        saved = await admin.post(
+            f"/staff/halls/{hall.id}/edit",
+            data=with_values(
+                form,
+                address="路桥区路桥街道腾达路1号",
+                phone="0576-82400000",
+                openingHours="工作日 8:30-12:00, 13:30-17:00",
+                coordinates="28.5812°N, 121.3745°E",
+                verifiedOn=today().isoformat(),
+            ),
+        )
         assert saved.status_code == 303, _text(saved.text)
         after = await admin.get("/staff/health")
         assert f'href="/staff/halls/{hall.id}/edit"' not in _section(after.text, "331004")
@@ -84,16 +95,28 @@ async def test_a_county_sees_only_its_own_county(app: Any, settings: Settings) -
         # a town without a centre links to a new-hall form for that town
         town = re.search(r'href="/staff/halls/new\?regionCode=(\d{9})"', _section(page.text, "331083"))
         assert town, "no town line"
-        form = read_form((await yuhuan.get(f"/staff/halls/new?regionCode={town.group(1)}")).text, "/staff/halls/new")
+        form = read_form(
+            (await yuhuan.get(f"/staff/halls/new?regionCode={town.group(1)}")).text, "/staff/halls/new"
+        )
         assert form["regionCode"] == [town.group(1)] and form["level"] == ["TOWN"]
 
 
-async def test_pasted_coordinates_outside_the_county_are_refused_next_to_the_field(app: Any, settings: Settings) -> None:
+async def test_pasted_coordinates_outside_the_county_are_refused_next_to_the_field(
+    app: Any, settings: Settings
+) -> None:
     hall = await _one(settings, Hall, Hall.key == "luqiao-centre")
     async with signed_in(app, settings, "county", "331004") as luqiao:
-        form = read_form((await luqiao.get(f"/staff/halls/{hall.id}/edit")).text, f"/staff/halls/{hall.id}/edit")
-        for pasted, message in [("29.143,121.007", "天台县"), ("hello", "无法识别坐标"), ("28.58,200", "不在中国境内")]:
-            response = await luqiao.post(f"/staff/halls/{hall.id}/edit", data=with_values(form, coordinates=pasted))
+        form = read_form(
+            (await luqiao.get(f"/staff/halls/{hall.id}/edit")).text, f"/staff/halls/{hall.id}/edit"
+        )
+        for pasted, message in [
+            ("29.143,121.007", "天台县"),
+            ("hello", "无法识别坐标"),
+            ("28.58,200", "不在中国境内"),
+        ]:
+            response = await luqiao.post(
+                f"/staff/halls/{hall.id}/edit", data=with_values(form, coordinates=pasted)
+            )
             assert response.status_code == 422, pasted
             assert message in _text(response.text), pasted
             assert f'value="{pasted}"' in response.text  # what was typed is kept
@@ -137,13 +160,17 @@ async def test_county_check_uses_county_seats(settings: Settings) -> None:
     assert outside_county(tree, "331000", "331004", 31.23, 121.47)  # Shanghai
 
 
-async def test_clause_and_verified_date_are_recorded_through_the_agreement_form(app: Any, settings: Settings) -> None:
+async def test_clause_and_verified_date_are_recorded_through_the_agreement_form(
+    app: Any, settings: Settings
+) -> None:
     agreement = await _one(settings, Agreement, Agreement.key == "nanchong-luqiao-2023")
     async with signed_in(app, settings, "county", "331004") as luqiao:
         action = f"/staff/agreements/{agreement.id}/edit"
         form = read_form((await luqiao.get(action)).text, action)
         assert form.get("includesClause") == [""]  # not checked yet
-        saved = await luqiao.post(action, data=with_values(form, includesClause="no", verifiedOn="2026-11-30"))
+        saved = await luqiao.post(
+            action, data=with_values(form, includesClause="no", verifiedOn="2026-11-30")
+        )
         assert saved.status_code == 303, _text(saved.text)
         health = await luqiao.get("/staff/health")
         lines = _text(_section(health.text, "331004"))

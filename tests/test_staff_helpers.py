@@ -49,7 +49,8 @@ async def sign_in(client: httpx.AsyncClient, name: str, password: str = PASSWORD
     page = await client.get("/staff/login")
     assert page.status_code == 200, page.text
     return await client.post(
-        "/staff/login", data={"name": name, "password": password, "csrf_token": csrf_token(page.text), "next": "/staff/"}
+        "/staff/login",
+        data={"name": name, "password": password, "csrf_token": csrf_token(page.text), "next": "/staff/"},
     )
 
 

@@ -22,10 +22,22 @@ from api.services.imports import HEADINGS, SECTION_TITLES
 from api.settings import Settings
 from tests.test_staff_helpers import count, csrf_token, signed_in
 
-NEW_HALL = {"key": "t-luqiao-xinqiao", "name": "路桥区新桥镇便民服务中心", "regionCode": "331004", "level": "TOWN",
-            "address": "路桥区新桥镇新桥大道1号", "phone": "0576-82000000", "hasCrossRegionWindow": True}
-CHANGED_HALL = {"key": "luqiao-centre", "name": "路桥区行政服务中心", "regionCode": "331004", "level": "COUNTY",
-                "phone": "0576-82400000"}
+NEW_HALL = {
+    "key": "t-luqiao-xinqiao",
+    "name": "路桥区新桥镇便民服务中心",
+    "regionCode": "331004",
+    "level": "TOWN",
+    "address": "路桥区新桥镇新桥大道1号",
+    "phone": "0576-82000000",
+    "hasCrossRegionWindow": True,
+}
+CHANGED_HALL = {
+    "key": "luqiao-centre",
+    "name": "路桥区行政服务中心",
+    "regionCode": "331004",
+    "level": "COUNTY",
+    "phone": "0576-82400000",
+}
 FIELDS = ["key", "name", "regionCode", "level", "address", "phone", "hasCrossRegionWindow"]
 
 
@@ -69,7 +81,9 @@ def as_template(template: bytes, halls: list[dict[str, Any]]) -> tuple[str, byte
         by_heading[HEADINGS["halls"]["level"]] = labels[hall["level"]]
         by_heading[HEADINGS["halls"]["regionCode"]] = names.get(hall["regionCode"], hall["regionCode"])
         if "hasCrossRegionWindow" in hall:
-            by_heading[HEADINGS["halls"]["hasCrossRegionWindow"]] = "是" if hall["hasCrossRegionWindow"] else "否"
+            by_heading[HEADINGS["halls"]["hasCrossRegionWindow"]] = (
+                "是" if hall["hasCrossRegionWindow"] else "否"
+            )
         sheet.append([by_heading.get(h) for h in headings])
     buffer = io.BytesIO()
     book.save(buffer)
@@ -80,7 +94,8 @@ async def upload(client: httpx.AsyncClient, mode: str, file: tuple[str, bytes]) 
     page = await client.get("/staff/import")
     assert page.status_code == 200
     return await client.post(
-        "/staff/import", data={"csrf_token": csrf_token(page.text), "mode": mode},
+        "/staff/import",
+        data={"csrf_token": csrf_token(page.text), "mode": mode},
         files={"file": (file[0], file[1], "application/octet-stream")},
     )
 
@@ -128,17 +143,26 @@ async def test_check_previews_and_writes_nothing_then_apply_writes_through_the_s
         assert await count(settings, ChangeLog, ChangeLog.via == "import", ChangeLog.entity == "hall") == 2
 
         again = await upload(admin, "check", file)  # the same file twice changes nothing
-        assert re.sub(r"\s+", " ", _text(re.search(r'id="import-counts".*?</table>', again.text, re.S).group(0))).count(
-            "服务大厅 2 0 0 2"
-        ) == 1
+        assert (
+            re.sub(
+                r"\s+", " ", _text(re.search(r'id="import-counts".*?</table>', again.text, re.S).group(0))
+            ).count("服务大厅 2 0 0 2")
+            == 1
+        )
         logs = await count(settings, ChangeLog)
         reapplied = await upload(admin, "apply", file)
         assert reapplied.status_code == 200 and "已导入" in _text(reapplied.text)
         assert await count(settings, ChangeLog) == logs
 
 
-async def test_a_bad_sheet_writes_nothing_and_names_every_bad_row_and_field(app: Any, settings: Settings) -> None:
-    bad = [NEW_HALL, {**CHANGED_HALL, "regionCode": "999999"}, {"key": "t-no-name", "regionCode": "331004", "level": "TOWN"}]
+async def test_a_bad_sheet_writes_nothing_and_names_every_bad_row_and_field(
+    app: Any, settings: Settings
+) -> None:
+    bad = [
+        NEW_HALL,
+        {**CHANGED_HALL, "regionCode": "999999"},
+        {"key": "t-no-name", "regionCode": "331004", "level": "TOWN"},
+    ]
     async with signed_in(app, settings, "admin", "331000") as admin:
         logs = await count(settings, ChangeLog)
         for mode in ("check", "apply"):
@@ -152,10 +176,19 @@ async def test_a_bad_sheet_writes_nothing_and_names_every_bad_row_and_field(app:
 
 
 async def test_a_county_account_imports_only_rows_of_its_own_county(app: Any, settings: Settings) -> None:
-    foreign = {"key": "yuhuan-centre", "name": "玉环市行政服务中心", "regionCode": "331004", "level": "COUNTY"}
+    foreign = {
+        "key": "yuhuan-centre",
+        "name": "玉环市行政服务中心",
+        "regionCode": "331004",
+        "level": "COUNTY",
+    }
     async with signed_in(app, settings, "county", "331004") as luqiao:
         logs = await count(settings, ChangeLog)
-        refused = await upload(luqiao, "apply", as_json([NEW_HALL, {**NEW_HALL, "key": "t-other", "regionCode": "331083"}, foreign]))
+        refused = await upload(
+            luqiao,
+            "apply",
+            as_json([NEW_HALL, {**NEW_HALL, "key": "t-other", "regionCode": "331083"}, foreign]),
+        )
         assert refused.status_code == 422
         errors = _text(re.search(r'id="import-errors".*?</table>', refused.text, re.S).group(0))
         assert "第2条 t-other" in errors and "玉环市" in errors
@@ -169,7 +202,9 @@ async def test_a_county_account_imports_only_rows_of_its_own_county(app: Any, se
         assert await _hall(settings, NEW_HALL["key"]) is not None
 
 
-async def test_the_template_has_instructions_one_sheet_per_section_and_drop_downs(app: Any, settings: Settings) -> None:
+async def test_the_template_has_instructions_one_sheet_per_section_and_drop_downs(
+    app: Any, settings: Settings
+) -> None:
     async with signed_in(app, settings, "county", "331004") as luqiao:
         response = await luqiao.get("/staff/import/template.xlsx")
     assert response.status_code == 200
@@ -177,7 +212,10 @@ async def test_the_template_has_instructions_one_sheet_per_section_and_drop_down
     assert book.sheetnames == ["填写说明", *SECTION_TITLES.values()]
     halls = book[SECTION_TITLES["halls"]]
     assert [c.value for c in halls[1]] == list(HEADINGS["halls"].values())
-    lists = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1 for dv in halls.data_validations.dataValidation}
+    lists = {
+        str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1
+        for dv in halls.data_validations.dataValidation
+    }
     level_column = halls.cell(row=1, column=list(HEADINGS["halls"]).index("level") + 1).column_letter
     region_column = halls.cell(row=1, column=list(HEADINGS["halls"]).index("regionCode") + 1).column_letter
     assert "乡镇(街道)" in lists[level_column]
@@ -205,6 +243,6 @@ def test_template_headings_and_labels_read_back_as_the_import_format() -> None:
     """The instructions sheet is skipped (not an unknown section); headings, labels and "code name" map back."""
     from api.services.imports import normalise_document
 
-    assert normalise_document({"填写说明": [], "服务大厅": [{"大厅标识": "k", "层级": "县级", "所在地区": "331004 路桥区"}]}) == {
-        "halls": [{"key": "k", "level": "COUNTY", "regionCode": "331004"}]
-    }
+    assert normalise_document(
+        {"填写说明": [], "服务大厅": [{"大厅标识": "k", "层级": "县级", "所在地区": "331004 路桥区"}]}
+    ) == {"halls": [{"key": "k", "level": "COUNTY", "regionCode": "331004"}]}

@@ -75,17 +75,28 @@ async def test_admin_creates_a_county_account_that_can_sign_in(app: Any, setting
         page = await admin.get("/staff/users")
         assert page.status_code == 200
         form = read_form(page.text, "/staff/users")
-        bad = await admin.post("/staff/users", data=with_values(form, username="luqiao-li", role="county", regionCode="331004", password="short"))
+        bad = await admin.post(
+            "/staff/users",
+            data=with_values(
+                form, username="luqiao-li", role="county", regionCode="331004", password="short"
+            ),
+        )
         assert bad.status_code == 422 and "密码至少10位" in _text(bad.text)
         assert 'value="luqiao-li"' in bad.text  # what was typed is kept
         created = await admin.post(
-            "/staff/users", data=with_values(form, username="luqiao-li", role="county", regionCode="路桥区", password=PASSWORD)
+            "/staff/users",
+            data=with_values(
+                form, username="luqiao-li", role="county", regionCode="路桥区", password=PASSWORD
+            ),
         )
         assert created.status_code == 303
         listing = _text((await admin.get("/staff/users")).text)
         assert "luqiao-li" in listing and "路桥区" in listing
         partner = await admin.post(
-            "/staff/users", data=with_values(form, username="nanchong-wang", role="partner", regionCode="511300", password=PASSWORD)
+            "/staff/users",
+            data=with_values(
+                form, username="nanchong-wang", role="partner", regionCode="511300", password=PASSWORD
+            ),
         )
         assert partner.status_code == 303
     user = await _user(settings, "luqiao-li")
@@ -117,7 +128,9 @@ async def test_disabling_revokes_sessions_and_tokens_for_good(app: Any, settings
     assert await count(settings, ChangeLog, ChangeLog.entity == "user", ChangeLog.action == "disable") == 1
 
 
-async def test_password_reset_ends_sessions_and_tokens_are_listed_and_revocable(app: Any, settings: Settings) -> None:
+async def test_password_reset_ends_sessions_and_tokens_are_listed_and_revocable(
+    app: Any, settings: Settings
+) -> None:
     name = await add_staff(settings, "partner", "511300")
     token = await _issue_token(settings, name)
     async with new_client(app) as owner, signed_in(app, settings, "admin", "331000") as admin:
@@ -125,7 +138,9 @@ async def test_password_reset_ends_sessions_and_tokens_are_listed_and_revocable(
         user = await _user(settings, name)
         short = await _post_action(admin, f"/staff/users/{user.id}/password", password="short")
         assert short.status_code == 422 and "密码至少10位" in _text(short.text)
-        assert (await _post_action(admin, f"/staff/users/{user.id}/password", password="a new long passphrase")).status_code == 303
+        assert (
+            await _post_action(admin, f"/staff/users/{user.id}/password", password="a new long passphrase")
+        ).status_code == 303
         assert not await _signed_in_as(owner)
         async with new_client(app) as again:
             assert (await sign_in(again, name)).status_code != 303
@@ -134,7 +149,9 @@ async def test_password_reset_ends_sessions_and_tokens_are_listed_and_revocable(
         assert await _token_works(settings, token)  # a password reset leaves tokens alone …
         database = Database(settings.database_url)
         async with database.read() as session:
-            token_row = (await session.execute(select(ApiToken).where(ApiToken.user_id == user.id))).scalar_one()
+            token_row = (
+                await session.execute(select(ApiToken).where(ApiToken.user_id == user.id))
+            ).scalar_one()
         await database.dispose()
         listing = await admin.get("/staff/users")
         assert f"吊销令牌 {token_row.id}" in _text(listing.text)
@@ -150,7 +167,14 @@ async def test_only_admins_manage_accounts(app: Any, settings: Settings) -> None
         token = csrf_token((await county.get("/staff/")).text)
         before = await count(settings, StaffUser)
         forged = await county.post(
-            "/staff/users", data={"csrf_token": token, "username": "mine", "role": "admin", "regionCode": "331000", "password": PASSWORD}
+            "/staff/users",
+            data={
+                "csrf_token": token,
+                "username": "mine",
+                "role": "admin",
+                "regionCode": "331000",
+                "password": PASSWORD,
+            },
         )
         assert forged.status_code == 403
         assert await count(settings, StaffUser) == before
@@ -161,11 +185,18 @@ async def test_a_partner_account_keeps_its_own_regions_contacts(app: Any, settin
         page = await partner.get("/staff/contacts/new")
         assert page.status_code == 200
         form = read_form(page.text, "/staff/contacts/new")
-        own = await partner.post("/staff/contacts/new", data=with_values(form, name="王联络", regionCode="511300", phone="0817-1234567"))
+        own = await partner.post(
+            "/staff/contacts/new",
+            data=with_values(form, name="王联络", regionCode="511300", phone="0817-1234567"),
+        )
         assert own.status_code == 303
-        other = await partner.post("/staff/contacts/new", data=with_values(form, name="李冒名", regionCode="520500"))
+        other = await partner.post(
+            "/staff/contacts/new", data=with_values(form, name="李冒名", regionCode="520500")
+        )
         assert other.status_code == 403
-        local = await partner.post("/staff/contacts/new", data=with_values(form, name="赵本地", regionCode="331004"))
+        local = await partner.post(
+            "/staff/contacts/new", data=with_values(form, name="赵本地", regionCode="331004")
+        )
         assert local.status_code == 403
     database = Database(settings.database_url)
     async with database.read() as session:

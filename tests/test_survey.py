@@ -51,8 +51,16 @@ async def count(settings: Settings) -> int:
 
 
 def answer(token: str, matters: list[str], **changes: Any) -> dict[str, Any]:
-    return {"csrf_token": token, "respondent": "PERSON", "homeProvince": "510000", "homeRegion": "南充",
-            "matterCodes": matters[:2], "obstacles": ["TRAVEL", "MATERIALS"], "comment": "希望社保卡能异地补办", **changes}
+    return {
+        "csrf_token": token,
+        "respondent": "PERSON",
+        "homeProvince": "510000",
+        "homeRegion": "南充",
+        "matterCodes": matters[:2],
+        "obstacles": ["TRAVEL", "MATERIALS"],
+        "comment": "希望社保卡能异地补办",
+        **changes,
+    }
 
 
 async def test_anonymous_answer_is_stored_and_summarised(app: Any, settings: Settings) -> None:
@@ -61,13 +69,25 @@ async def test_anonymous_answer_is_stored_and_summarised(app: Any, settings: Set
         assert len(matters) >= 10
         response = await citizen.post("/survey", data=answer(token, matters))
         assert response.status_code == 303 and response.headers["location"] == "/survey/thanks"
-        company = answer(token, matters, respondent="COMPANY", homeProvince="520000", homeRegion="", matterCodes=[matters[0]],
-                         obstacles=[], comment="", otherMatter="企业跨省迁移登记")
+        company = answer(
+            token,
+            matters,
+            respondent="COMPANY",
+            homeProvince="520000",
+            homeRegion="",
+            matterCodes=[matters[0]],
+            obstacles=[],
+            comment="",
+            otherMatter="企业跨省迁移登记",
+        )
         assert (await citizen.post("/survey", data=company)).status_code == 303
         thanks = await citizen.get("/survey/thanks")
         assert thanks.status_code == 200 and "感谢参与调查" in thanks.text
     rows = await stored(settings)
-    assert [(r.respondent, r.home_province, r.home_region) for r in rows] == [("PERSON", "510000", "511300"), ("COMPANY", "520000", None)]
+    assert [(r.respondent, r.home_province, r.home_region) for r in rows] == [
+        ("PERSON", "510000", "511300"),
+        ("COMPANY", "520000", None),
+    ]
     assert rows[0].matter_codes == matters[:2] and rows[1].other_matter == "企业跨省迁移登记"
 
     async with signed_in(app, settings, "admin", "331000") as admin:
@@ -79,7 +99,12 @@ async def test_anonymous_answer_is_stored_and_summarised(app: Any, settings: Set
         export = await admin.get("/staff/survey.csv")
         assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
         lines = export.content.decode("utf-8-sig").splitlines()
-        assert len(lines) == 3 and "四川省" in lines[1] and "南充市" in lines[1] and "企业跨省迁移登记" in lines[2]
+        assert (
+            len(lines) == 3
+            and "四川省" in lines[1]
+            and "南充市" in lines[1]
+            and "企业跨省迁移登记" in lines[2]
+        )
         xlsx = await admin.get("/staff/survey.xlsx")
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     async with signed_in(app, settings, "partner", "511300") as partner:
@@ -102,7 +127,9 @@ async def test_rate_limit_per_address(app: Any, settings: Settings) -> None:
     async with client_at(app, "10.0.0.4") as busy:
         token, matters = await open_form(busy)
         for _ in range(PER_ADDRESS + 2):  # answers refused for a typo do not use up the allowance
-            assert (await busy.post("/survey", data=answer(token, matters, homeProvince="x"))).status_code == 400
+            assert (
+                await busy.post("/survey", data=answer(token, matters, homeProvince="x"))
+            ).status_code == 400
         for _ in range(PER_ADDRESS):
             assert (await busy.post("/survey", data=answer(token, matters))).status_code == 303
         limited = await busy.post("/survey", data=answer(token, matters, comment="第六份"))
@@ -139,7 +166,9 @@ async def test_bad_answers_are_refused_with_a_message_and_nothing_stored(
         refused = await citizen.post("/survey", data=answer(token, matters, **changes))
         assert refused.status_code == 400, refused.text[:500]
         assert field_message in refused.text
-        assert "<script>alert" not in refused.text and "<b>户口" not in refused.text  # shown escaped, never as HTML
+        assert (
+            "<script>alert" not in refused.text and "<b>户口" not in refused.text
+        )  # shown escaped, never as HTML
     assert await count(settings) == 0
 
 
@@ -187,12 +216,16 @@ def test_limiter_overall_and_bounded_memory() -> None:
 
 
 @pytest.mark.parametrize(("times", "expected"), LIMITER_TABLE)
-def test_shared_limiter_two_workers_one_budget(tmp_path: Any, times: list[float], expected: list[bool]) -> None:
+def test_shared_limiter_two_workers_one_budget(
+    tmp_path: Any, times: list[float], expected: list[bool]
+) -> None:
     """Two workers' limiters over one run folder: the same windows as one in-memory limiter, the
     attempts spread over both (times from 1000: the monotonic clock is never near zero)."""
     path = tmp_path / SharedSubmissionLimiter.FILE_NAME
     SharedSubmissionLimiter.create(path)
-    workers = [SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=100) for _ in range(2)]
+    workers = [
+        SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=100) for _ in range(2)
+    ]
     answers = [workers[i % 2].allow("a", 1000.0 + t) for i, t in enumerate(times)]
     assert answers == expected
     assert workers[0].allow("b", 1000.0)  # another address has its own window
@@ -200,7 +233,9 @@ def test_shared_limiter_two_workers_one_budget(tmp_path: Any, times: list[float]
 
 def test_shared_limiter_overall_cap_and_check_records_nothing(tmp_path: Any) -> None:
     path = tmp_path / SharedSubmissionLimiter.FILE_NAME
-    one, two = (SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=5) for _ in range(2))
+    one, two = (
+        SharedSubmissionLimiter(path, per_address=3, window=60.0, overall_per_minute=5) for _ in range(2)
+    )
     assert all(one.check("10.0.0.1", 1000.0) for _ in range(10))  # checking uses nothing up
     answers = [(one if i % 2 else two).allow(f"10.0.0.{i}", 1000.0 + i) for i in range(8)]
     assert answers == [True] * 5 + [False] * 3

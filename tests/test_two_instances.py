@@ -29,7 +29,10 @@ async def instance(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def found(client: httpx.AsyncClient, text: str, code: str) -> bool:
-    query = {"query": "query($q: String!) { search(query: $q) { matter { code name } } }", "variables": {"q": text}}
+    query = {
+        "query": "query($q: String!) { search(query: $q) { matter { code name } } }",
+        "variables": {"q": text},
+    }
     body = (await client.post("/graphql", json=query)).json()
     return any(hit["matter"]["code"] == code for hit in body["data"]["search"])
 
@@ -44,17 +47,26 @@ async def wait_for(client: httpx.AsyncClient, text: str, code: str, limit: float
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-async def test_an_edit_through_either_instance_shows_in_both(settings: Settings, admin_token: str, tmp_path: Path) -> None:
+async def test_an_edit_through_either_instance_shows_in_both(
+    settings: Settings, admin_token: str, tmp_path: Path
+) -> None:
     first = replace(settings, index_dir=tmp_path / "index-a")
     second = replace(settings, index_dir=tmp_path / "index-b")
     headers = {"Authorization": f"Bearer {admin_token}"}
     mutation = """mutation($name: String!) { upsertMatter(input: {code: "M-TWO", name: $name, department: "测试",
                   scope: CROSS_PROVINCE, modes: [], keywords: []}) { code } }"""
     async with instance(first) as a, instance(second) as b:
-        made = await a.post("/graphql", json={"query": mutation, "variables": {"name": "双实例同步测试事项"}}, headers=headers)
+        made = await a.post(
+            "/graphql", json={"query": mutation, "variables": {"name": "双实例同步测试事项"}}, headers=headers
+        )
         assert "errors" not in made.json(), made.text
-        delays: dict[str, Any] = {"a": await wait_for(a, "双实例同步测试", "M-TWO"), "b": await wait_for(b, "双实例同步测试", "M-TWO")}
-        renamed = await b.post("/graphql", json={"query": mutation, "variables": {"name": "跨实例改名验证事项"}}, headers=headers)
+        delays: dict[str, Any] = {
+            "a": await wait_for(a, "双实例同步测试", "M-TWO"),
+            "b": await wait_for(b, "双实例同步测试", "M-TWO"),
+        }
+        renamed = await b.post(
+            "/graphql", json={"query": mutation, "variables": {"name": "跨实例改名验证事项"}}, headers=headers
+        )
         assert "errors" not in renamed.json(), renamed.text
         delays["a2"] = await wait_for(a, "跨实例改名验证", "M-TWO")
         delays["b2"] = await wait_for(b, "跨实例改名验证", "M-TWO")

@@ -307,7 +307,9 @@ async def test_region_page_for_people_from_there(client: httpx.AsyncClient) -> N
     assert "示例数据" in text
     province = visible_text((await get(client, "/regions/510000")).text)
     assert "四川省内已与台州签约的地区" in province and "四川省南充市" in province
-    assert re.search(r"四川省南充市\s*：\s*\d+ 份协议，生效中", province)  # each signed region: how many, any in force
+    assert re.search(
+        r"四川省南充市\s*：\s*\d+ 份协议，生效中", province
+    )  # each signed region: how many, any in force
     local = visible_text((await get(client, "/regions/331004")).text)
     assert "本地户籍" in local and "路桥区行政服务中心" in local
 
@@ -551,7 +553,9 @@ async def test_matter_page_chooser_and_type_ahead_stay_on_the_matter(client: htt
     assert "evil" not in hostile.text
 
 
-async def test_results_show_a_matter_edit_at_once(client: httpx.AsyncClient, app: Any, settings: Settings) -> None:
+async def test_results_show_a_matter_edit_at_once(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
     """Result details are remembered per catalog mark; an edit moves the mark, so the next page
     shows the edited matter, not the remembered one."""
     from api.services.base import SYSTEM, ServiceContext
@@ -564,10 +568,18 @@ async def test_results_show_a_matter_edit_at_once(client: httpx.AsyncClient, app
         async with state.db.write() as session:
             tree = await load_tree(session)
             ctx = ServiceContext(actor=SYSTEM, tree=tree, home_city=settings.home_region)
-            await upsert_matter(session, ctx, {
-                "code": "X-EDIT", "name": "缓存测试事项", "department": "测试局", "scope": "CROSS_PROVINCE",
-                "modes": modes, "keywords": ["cachetest"],
-            })
+            await upsert_matter(
+                session,
+                ctx,
+                {
+                    "code": "X-EDIT",
+                    "name": "缓存测试事项",
+                    "department": "测试局",
+                    "scope": "CROSS_PROVINCE",
+                    "modes": modes,
+                    "keywords": ["cachetest"],
+                },
+            )
         await state.search.catch_up()
 
     await save(["FULL_ONLINE"])
@@ -595,8 +607,13 @@ async def test_region_page_shows_relation_and_index_edits_at_once(
         tree = await load_tree(session)
         ctx = ServiceContext(actor=SYSTEM, tree=tree, home_city=settings.home_region)
         data, errors = parse_relation(
-            {"key": "cache-test", "kind": "COOPERATION", "localCode": "331081", "partnerCode": NANCHONG,
-             "since": "缓存测试结对"},
+            {
+                "key": "cache-test",
+                "kind": "COOPERATION",
+                "localCode": "331081",
+                "partnerCode": NANCHONG,
+                "since": "缓存测试结对",
+            },
             ctx,
         )
         assert data is not None, errors

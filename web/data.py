@@ -290,8 +290,15 @@ class AgreementDetails:
 def _agreement_details(catalog: Any) -> dict[int, AgreementDetails]:
     return {
         row.id: AgreementDetails(
-            row.id, row.document_ref, row.items_count, row.note, row.source, row.source_url,
-            bool(row.is_sample), row.updated_at, getattr(row, "verified_on", None),
+            row.id,
+            row.document_ref,
+            row.items_count,
+            row.note,
+            row.source,
+            row.source_url,
+            bool(row.is_sample),
+            row.updated_at,
+            getattr(row, "verified_on", None),
             getattr(row, "not_shared_reason", None),
         )
         for row in catalog.agreement_rows.values()

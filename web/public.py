@@ -80,8 +80,6 @@ def is_fragment_request(request: Request) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
-
-
 def not_found_response(request: Request, message: str, what: str = "page") -> Response:
     return render(
         request,
@@ -333,12 +331,24 @@ async def search(request: Request) -> Response:
             if matter is not None:
                 results.append(
                     presenter.result(
-                        matter, marked[code], score, home, lat, lon, halls_shown=1, near=near_raw, compact=True
+                        matter,
+                        marked[code],
+                        score,
+                        home,
+                        lat,
+                        lon,
+                        halls_shown=1,
+                        near=near_raw,
+                        compact=True,
                     )
                 )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
     # issue 16's search log: first pages only; the template adds `s=<search_id>` to result links
-    search_id = search_tracking.record_search(request, text, [r.matter.code for r in results], found) if text and page_number == 1 else None
+    search_id = (
+        search_tracking.record_search(request, text, [r.matter.code for r in results], found)
+        if text and page_number == 1
+        else None
+    )
     if search_id:  # each link carries the search's id (copies: a result view may be shared)
         results = [replace(r, link=details_link(r.matter.code, home, near_raw, search_id)) for r in results]
 
@@ -754,7 +764,13 @@ async def feedback_submit(request: Request) -> Response:
             feedback = await submit_feedback(session, catalog.service_context(actor), raw)
             reference = feedback.reference
     except (TokenSpent, IntegrityError):
-        return _feedback_page(request, values, {}, "这份反馈已经提交过了(同一张表单只能提交一次)。如需再次提交, 请再点一次“提交反馈”。", 409)
+        return _feedback_page(
+            request,
+            values,
+            {},
+            "这份反馈已经提交过了(同一张表单只能提交一次)。如需再次提交, 请再点一次“提交反馈”。",
+            409,
+        )
     except BadInput as error:
         errors = {}
         for field_error in error.fields:

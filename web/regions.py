@@ -263,7 +263,7 @@ def local_place_by_name(tree: RegionTree, home_city: str, text: str) -> str | No
         if ancestor and ancestor in tree:
             for form in (tree.name(ancestor), stem(tree.name(ancestor))):
                 if typed.startswith(form) and len(typed) > len(form):
-                    typed = typed[len(form):]
+                    typed = typed[len(form) :]
                     break
     if not typed:
         return None

@@ -63,8 +63,13 @@ FIELD_IDS = {
 class SubmissionLimiter:
     """Sliding-window limits per address and overall (in memory; bounded number of addresses)."""
 
-    def __init__(self, per_address: int = PER_ADDRESS, window: float = WINDOW_SECONDS,
-                 overall_per_minute: int = OVERALL_PER_MINUTE, max_addresses: int = 20_000) -> None:
+    def __init__(
+        self,
+        per_address: int = PER_ADDRESS,
+        window: float = WINDOW_SECONDS,
+        overall_per_minute: int = OVERALL_PER_MINUTE,
+        max_addresses: int = 20_000,
+    ) -> None:
         self.per_address = per_address
         self.window = window
         self.overall_per_minute = overall_per_minute
@@ -116,8 +121,13 @@ class SharedSubmissionLimiter:
     SLOTS = 1 << 14
     HEADER = 32
 
-    def __init__(self, path: Path, per_address: int = PER_ADDRESS, window: float = WINDOW_SECONDS,
-                 overall_per_minute: int = OVERALL_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        path: Path,
+        per_address: int = PER_ADDRESS,
+        window: float = WINDOW_SECONDS,
+        overall_per_minute: int = OVERALL_PER_MINUTE,
+    ) -> None:
         self.per_address = per_address
         self.window = window
         self.overall_per_minute = overall_per_minute
@@ -148,7 +158,9 @@ class SharedSubmissionLimiter:
         os.close(self._fd)
 
     def _offset(self, address: str) -> tuple[int, int]:
-        digest = int.from_bytes(hashlib.blake2b(address.encode(), key=self._key, digest_size=8).digest(), "little")
+        digest = int.from_bytes(
+            hashlib.blake2b(address.encode(), key=self._key, digest_size=8).digest(), "little"
+        )
         digest |= 1  # 0 marks a slot nobody holds
         return digest, self._slots_at + (digest % self.SLOTS) * self._slot.size
 
@@ -214,27 +226,51 @@ def _catalog_choices(catalog: Any) -> tuple[list[tuple[str, str]], list[tuple[st
     tree = catalog.tree
     provinces = sorted(((p.code, p.name) for p in tree if p.level == "PROVINCE"), key=lambda item: item[0])
     matters = sorted(
-        ((m.code, m.name) for m in catalog.matters.values() if m.scope == "CROSS_PROVINCE"), key=lambda item: item[0]
+        ((m.code, m.name) for m in catalog.matters.values() if m.scope == "CROSS_PROVINCE"),
+        key=lambda item: item[0],
     )
     return provinces, matters
 
 
-async def _form_page(request: Request, values: dict[str, Any], errors: dict[str, str], general: str | None,
-                     status: int) -> Response:
+async def _form_page(
+    request: Request, values: dict[str, Any], errors: dict[str, str], general: str | None, status: int
+) -> Response:
     catalog = await request.app.state.tongban.catalog.get()
     provinces, matters = _catalog_choices(catalog)
     home = catalog.tree.name(catalog.home_city)
-    return render(request, "survey.html", {
-        "title": "跨区域办事需求调查", "values": values, "errors": errors, "general": general,
-        "provinces": provinces, "matters": matters, "respondents": list(RESPONDENTS.items()),
-        "obstacles": list(OBSTACLES.items()), "max_matters": MAX_MATTERS, "other_max": OTHER_MATTER_MAX,
-        "comment_max": COMMENT_MAX, "field_ids": FIELD_IDS, "city": home,
-    }, status_code=status, headers={"Cache-Control": "no-store"})
+    return render(
+        request,
+        "survey.html",
+        {
+            "title": "跨区域办事需求调查",
+            "values": values,
+            "errors": errors,
+            "general": general,
+            "provinces": provinces,
+            "matters": matters,
+            "respondents": list(RESPONDENTS.items()),
+            "obstacles": list(OBSTACLES.items()),
+            "max_matters": MAX_MATTERS,
+            "other_max": OTHER_MATTER_MAX,
+            "comment_max": COMMENT_MAX,
+            "field_ids": FIELD_IDS,
+            "city": home,
+        },
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _empty() -> dict[str, Any]:
-    return {"respondent": "", "homeProvince": "", "homeRegion": "", "matterCodes": [], "otherMatter": "",
-            "obstacles": [], "comment": ""}
+    return {
+        "respondent": "",
+        "homeProvince": "",
+        "homeRegion": "",
+        "matterCodes": [],
+        "otherMatter": "",
+        "obstacles": [],
+        "comment": "",
+    }
 
 
 @page
@@ -258,7 +294,9 @@ def _values(form: Any) -> dict[str, Any]:
 async def survey_submit(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
     if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(await request.body()) > MAX_BODY_BYTES:
-        return render(request, "survey_thanks.html", {"title": "提交内容过长", "too_large": True}, status_code=413)
+        return render(
+            request, "survey_thanks.html", {"title": "提交内容过长", "too_large": True}, status_code=413
+        )
     form = await request.form(max_files=0, max_fields=200)
     values = _values(form)
     if not csrf.verify(request, str(form.get(csrf.FIELD, ""))):
@@ -270,7 +308,9 @@ async def survey_submit(request: Request) -> Response:
         return await _form_page(request, values, {}, message, 403)
     address = (request.client.host if request.client else "") or "unknown"
     if not limiter(request).check(address, time.monotonic()):
-        response = await _form_page(request, values, {}, "提交太频繁了，请过几分钟再提交。你填写的内容还在。", 429)
+        response = await _form_page(
+            request, values, {}, "提交太频繁了，请过几分钟再提交。你填写的内容还在。", 429
+        )
         response.headers["Retry-After"] = str(int(WINDOW_SECONDS // 10))
         return response
     catalog = await request.app.state.tongban.catalog.get()

@@ -308,7 +308,11 @@ class Presenter:
                 reach = "（未实行全市共享）"
             why = f"依据{who}{more}{reach}"
         elif result.kind == "SCOPE_EXCLUDED":
-            why = "全市通办事项，仅限本市户籍（参保）" if scope == "CITYWIDE" else "全省通办事项，不在跨省通办范围"
+            why = (
+                "全市通办事项，仅限本市户籍（参保）"
+                if scope == "CITYWIDE"
+                else "全省通办事项，不在跨省通办范围"
+            )
         else:
             why = f"你的户籍地与{city}没有生效的协议覆盖这件事"
         return verdict, why
@@ -448,7 +452,9 @@ class Presenter:
             return view
         if coverage is None:
             # a compact card says the verdict in a clause: the decision without the sentence
-            coverage = (self.catalog.decision if compact else self.catalog.coverage)(home, matter.code, self.day)
+            coverage = (self.catalog.decision if compact else self.catalog.coverage)(
+                home, matter.code, self.day
+            )
         view.covered = coverage.covered
         view.verdict, view.why = self.verdict(coverage, matter.scope)
         view.presumed = rules.is_presumed(coverage)

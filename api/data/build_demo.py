@@ -1137,7 +1137,11 @@ def build_sample_agreements(regions: Regions) -> list[dict[str, Any]]:
                 "expiresOn": expires,
                 "status": "ACTIVE",
                 "citywideShared": shared,
-                **({"notSharedReason": SAMPLE_NOT_SHARED_REASONS[key]} if key in SAMPLE_NOT_SHARED_REASONS else {}),
+                **(
+                    {"notSharedReason": SAMPLE_NOT_SHARED_REASONS[key]}
+                    if key in SAMPLE_NOT_SHARED_REASONS
+                    else {}
+                ),
                 "matterCodes": codes,
                 "documentRef": None,
                 "registeredOn": (date.fromisoformat(signed) + timedelta(days=delay)).isoformat(),

@@ -49,4 +49,7 @@ def graphql_routes(settings: Settings) -> list[BaseRoute]:
         subscription_protocols=(),
     )
     # Every method reaches the view, so a PUT gets the same JSON 405 (Allow: GET, POST) as the rest.
-    return [Route("/graphql", view, name="graphql"), Route("/graphql/schema.graphql", schema_sdl, methods=["GET", "HEAD"])]
+    return [
+        Route("/graphql", view, name="graphql"),
+        Route("/graphql/schema.graphql", schema_sdl, methods=["GET", "HEAD"]),
+    ]

@@ -77,7 +77,9 @@ class Activity:
         return self.row.version
 
 
-@strawberry.input(description="A cooperation activity. localCode: a county account may only give its own county.")
+@strawberry.input(
+    description="A cooperation activity. localCode: a county account may only give its own county."
+)
 class ActivityInput:
     kind: ActivityKind
     partner_code: str
@@ -135,12 +137,16 @@ class ActivityQueries:
             conditions.append(ACTIVITIES.c.local_code == local_code)
         if kind is not None:
             conditions.append(ACTIVITIES.c.kind == enums.ActivityKind(kind))
-        rows, has_next, counter = await _page(info, ACTIVITIES, "id", conditions, first, after, "activity", int)
+        rows, has_next, counter = await _page(
+            info, ACTIVITIES, "id", conditions, first, after, "activity", int
+        )
         edges = [
             ActivityEdge(cursor=encode_cursor("activity", [row.id]), node=Activity(row=row, catalog=catalog))
             for row in rows
         ]
-        return ActivityConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter)
+        return ActivityConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter
+        )
 
     @strawberry.field(
         description="RED partners with no CONSULTATION in the 12 months up to onDate (default today), by code "
@@ -162,7 +168,9 @@ class ActivityQueries:
 
 @strawberry.type
 class ActivityMutations:
-    @strawberry.mutation(description="Record a cooperation activity. A county account: its own county as localCode; admins any.")
+    @strawberry.mutation(
+        description="Record a cooperation activity. A county account: its own county as localCode; admins any."
+    )
     async def create_activity(self, info: Info, input: ActivityInput) -> Activity:
         ctx = info.context
         service_ctx = await ctx.service_context()
@@ -170,8 +178,12 @@ class ActivityMutations:
             activity_id = (await create_activity(session, service_ctx, as_import_dict(input))).id
         return await _activity(info, activity_id)
 
-    @strawberry.mutation(description="Change an activity; a stale `version` fails with CONFLICT and changes nothing.")
-    async def update_activity(self, info: Info, id: strawberry.ID, version: int, input: ActivityInput) -> Activity:
+    @strawberry.mutation(
+        description="Change an activity; a stale `version` fails with CONFLICT and changes nothing."
+    )
+    async def update_activity(
+        self, info: Info, id: strawberry.ID, version: int, input: ActivityInput
+    ) -> Activity:
         activity_id = parse_id(id, "合作交流活动")
         ctx = info.context
         service_ctx = await ctx.service_context()

@@ -66,7 +66,12 @@ def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
         for field_name, field in graphql_type.fields.items():
             resolve = field.resolve
             definition = (field.extensions or {}).get(DEFINITION)
-            if resolve is None or not getattr(resolve, "_is_default", False) or field.args or definition is None:
+            if (
+                resolve is None
+                or not getattr(resolve, "_is_default", False)
+                or field.args
+                or definition is None
+            ):
                 continue
             shape = _shape(field.type)
             if shape is not None:
@@ -138,7 +143,9 @@ def execution_context_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreEx
                 raise _Bail  # graphql-core takes other iterables too; let it
             return [self._complete_plain(of, item, field_details_list) for item in value]
 
-        def _complete_plain_object(self, object_type: GraphQLObjectType, value: Any, field_details_list: Any) -> Any:
+        def _complete_plain_object(
+            self, object_type: GraphQLObjectType, value: Any, field_details_list: Any
+        ) -> Any:
             sub_fields = table.get(object_type.name)
             if sub_fields is None or object_type.is_type_of is not None:
                 raise _Bail

@@ -59,7 +59,9 @@ class AgreementInput:
         default=strawberry.UNSET, description="Defaults to signedOn."
     )
     expires_on: dt.date | None = strawberry.UNSET
-    status: AgreementStatus | None = strawberry.field(default=strawberry.UNSET, description="Defaults to ACTIVE.")
+    status: AgreementStatus | None = strawberry.field(
+        default=strawberry.UNSET, description="Defaults to ACTIVE."
+    )
     citywide_shared: bool | None = strawberry.field(
         default=strawberry.UNSET, description="一地签约、全市共享; defaults to true."
     )

@@ -24,7 +24,9 @@ from api.services.partners import set_partner_indices, set_tier_thresholds
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Register an agreement. A county account may only register its own county's.")
+    @strawberry.mutation(
+        description="Register an agreement. A county account may only register its own county's."
+    )
     async def create_agreement(self, info: Info, input: AgreementInput) -> Agreement:
         ctx = info.context
         service_ctx = await ctx.service_context()
@@ -32,8 +34,12 @@ class Mutation:
             agreement_id = (await create_agreement(session, service_ctx, as_import_dict(input))).id
         return await _agreement(info, agreement_id)
 
-    @strawberry.mutation(description="Change an agreement; a stale `version` fails with CONFLICT and changes nothing.")
-    async def update_agreement(self, info: Info, id: strawberry.ID, version: int, input: AgreementInput) -> Agreement:
+    @strawberry.mutation(
+        description="Change an agreement; a stale `version` fails with CONFLICT and changes nothing."
+    )
+    async def update_agreement(
+        self, info: Info, id: strawberry.ID, version: int, input: AgreementInput
+    ) -> Agreement:
         agreement_id = parse_id(id, "协议")
         ctx = info.context
         service_ctx = await ctx.service_context()
@@ -45,7 +51,9 @@ class Mutation:
         description="Create or update a matter by code (admins only); a changed guide is a new version. "
         "With `version`, a stale save fails with CONFLICT and changes nothing."
     )
-    async def upsert_matter(self, info: Info, input: MatterInput, version: int | None = strawberry.UNSET) -> Matter:
+    async def upsert_matter(
+        self, info: Info, input: MatterInput, version: int | None = strawberry.UNSET
+    ) -> Matter:
         (version,) = unset(version)
         ctx = info.context
         service_ctx = await ctx.service_context()
@@ -73,7 +81,9 @@ class Mutation:
         service_ctx = await ctx.service_context()
         async with ctx.db.write() as session:
             saved_id = (
-                await upsert_hall(session, service_ctx, as_import_dict(input), hall_id=hall_id, version=version)
+                await upsert_hall(
+                    session, service_ctx, as_import_dict(input), hall_id=hall_id, version=version
+                )
             ).id
         catalog = await ctx.after_write()
         row = await ctx.loaders.hall_by_id.load(saved_id)
@@ -97,7 +107,9 @@ class Mutation:
         catalog = await ctx.after_write()
         return region_of(catalog, region_code)
 
-    @strawberry.mutation(description="Set the thresholds of the four-colour grading (0–100 each). Admins only.")
+    @strawberry.mutation(
+        description="Set the thresholds of the four-colour grading (0–100 each). Admins only."
+    )
     async def set_tier_thresholds(self, info: Info, population: float, cooperation: float) -> TierThresholds:
         ctx = info.context
         service_ctx = await ctx.service_context()

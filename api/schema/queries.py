@@ -90,7 +90,9 @@ async def _page(
     rows: list[Any] = []
     if size > 0:
         async with db.read() as session:
-            rows = list((await session.execute(select(table).where(*where).order_by(column).limit(size + 1))).all())
+            rows = list(
+                (await session.execute(select(table).where(*where).order_by(column).limit(size + 1))).all()
+            )
     has_next = len(rows) > size
     rows = rows[:size]
     if size == 0:
@@ -218,7 +220,9 @@ class Query:
         first: int | None = strawberry.UNSET,
         after: str | None = strawberry.UNSET,
     ) -> RegionConnection:
-        parent_code, level, name_contains, first, after = unset(parent_code, level, name_contains, first, after)
+        parent_code, level, name_contains, first, after = unset(
+            parent_code, level, name_contains, first, after
+        )
         catalog = await info.context.catalog()
         conditions: list[Any] = []
         if parent_code is not None:
@@ -236,7 +240,9 @@ class Query:
             for row in rows
             if row.code in catalog.tree
         ]
-        return RegionConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter)
+        return RegionConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter
+        )
 
     @strawberry.field
     async def agreement(self, info: Info, id: strawberry.ID) -> Agreement | None:
@@ -268,9 +274,13 @@ class Query:
             conditions.append(AGREEMENTS.c.local_code == local_code)
         if status is not None:
             conditions.append(agreement_status_condition(enums.AgreementStatus(status), info.context.today))
-        rows, has_next, counter = await _page(info, AGREEMENTS, "id", conditions, first, after, "agreement", int)
+        rows, has_next, counter = await _page(
+            info, AGREEMENTS, "id", conditions, first, after, "agreement", int
+        )
         edges = [
-            AgreementEdge(cursor=encode_cursor("agreement", [row.id]), node=Agreement(row=row, catalog=catalog))
+            AgreementEdge(
+                cursor=encode_cursor("agreement", [row.id]), node=Agreement(row=row, catalog=catalog)
+            )
             for row in rows
         ]
         return AgreementConnection(
@@ -296,7 +306,9 @@ class Query:
             conditions.append(MATTERS.c.scope == scope)
         rows, has_next, counter = await _page(info, MATTERS, "code", conditions, first, after, "matter", str)
         edges = [MatterEdge(cursor=encode_cursor("matter", [row.code]), node=Matter(row=row)) for row in rows]
-        return MatterConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter)
+        return MatterConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter
+        )
 
     @strawberry.field
     async def hall(self, info: Info, id: strawberry.ID) -> Hall | None:
@@ -321,8 +333,13 @@ class Query:
         if region_code is not None:
             conditions.append(HALLS.c.region_code.in_(catalog.descendants(region_code)))
         rows, has_next, counter = await _page(info, HALLS, "id", conditions, first, after, "hall", int)
-        edges = [HallEdge(cursor=encode_cursor("hall", [row.id]), node=Hall(row=row, catalog=catalog)) for row in rows]
-        return HallConnection(edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter)
+        edges = [
+            HallEdge(cursor=encode_cursor("hall", [row.id]), node=Hall(row=row, catalog=catalog))
+            for row in rows
+        ]
+        return HallConnection(
+            edges=edges, page_info=page_info([e.cursor for e in edges], has_next, after), counter=counter
+        )
 
     @strawberry.field(
         description="Full-text search over matters (synonyms, pinyin). With homeRegionCode, the matters "
@@ -361,7 +378,11 @@ class Query:
             covered = None
             if home_region_code is not None and hit.code in catalog.matters:
                 covered = catalog.coverage(home_region_code, hit.code, ctx.today).covered
-            results.append(MatterHit(matter=Matter(row=row), score=float(hit.score), highlight=hit.highlight, covered=covered))
+            results.append(
+                MatterHit(
+                    matter=Matter(row=row), score=float(hit.score), highlight=hit.highlight, covered=covered
+                )
+            )
         if home_region_code is not None:
             results.sort(key=lambda h: not h.covered)
         return results
@@ -379,7 +400,9 @@ class Query:
         day = on_date or info.context.today
         result = catalog.coverage(home_region_code, matter_code, day)
         metrics.COVERAGE_ANSWERS.labels("graphql", "true" if result.covered else "false").inc()
-        return Coverage(result=result, catalog=catalog, home_code=home_region_code, matter_code=matter_code, day=day)
+        return Coverage(
+            result=result, catalog=catalog, home_code=home_region_code, matter_code=matter_code, day=day
+        )
 
     @strawberry.field(
         description="The halls that can handle the matter for someone from homeRegionCode (§5.7): nearest "

@@ -54,7 +54,6 @@ class CoverageKind(StrEnum):
     SCOPE_EXCLUDED = "SCOPE_EXCLUDED"
 
 
-
 def shown(graphql_type: Any, description: str | None = None) -> Any:
     """A field read as a plain attribute, set by the type's `__post_init__` (see the module docstring).
     No class annotation on purpose: strawberry then keeps it in class order among the resolvers."""
@@ -178,13 +177,17 @@ class Region:
         rows = await info.context.loaders.agreements_by_region.load(self.place.code)
         return [Agreement(row=row, catalog=self.catalog) for row in rows]
 
-    @strawberry.field(description="Pairing relations (对口援疆, 东西部协作, 对口合作): real ties, not agreements.")
+    @strawberry.field(
+        description="Pairing relations (对口援疆, 东西部协作, 对口合作): real ties, not agreements."
+    )
     async def relations(self, info: Info) -> list[RegionRelation]:
         rows = await info.context.loaders.relations_by_region.load(self.place.code)
         return [RegionRelation(row=row, catalog=self.catalog) for row in rows]
 
 
-@strawberry.type(description="结对关系: 对口援疆、东西部协作或对口合作。它不是跨省通办协议, 本身不产生通办效力。")
+@strawberry.type(
+    description="结对关系: 对口援疆、东西部协作或对口合作。它不是跨省通办协议, 本身不产生通办效力。"
+)
 class RegionRelation:
     row: strawberry.Private[Any]
     catalog: strawberry.Private[Catalog]
@@ -265,7 +268,9 @@ class Agreement:
             self.facts = agreement_facts(self.row, None)
         return self.facts
 
-    @strawberry.field(description="The status today: PENDING before effectiveFrom, EXPIRED after expiresOn (§5.2).")
+    @strawberry.field(
+        description="The status today: PENDING before effectiveFrom, EXPIRED after expiresOn (§5.2)."
+    )
     def status(self, info: Info) -> AgreementStatus:
         return enums.AgreementStatus(rules.exposed_status(self._facts(), info.context.today))
 
@@ -278,7 +283,8 @@ class Agreement:
 
     citywide_shared = shown(bool, "一地签约、全市共享: takes effect in every county of the home city.")
     not_shared_reason = shown(
-        str | None, "Why this agreement is an exception to 一地签约、全市共享 (recorded by staff; citywideShared false)."
+        str | None,
+        "Why this agreement is an exception to 一地签约、全市共享 (recorded by staff; citywideShared false).",
     )
     covers_all_matters = shown(
         bool, "True when the agreement lists no matters: it covers every CROSS_PROVINCE matter."
@@ -344,7 +350,9 @@ class Guide:
                 GuideMaterial(
                     name=str(item["name"]),
                     required=bool(item.get("required", True)),
-                    copies=int(copies) if isinstance(copies, int | float) and not isinstance(copies, bool) else None,
+                    copies=int(copies)
+                    if isinstance(copies, int | float) and not isinstance(copies, bool)
+                    else None,
                     note=item.get("note") if isinstance(item.get("note"), str) else None,
                 )
             )
@@ -463,7 +471,9 @@ class Hall:
     opening_hours = shown(str | None)
     latitude = shown(float | None)
     longitude = shown(float | None)
-    coordinates_approximate = shown(bool, "True when the coordinates locate the town or county seat, not the door.")
+    coordinates_approximate = shown(
+        bool, "True when the coordinates locate the town or county seat, not the door."
+    )
     has_cross_region_window = shown(bool, "设有跨区域通办窗口: handles every CROSS_PROVINCE matter.")
 
     def __post_init__(self) -> None:
@@ -495,7 +505,9 @@ class Hall:
                 continue
         return services
 
-    @strawberry.field(description="The matters this hall lists (besides what its cross-region window handles).")
+    @strawberry.field(
+        description="The matters this hall lists (besides what its cross-region window handles)."
+    )
     async def matters(self, info: Info) -> list[Matter]:
         rows = await info.context.loaders.hall_matters.load(self.row.id)
         return [Matter(row=row) for row in rows]
@@ -510,7 +522,9 @@ class Hall:
 # Built from the request's snapshot only, so every field is set at once (no resolver runs).
 
 
-@strawberry.type(description="Can someone from homeRegion handle the matter here, on onDate, and where (§5.6)?")
+@strawberry.type(
+    description="Can someone from homeRegion handle the matter here, on onDate, and where (§5.6)?"
+)
 class Coverage:
     result: strawberry.Private[rules.CoverageResult]
     catalog: strawberry.Private[Catalog]
@@ -521,7 +535,9 @@ class Coverage:
     home_region = shown(Region)
     matter = shown(Matter | None)
     covered = shown(bool)
-    kind = shown(CoverageKind, "Which rule decided: LOCAL, PROVINCE (全省通办), AGREEMENT, NONE, SCOPE_EXCLUDED.")
+    kind = shown(
+        CoverageKind, "Which rule decided: LOCAL, PROVINCE (全省通办), AGREEMENT, NONE, SCOPE_EXCLUDED."
+    )
     agreements = shown(list[Agreement], "Every agreement in force that covers home and matter.")
     local_regions = shown(list[Region], "The home-city counties where it can be handled.")
     explanation = shown(
@@ -565,7 +581,8 @@ class HallOption:
 
     hall = shown(Hall)
     distance_km = shown(
-        float | None, "Great-circle distance from the given point, in km; null without a point or coordinates."
+        float | None,
+        "Great-circle distance from the given point, in km; null without a point or coordinates.",
     )
     modes = shown(list[HandlingMode], "How the matter is handled (the matter's modes).")
     agreements = shown(list[Agreement], "The covering agreements that take effect in this hall's county.")

@@ -52,7 +52,9 @@ def _has_lone_surrogate(value: object, depth: int = 0) -> bool:
     if isinstance(value, str):
         return _SURROGATE.search(value) is not None
     if isinstance(value, dict):
-        return any(_has_lone_surrogate(k, depth + 1) or _has_lone_surrogate(v, depth + 1) for k, v in value.items())
+        return any(
+            _has_lone_surrogate(k, depth + 1) or _has_lone_surrogate(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, list):
         return any(_has_lone_surrogate(v, depth + 1) for v in value)
     return False
@@ -162,7 +164,9 @@ class TongbanGraphQL(GraphQL):
             if not isinstance(data, dict):
                 raise HTTPException(400, '请求体应为 JSON 对象 {"query": …, "variables": …}')
         parsed = await super().parse_http_body(request_adapter)
-        if _has_lone_surrogate(getattr(parsed, "query", None)) or _has_lone_surrogate(getattr(parsed, "variables", None)):
+        if _has_lone_surrogate(getattr(parsed, "query", None)) or _has_lone_surrogate(
+            getattr(parsed, "variables", None)
+        ):
             raise HTTPException(400, "请求含有无效的 Unicode 字符 (lone surrogate)")
         return parsed
 

@@ -124,7 +124,9 @@ async def save_activity(
             setattr(activity, field, value)
     after = activity_snapshot(activity)
     activity_key = lambda a: str(a.id)  # noqa: E731
-    await save_tail(session, ctx.actor, activity, ENTITY, before, after, key=activity_key, outbox=(ENTITY, activity_key))
+    await save_tail(
+        session, ctx.actor, activity, ENTITY, before, after, key=activity_key, outbox=(ENTITY, activity_key)
+    )
     return activity
 
 
@@ -173,7 +175,8 @@ async def list_activities(
 
 def facts_of(activities: Iterable[Activity]) -> list[cooperation.ActivityFacts]:
     return [
-        cooperation.ActivityFacts(getattr(a.kind, "value", a.kind), a.partner_code, a.held_on) for a in activities
+        cooperation.ActivityFacts(getattr(a.kind, "value", a.kind), a.partner_code, a.held_on)
+        for a in activities
     ]
 
 

@@ -80,7 +80,9 @@ def parse_agreement(
         if partner not in tree:
             reader.fail("partnerCode", f"未知行政区划代码 {partner}")
         elif tree.contains(home, partner) or tree.contains(partner, home):
-            reader.fail("partnerCode", f"合作地区应在{tree.name(home)}以外, {tree.full_name(partner)}不是外地")
+            reader.fail(
+                "partnerCode", f"合作地区应在{tree.name(home)}以外, {tree.full_name(partner)}不是外地"
+            )
     if local is not None:
         if local not in tree:
             reader.fail("localCode", f"未知行政区划代码 {local}")
@@ -116,7 +118,11 @@ def parse_agreement(
     if reader.has("verifiedOn"):  # absent (an API call, an older file): the stored date stays
         values["verified_on"] = reader.date("verifiedOn")
     if reader.has("includesClause"):  # yes / no / empty = not yet checked
-        values["includes_clause"] = reader.boolean("includesClause", False) if reader.raw.get("includesClause") not in (None, "") else None
+        values["includes_clause"] = (
+            reader.boolean("includesClause", False)
+            if reader.raw.get("includesClause") not in (None, "")
+            else None
+        )
     matter_codes = reader.optional_list("matterCodes")
     if values["citywide_shared"] is not False or local == home:
         values["not_shared_reason"] = None  # shared citywide (or signed by the city): no exception
@@ -128,20 +134,30 @@ def parse_agreement(
         values["title"] = default_title(ctx, partner, local)  # type: ignore[arg-type]
     registered_given = registered is not None  # null or empty: the server's date
     data = AgreementData(
-        key=key, values=values, matter_codes=matter_codes, registered_given=registered_given, registration_reason=reason
+        key=key,
+        values=values,
+        matter_codes=matter_codes,
+        registered_given=registered_given,
+        registration_reason=reason,
     )
     return data, []
 
 
 async def load_agreement(
-    session: AsyncSession, *, key: str | None = None, agreement_id: int | None = None, for_update: bool = False
+    session: AsyncSession,
+    *,
+    key: str | None = None,
+    agreement_id: int | None = None,
+    for_update: bool = False,
 ) -> Agreement | None:
     """`for_update` locks the row on PostgreSQL so two concurrent saves cannot both pass the version
     check (SQLite's write transactions are already serialised by BEGIN IMMEDIATE)."""
     query = select(Agreement).options(selectinload(Agreement.matters))
     if for_update:
         query = query.with_for_update(of=Agreement).execution_options(populate_existing=True)
-    query = query.where(Agreement.key == key) if key is not None else query.where(Agreement.id == agreement_id)
+    query = (
+        query.where(Agreement.key == key) if key is not None else query.where(Agreement.id == agreement_id)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -181,7 +197,9 @@ async def save_agreement(
         before = None
     else:
         require_local(ctx, agreement.local_code, "通办协议")
-        before = agreement_snapshot(agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters])
+        before = agreement_snapshot(
+            agreement, None if agreement.covers_all_matters else [m.code for m in agreement.matters]
+        )
         if version is not None and version != agreement.version:
             raise Conflict(f"该协议已被他人修改(当前版本 {agreement.version}, 提交版本 {version})", before)
         for field, value in values.items():
@@ -194,14 +212,25 @@ async def save_agreement(
     if before is not None and before.get("registeredOn") == after.get("registeredOn"):
         reason = None  # the date did not change: nothing to explain
     await save_tail(
-        session, ctx.actor, agreement, "agreement", before, after,
-        key=lambda a: a.key or str(a.id), outbox=("agreement", lambda a: str(a.id)), reason=reason,
+        session,
+        ctx.actor,
+        agreement,
+        "agreement",
+        before,
+        after,
+        key=lambda a: a.key or str(a.id),
+        outbox=("agreement", lambda a: str(a.id)),
+        reason=reason,
     )
     return agreement
 
 
 def _registration(
-    ctx: ServiceContext, data: AgreementData, agreement: Agreement | None, values: dict[str, Any], register_today: bool
+    ctx: ServiceContext,
+    data: AgreementData,
+    agreement: Agreement | None,
+    values: dict[str, Any],
+    register_today: bool,
 ) -> str | None:
     """Sets `values["registered_on"]`; returns the change-log reason when it corrects the date."""
     if agreement is not None:
@@ -219,19 +248,29 @@ def _registration(
     if not data.registration_reason:
         raise BadInput(
             "更正登记日需填写理由",
-            [FieldError("registeredOnReason", "更正登记日(3日内更新规则据此计算)须说明理由, 理由记入变更记录")],
+            [
+                FieldError(
+                    "registeredOnReason", "更正登记日(3日内更新规则据此计算)须说明理由, 理由记入变更记录"
+                )
+            ],
         )
     return data.registration_reason
 
 
 async def create_agreement(
-    session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any], *, require_not_shared_reason: bool = False
+    session: AsyncSession,
+    ctx: ServiceContext,
+    raw: dict[str, Any],
+    *,
+    require_not_shared_reason: bool = False,
 ) -> Agreement:
     data, errors = parse_agreement(raw, ctx, require_not_shared_reason=require_not_shared_reason)
     if data is None:
         raise BadInput("协议数据有误", errors)
     if data.key is not None and await load_agreement(session, key=data.key) is not None:
-        raise BadInput("协议标识已存在", [FieldError("key", f"已有协议使用标识 {data.key}, 请改用 updateAgreement")])
+        raise BadInput(
+            "协议标识已存在", [FieldError("key", f"已有协议使用标识 {data.key}, 请改用 updateAgreement")]
+        )
     if data.key is None:
         base = natural_key(data)
         key, number = base, 1
@@ -266,4 +305,3 @@ async def update_agreement(
         if other is not None and other.id != agreement_id:
             raise BadInput("协议标识已存在", [FieldError("key", f"标识 {data.key} 已被另一份协议使用")])
     return await save_agreement(session, ctx, data, agreement_id=agreement_id, version=version)
-

@@ -85,7 +85,9 @@ class FieldError:
         if self.key:
             where.append(f"({self.key})")
         prefix = " ".join(where)
-        return f"{prefix} 字段 {self.field}: {self.message}" if prefix else f"字段 {self.field}: {self.message}"
+        return (
+            f"{prefix} 字段 {self.field}: {self.message}" if prefix else f"字段 {self.field}: {self.message}"
+        )
 
 
 class ServiceError(Exception):
@@ -187,7 +189,6 @@ def queue(session: AsyncSession, entity: str, key: str, op: str = "upsert") -> N
         session.add(OutboxEvent(entity=entity, entity_key=key, op=op))
 
 
-
 async def save_tail(
     session: AsyncSession,
     actor: Actor,
@@ -259,9 +260,7 @@ async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
         for start in range(0, len(codes), 500):
             query = select(Matter.code, Matter.id).where(Matter.code.in_(codes[start : start + 500]))
             ids.update((code, id_) for code, id_ in (await session.execute(query)).all())
-        guides = [
-            {**columns(Guide, g), "matter_id": ids[m.code]} for m in bulk.new_matters for g in m.guides
-        ]
+        guides = [{**columns(Guide, g), "matter_id": ids[m.code]} for m in bulk.new_matters for g in m.guides]
         if guides:
             await session.execute(insert(Guide), guides)
     await session.flush()
@@ -273,13 +272,14 @@ async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
             side: cast(bindparam(side, type_=Text()), JSON) if postgres else bindparam(side, type_=Text())
             for side in ("before", "after")
         }
-        statement = insert(table).values({**{c: bindparam(c) for c in bulk.audits[0] if c not in as_text}, **as_text})
+        statement = insert(table).values(
+            {**{c: bindparam(c) for c in bulk.audits[0] if c not in as_text}, **as_text}
+        )
         await session.execute(statement, bulk.audits)
     if bulk.outbox:
         await session.run_sync(hold_outbox_order_lock)  # the changes feed's order, as for ORM rows
         await session.execute(insert(OutboxEvent), bulk.outbox)
     bulk.audits, bulk.outbox, bulk.new_matters = [], [], []
-
 
 
 #: A PostgreSQL advisory lock key ("tong"): every transaction that inserts an outbox row holds it

@@ -75,7 +75,12 @@ def _permit(ctx: ServiceContext, county_code: str | None) -> None:
 
 
 async def save_case(
-    session: AsyncSession, ctx: ServiceContext, raw: Any, *, case_id: int | None = None, version: int | None = None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    raw: Any,
+    *,
+    case_id: int | None = None,
+    version: int | None = None,
 ) -> Case:
     data, errors = parse_case(raw, ctx)
     if data is None:

@@ -59,7 +59,6 @@ TIER_THRESHOLDS_KEY = "tier_thresholds"
 DEFAULT_THRESHOLD = 60.0
 
 
-
 @dataclass(frozen=True, slots=True)
 class PartnerIndices:
     """The two indices of a partner region (0–100), either possibly unknown."""
@@ -117,7 +116,9 @@ class Catalog:
         by_partner: dict[str, list[AgreementFacts]] = {}
         for agreement in self.agreements:
             by_partner.setdefault(agreement.partner_code, []).append(agreement)
-        object.__setattr__(self, "_by_partner", MappingProxyType({k: tuple(v) for k, v in by_partner.items()}))
+        object.__setattr__(
+            self, "_by_partner", MappingProxyType({k: tuple(v) for k, v in by_partner.items()})
+        )
         # each region's agreements signed strictly inside it, in `_by_partner`'s order (a region
         # page asked every partner whether it lies inside: a fifth of the page at 1,000 agreements)
         inside: dict[str, list[AgreementFacts]] = {}
@@ -141,7 +142,9 @@ class Catalog:
                     listing.setdefault(code, []).append(site)
         window = tuple(site for hall, site in sites.items() if hall.has_cross_region_window)
         object.__setattr__(self, "_window_sites", window)
-        object.__setattr__(self, "_listing_sites", MappingProxyType({k: tuple(v) for k, v in listing.items()}))
+        object.__setattr__(
+            self, "_listing_sites", MappingProxyType({k: tuple(v) for k, v in listing.items()})
+        )
 
     def sites_for(self, matter_code: str) -> tuple[rules.HallSite, ...]:
         """The placed halls that may handle the matter, for `rules.hall_options_placed` to decide on (a
@@ -318,7 +321,14 @@ class Catalog:
         matter = self.matter(matter_code)
         try:
             return rules.hall_options_ordered(
-                self.tree, self.home_city, coverage, matter, self.qualifying_sites(coverage, matter), lat, lon, first
+                self.tree,
+                self.home_city,
+                coverage,
+                matter,
+                self.qualifying_sites(coverage, matter),
+                lat,
+                lon,
+                first,
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
@@ -332,7 +342,9 @@ class Catalog:
         key = (matter.code, rules.coverage_reach(coverage))
         found = self._qualifying.get(key)
         if found is None:
-            found = rules.qualifying_sites(self.tree, self.home_city, coverage, matter, self.sites_for(matter.code))
+            found = rules.qualifying_sites(
+                self.tree, self.home_city, coverage, matter, self.sites_for(matter.code)
+            )
             _remember(self._qualifying, key, found, QUALIFYING_KEPT)
         return found
 
@@ -413,7 +425,10 @@ async def load_catalog(
 
     index_rows = await session.execute(
         select(
-            Region.code, Region.population_index, Region.cooperation_index, Region.indices_sample,
+            Region.code,
+            Region.population_index,
+            Region.cooperation_index,
+            Region.indices_sample,
             Region.indices_updated_at,
         ).where((Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None)))
     )
@@ -435,7 +450,9 @@ async def load_catalog(
     matters = {code: MatterFacts(code, row.name, value_of(row.scope)) for code, row in matter_rows.items()}
 
     agreement_codes = await _codes_by_owner(session, agreement_matters, "agreement_id")
-    agreement_rows = {row.id: row for row in await session.execute(select(AGREEMENTS).order_by(AGREEMENTS.c.id))}
+    agreement_rows = {
+        row.id: row for row in await session.execute(select(AGREEMENTS).order_by(AGREEMENTS.c.id))
+    }
     agreements = tuple(
         agreement_facts(row, None if row.covers_all_matters else agreement_codes.get(row.id, set()))
         for row in agreement_rows.values()

@@ -28,7 +28,6 @@ TIERS = ("RED", "GREEN", "BLUE", "YELLOW")
 NO_TIER = "NONE"
 
 
-
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None:
         return None
@@ -66,7 +65,9 @@ def contact_view(contact: Contact, tree: rules.RegionTree) -> ContactView:
     )
 
 
-def contacts_for_region(contacts: Iterable[Contact], tree: rules.RegionTree, region_code: str) -> list[Contact]:
+def contacts_for_region(
+    contacts: Iterable[Contact], tree: rules.RegionTree, region_code: str
+) -> list[Contact]:
     """Liaisons who speak for a region: those of the region itself or of a region containing it
     (a city's liaison answers for its counties), nearest first."""
     if region_code not in tree:
@@ -77,7 +78,9 @@ def contacts_for_region(contacts: Iterable[Contact], tree: rules.RegionTree, reg
 
 
 async def all_contacts(session: AsyncSession) -> list[Contact]:
-    return list((await session.execute(select(Contact).order_by(Contact.region_code, Contact.name))).scalars())
+    return list(
+        (await session.execute(select(Contact).order_by(Contact.region_code, Contact.name))).scalars()
+    )
 
 
 # ------------------------------------------------------------------ the cooperation table
@@ -117,7 +120,11 @@ class TableRow:
 
     @property
     def reach_text(self) -> str:
-        return "全市各县(市、区)" if self.citywide_shared or not self.reach_names else "、".join(self.reach_names)
+        return (
+            "全市各县(市、区)"
+            if self.citywide_shared or not self.reach_names
+            else "、".join(self.reach_names)
+        )
 
     @property
     def registration_text(self) -> str:
@@ -143,7 +150,9 @@ class TableFilters:
         def get(name: str) -> str:
             return str(params.get(name, "") or "").strip()[:40]
 
-        return cls(get("province"), get("county"), get("status"), get("tier"), get("year"), get("late"), get("q"))
+        return cls(
+            get("province"), get("county"), get("status"), get("tier"), get("year"), get("late"), get("q")
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -161,17 +170,23 @@ class TableFilters:
             return False
         if self.late == "1" and not row.late:
             return False
-        return not (self.q and self.q not in f"{row.title}{row.partner_name}{row.local_name}{row.document_ref or ''}")
+        return not (
+            self.q and self.q not in f"{row.title}{row.partner_name}{row.local_name}{row.document_ref or ''}"
+        )
 
 
 async def load_agreements(session: AsyncSession) -> list[Agreement]:
-    query = select(Agreement).options(selectinload(Agreement.matters)).order_by(Agreement.signed_on, Agreement.id)
+    query = (
+        select(Agreement).options(selectinload(Agreement.matters)).order_by(Agreement.signed_on, Agreement.id)
+    )
     return list((await session.execute(query)).scalars())
 
 
 def latest_activity_text(tree: rules.RegionTree, activities: Sequence[Activity], partner_code: str) -> str:
     """The latest cooperation activity with a partner (or with a region containing it), one line."""
-    found = [a for a in activities if a.partner_code == partner_code or tree.contains(a.partner_code, partner_code)]
+    found = [
+        a for a in activities if a.partner_code == partner_code or tree.contains(a.partner_code, partner_code)
+    ]
     if not found:
         return ""
     latest = max(found, key=lambda a: (a.held_on, a.id))
@@ -215,7 +230,9 @@ def table_rows(
                 province_name=tree.name(province) if province in tree else province,
                 tier=catalog.tier(agreement.partner_code),
                 local_code=agreement.local_code,
-                local_name=tree.full_name(agreement.local_code).removeprefix(tree.name(tree.province_of(home) or home)),
+                local_name=tree.full_name(agreement.local_code).removeprefix(
+                    tree.name(tree.province_of(home) or home)
+                ),
                 signed_on=agreement.signed_on,
                 effective_from=agreement.effective_from,
                 expires_on=agreement.expires_on,
@@ -417,7 +434,10 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
         tier_totals[tier] += 1
         provinces[tree.province_of(code) or code][tier] += 1
     by_province = sorted(
-        ((code, tree.name(code) if code in tree else code, dict(counts), sum(counts.values())) for code, counts in provinces.items()),
+        (
+            (code, tree.name(code) if code in tree else code, dict(counts), sum(counts.values()))
+            for code, counts in provinces.items()
+        ),
         key=lambda item: (-item[3], item[0]),
     )
 
@@ -426,7 +446,9 @@ async def build_dashboard(session: AsyncSession, catalog: Any, today: dt.date) -
     # reach per county; signatures and the 3-day rule per signing county
     three_day = {"on_time": 0, "late": 0, "unknown": 0}
     for county in counties.values():
-        county.partners_reached = len({a.partner_code for a in in_force if county.code in catalog.local_reach(a)})
+        county.partners_reached = len(
+            {a.partner_code for a in in_force if county.code in catalog.local_reach(a)}
+        )
     for agreement in facts:
         if agreement.registered_on is None:
             three_day["unknown"] += 1

@@ -32,7 +32,9 @@ class ContactData:
     group_name: str | None
 
 
-def parse_relation(raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None) -> tuple[RelationData | None, list[FieldError]]:
+def parse_relation(
+    raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None
+) -> tuple[RelationData | None, list[FieldError]]:
     reader = Reader(raw, section, row)
     key = reader.text("key", required=True, max_len=80)
     local = reader.text("localCode", required=True, max_len=12)
@@ -40,7 +42,11 @@ def parse_relation(raw: Any, ctx: ServiceContext, section: str | None = None, ro
     for field, code in (("localCode", local), ("partnerCode", partner)):
         if code is not None and code not in ctx.tree:
             reader.fail(field, f"未知行政区划代码 {code}")
-    if local in ctx.tree and local != ctx.home_city and local_county_of(ctx.tree, ctx.home_city, local) is None:
+    if (
+        local in ctx.tree
+        and local != ctx.home_city
+        and local_county_of(ctx.tree, ctx.home_city, local) is None
+    ):
         reader.fail("localCode", f"本地一方应在{ctx.tree.name(ctx.home_city)}范围内")
     values = {
         "kind": reader.enum("kind", RelationKind, required=True),
@@ -61,7 +67,9 @@ def parse_relation(raw: Any, ctx: ServiceContext, section: str | None = None, ro
 
 async def save_relation(session: AsyncSession, ctx: ServiceContext, data: RelationData) -> RegionRelation:
     require_admin(ctx, "结对关系")
-    relation = (await session.execute(select(RegionRelation).where(RegionRelation.key == data.key))).scalar_one_or_none()
+    relation = (
+        await session.execute(select(RegionRelation).where(RegionRelation.key == data.key))
+    ).scalar_one_or_none()
     before = relation_snapshot(relation) if relation is not None else None
     if relation is None:
         relation = RegionRelation(key=data.key, **data.values)
@@ -72,13 +80,17 @@ async def save_relation(session: AsyncSession, ctx: ServiceContext, data: Relati
     after = relation_snapshot(relation)
     if before != after or relation.is_sample != data.values["is_sample"]:
         await session.flush()
-        await audit(session, ctx.actor, "relation", data.key, "create" if before is None else "update", before, after)
+        await audit(
+            session, ctx.actor, "relation", data.key, "create" if before is None else "update", before, after
+        )
         # relations are shown from a snapshot kept per change mark (web.data.region_details)
         queue(session, "relation", data.key)
     return relation
 
 
-def parse_contact(raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None) -> tuple[ContactData | None, list[FieldError]]:
+def parse_contact(
+    raw: Any, ctx: ServiceContext, section: str | None = None, row: int | None = None
+) -> tuple[ContactData | None, list[FieldError]]:
     reader = Reader(raw, section, row)
     key = reader.text("key", max_len=80)
     region = reader.text("regionCode", required=True, max_len=12)
@@ -105,10 +117,20 @@ async def _group_id(session: AsyncSession, ctx: ServiceContext, name: str | None
     """The named liaison group; the city's admins may create one by naming it, others choose one."""
     if not name:
         return None
-    group = (await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))).scalar_one_or_none()
+    group = (
+        await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))
+    ).scalar_one_or_none()
     if group is None:
         if not may_create_liaison_group(ctx):
-            raise BadInput("联络人数据有误", [FieldError("liaisonGroup", f"没有名为“{name}”的联络群: 请从已有联络群中选择, 新建联络群请联系市级管理员")])
+            raise BadInput(
+                "联络人数据有误",
+                [
+                    FieldError(
+                        "liaisonGroup",
+                        f"没有名为“{name}”的联络群: 请从已有联络群中选择, 新建联络群请联系市级管理员",
+                    )
+                ],
+            )
         group = LiaisonGroup(name=name)
         session.add(group)
         await session.flush()
@@ -131,7 +153,9 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
         session.add(contact)
         before = None
     else:
-        require_contact_edit(ctx, contact.region_code)  # nobody takes over another region's contact by its key
+        require_contact_edit(
+            ctx, contact.region_code
+        )  # nobody takes over another region's contact by its key
         old_group = await session.get(LiaisonGroup, contact.group_id) if contact.group_id else None
         before = contact_snapshot(contact, old_group.name if old_group else None)
         for field, value in data.values.items():
@@ -140,7 +164,16 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
     after = contact_snapshot(contact, group_name)
     # the changes feed and webhooks follow the directory (signed-in readers only)
     contact_key = lambda c: c.key or str(c.id)  # noqa: E731
-    await save_tail(session, ctx.actor, contact, "contact", before, after, key=contact_key, outbox=("contact", contact_key))
+    await save_tail(
+        session,
+        ctx.actor,
+        contact,
+        "contact",
+        before,
+        after,
+        key=contact_key,
+        outbox=("contact", contact_key),
+    )
     return contact
 
 

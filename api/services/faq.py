@@ -103,7 +103,12 @@ async def _edition(session: AsyncSession, edition_id: int | None) -> FaqEdition 
 
 
 async def save_entry(
-    session: AsyncSession, ctx: ServiceContext, raw: Any, *, entry_id: int | None = None, version: int | None = None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    raw: Any,
+    *,
+    entry_id: int | None = None,
+    version: int | None = None,
 ) -> FaqEntry:
     """Create a working entry, or change an entry (a working one, or one of an unpublished edition)."""
     data, errors = parse_entry(raw)
@@ -111,7 +116,11 @@ async def save_entry(
         raise BadInput("问答内容有误", errors)
     _require_staff(ctx)
     feedback_id = data.values["feedback_id"]
-    unchanged = entry_id is not None and feedback_id is not None and await _entry_feedback(session, entry_id) == feedback_id
+    unchanged = (
+        entry_id is not None
+        and feedback_id is not None
+        and await _entry_feedback(session, entry_id) == feedback_id
+    )
     if feedback_id is not None and not unchanged:
         feedback = await session.get(Feedback, feedback_id)
         if feedback is None or not may_see_feedback(ctx, feedback):
@@ -141,7 +150,11 @@ async def save_entry(
 
 
 async def working_entries(session: AsyncSession) -> list[FaqEntry]:
-    return list((await session.execute(select(FaqEntry).where(FaqEntry.edition_id.is_(None)).order_by(FaqEntry.id))).scalars())
+    return list(
+        (
+            await session.execute(select(FaqEntry).where(FaqEntry.edition_id.is_(None)).order_by(FaqEntry.id))
+        ).scalars()
+    )
 
 
 async def editions(session: AsyncSession, *, published_only: bool = False) -> list[FaqEdition]:
@@ -152,7 +165,13 @@ async def editions(session: AsyncSession, *, published_only: bool = False) -> li
 
 
 async def edition_entries(session: AsyncSession, edition_id: int) -> list[FaqEntry]:
-    return list((await session.execute(select(FaqEntry).where(FaqEntry.edition_id == edition_id).order_by(FaqEntry.id))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(FaqEntry).where(FaqEntry.edition_id == edition_id).order_by(FaqEntry.id)
+            )
+        ).scalars()
+    )
 
 
 async def candidate_feedback(session: AsyncSession) -> list[Feedback]:
@@ -183,14 +202,18 @@ async def compile_edition(
     if reader.errors or year_value is None or month_value is None:
         raise BadInput("版本日期有误", reader.errors)
     exists = (
-        await session.execute(select(FaqEdition).where(FaqEdition.year == year_value, FaqEdition.month == month_value))
+        await session.execute(
+            select(FaqEdition).where(FaqEdition.year == year_value, FaqEdition.month == month_value)
+        )
     ).scalar_one_or_none()
     if exists is not None:
         raise BadInput("该版本已存在", [FieldError("month", f"{exists.title}已存在")])
     candidates = {f.id: f for f in await candidate_feedback(session)}
     unknown = [i for i in feedback_ids if i not in candidates]
     if unknown:
-        raise BadInput("所选反馈单不可编入", [FieldError("feedback", f"反馈单 {i} 未办结或已编入手册") for i in unknown])
+        raise BadInput(
+            "所选反馈单不可编入", [FieldError("feedback", f"反馈单 {i} 未办结或已编入手册") for i in unknown]
+        )
     edition = FaqEdition(year=year_value, month=month_value, title=edition_title(year_value, month_value))
     session.add(edition)
     await session.flush()
@@ -228,7 +251,12 @@ async def compile_edition(
         copied += 1
     await session.flush()
     await audit(
-        session, ctx.actor, "faq-edition", f"{year_value}-{month_value:02d}", "create", None,
+        session,
+        ctx.actor,
+        "faq-edition",
+        f"{year_value}-{month_value:02d}",
+        "create",
+        None,
         {"title": edition.title, "entries": copied, "feedback": sorted(feedback_ids)},
     )
     return edition
@@ -255,7 +283,15 @@ async def publish_edition(session: AsyncSession, ctx: ServiceContext, edition_id
     if edition.published_at is not None:
         return edition
     edition.published_at = now()
-    await audit(session, ctx.actor, "faq-edition", f"{edition.year}-{edition.month:02d}", "publish", {"published": False}, {"published": True})
+    await audit(
+        session,
+        ctx.actor,
+        "faq-edition",
+        f"{edition.year}-{edition.month:02d}",
+        "publish",
+        {"published": False},
+        {"published": True},
+    )
     return edition
 
 

@@ -104,12 +104,24 @@ async def submit_feedback(session: AsyncSession, ctx: ServiceContext, raw: dict[
         channel=channel,
         status=FeedbackStatus.OPEN,
         version=1,
-        events=[FeedbackEvent(actor_name=ctx.actor.name, from_status=None, to_status=FeedbackStatus.OPEN.value, note="提交")],
+        events=[
+            FeedbackEvent(
+                actor_name=ctx.actor.name, from_status=None, to_status=FeedbackStatus.OPEN.value, note="提交"
+            )
+        ],
         **values,
     )
     session.add(feedback)
     await session.flush()
-    await audit(session, ctx.actor, "feedback", feedback.reference, "create", None, {"status": "OPEN", **{k: getattr(v, "value", v) for k, v in values.items()}})
+    await audit(
+        session,
+        ctx.actor,
+        "feedback",
+        feedback.reference,
+        "create",
+        None,
+        {"status": "OPEN", **{k: getattr(v, "value", v) for k, v in values.items()}},
+    )
     return feedback
 
 
@@ -119,18 +131,28 @@ def may_handle(ctx: ServiceContext, feedback: Feedback) -> bool:
 
 
 async def move_feedback(
-    session: AsyncSession, ctx: ServiceContext, feedback_id: int, version: int, to_status: str, note: str | None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    feedback_id: int,
+    version: int,
+    to_status: str,
+    note: str | None,
 ) -> Feedback:
     """Respond, resolve, escalate or reopen; each step recorded with its time."""
     feedback = (
-        await session.execute(select(Feedback).options(selectinload(Feedback.events)).where(Feedback.id == feedback_id))
+        await session.execute(
+            select(Feedback).options(selectinload(Feedback.events)).where(Feedback.id == feedback_id)
+        )
     ).scalar_one_or_none()
     if feedback is None:
         raise NotFound(f"没有编号为 {feedback_id} 的反馈单")
     if not may_handle(ctx, feedback):
         raise Forbidden("无权处理这张反馈单")
     if version != feedback.version:
-        raise Conflict("该反馈单已被他人处理, 请刷新后再试", {"status": feedback.status.value, "version": feedback.version})
+        raise Conflict(
+            "该反馈单已被他人处理, 请刷新后再试",
+            {"status": feedback.status.value, "version": feedback.version},
+        )
     try:
         target = FeedbackStatus(to_status)
     except ValueError:
@@ -151,8 +173,20 @@ async def move_feedback(
         feedback.resolved_at = moment
         feedback.resolution = note
     feedback.version += 1
-    feedback.events.append(FeedbackEvent(actor_name=ctx.actor.name, from_status=current.value, to_status=target.value, note=note, at=moment))
-    await audit(session, ctx.actor, "feedback", feedback.reference, "update", before, {"status": target.value, "note": note})
+    feedback.events.append(
+        FeedbackEvent(
+            actor_name=ctx.actor.name, from_status=current.value, to_status=target.value, note=note, at=moment
+        )
+    )
+    await audit(
+        session,
+        ctx.actor,
+        "feedback",
+        feedback.reference,
+        "update",
+        before,
+        {"status": target.value, "note": note},
+    )
     return feedback
 
 

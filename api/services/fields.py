@@ -126,7 +126,9 @@ class Reader:
             return None
         return number
 
-    def number(self, field: str, *, minimum: float | None = None, maximum: float | None = None) -> float | None:
+    def number(
+        self, field: str, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float | None:
         value = self._get(field)
         if value is None:
             return None
@@ -173,7 +175,9 @@ class Reader:
         if value is None or value == "":
             return []
         if isinstance(value, str):
-            value = [part for part in value.replace("；", ";").replace("，", ",").replace(";", ",").split(",")]
+            value = [
+                part for part in value.replace("；", ";").replace("，", ",").replace(";", ",").split(",")
+            ]
         if not isinstance(value, list | tuple):
             self.fail(field, "应为列表")
             return []

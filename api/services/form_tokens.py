@@ -23,7 +23,9 @@ KEEP = dt.timedelta(days=8)
 
 async def spend(session: AsyncSession, nonce: str) -> bool:
     """Mark the nonce used; False when it had been used already (nothing is written then)."""
-    if (await session.execute(select(UsedFormToken.nonce).where(UsedFormToken.nonce == nonce))).first() is not None:
+    if (
+        await session.execute(select(UsedFormToken.nonce).where(UsedFormToken.nonce == nonce))
+    ).first() is not None:
         return False
     at = now()
     await session.execute(delete(UsedFormToken).where(UsedFormToken.used_at < at - KEEP))

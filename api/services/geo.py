@@ -52,7 +52,9 @@ def parse_coordinates(text: str) -> tuple[float, float]:
             continue
         prefix, degrees, minutes, seconds, suffix = match.groups()
         value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
-        hemisphere = {"北纬": "N", "南纬": "S", "东经": "E", "西经": "W"}.get(prefix or "", (suffix or "").upper())
+        hemisphere = {"北纬": "N", "南纬": "S", "东经": "E", "西经": "W"}.get(
+            prefix or "", (suffix or "").upper()
+        )
         parts.append((value, hemisphere))
     if len(parts) != 2:
         raise CoordinateError("无法识别坐标: 应为纬度和经度两个数, 如 28.66,121.42 或 28.66°N, 121.42°E")
@@ -70,7 +72,9 @@ def parse_coordinates(text: str) -> tuple[float, float]:
 @functools.cache
 def county_seats() -> dict[str, tuple[str, float, float]]:
     with SEATS_FILE.open(encoding="utf-8") as handle:
-        return {row["code"]: (row["name"], float(row["lat"]), float(row["lon"])) for row in csv.DictReader(handle)}
+        return {
+            row["code"]: (row["name"], float(row["lat"]), float(row["lon"])) for row in csv.DictReader(handle)
+        }
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -81,10 +85,14 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-def outside_county(tree: rules.RegionTree, home_city: str, region_code: str, latitude: float, longitude: float) -> str | None:
+def outside_county(
+    tree: rules.RegionTree, home_city: str, region_code: str, latitude: float, longitude: float
+) -> str | None:
     """Why the point cannot be in the county of `region_code` (a message), or None when it can."""
     seats = county_seats()
-    county = rules.local_county_of(tree, home_city, region_code) or (home_city if region_code == home_city else None)
+    county = rules.local_county_of(tree, home_city, region_code) or (
+        home_city if region_code == home_city else None
+    )
     if county is None or county not in seats:
         return None  # no seat known for the place: nothing to check against
     name, lat, lon = seats[county]

@@ -48,7 +48,9 @@ def _apply(guide: Guide, data: dict[str, Any]) -> None:
     guide.publisher = data["publisher"]
     guide.source_url = data["sourceUrl"]
     guide.is_sample = data["sample"]
-    guide.source_published_on = dt.date.fromisoformat(data["publishedOn"]) if data.get("publishedOn") else None
+    guide.source_published_on = (
+        dt.date.fromisoformat(data["publishedOn"]) if data.get("publishedOn") else None
+    )
 
 
 async def _matter(session: AsyncSession, code: str) -> Matter:
@@ -59,7 +61,12 @@ async def _matter(session: AsyncSession, code: str) -> Matter:
 
 
 async def save_draft(
-    session: AsyncSession, ctx: ServiceContext, code: str, raw: dict[str, Any], *, draft_version: int | None = None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    code: str,
+    raw: dict[str, Any],
+    *,
+    draft_version: int | None = None,
 ) -> Guide:
     """Create the matter's draft or change it. `draft_version` is the draft's version number the
     editor started from (None: they started from no draft); someone else's newer draft is a conflict."""
@@ -70,7 +77,9 @@ async def save_draft(
     matter = await _matter(session, code)
     draft = draft_of(matter)
     if draft is not None and draft_version != draft.version:
-        raise Conflict("他人已先保存了该事项的指南草稿", {"version": draft.version, **(guide_snapshot(draft) or {})})
+        raise Conflict(
+            "他人已先保存了该事项的指南草稿", {"version": draft.version, **(guide_snapshot(draft) or {})}
+        )
     before = guide_snapshot(draft)
     if draft is None:
         next_version = max((g.version for g in matter.guides), default=0) + 1
@@ -81,7 +90,15 @@ async def save_draft(
     if before == after:
         return draft
     await session.flush()
-    await audit(session, ctx.actor, "guide", f"{code}#v{draft.version}", "draft" if before is None else "update", before, after)
+    await audit(
+        session,
+        ctx.actor,
+        "guide",
+        f"{code}#v{draft.version}",
+        "draft" if before is None else "update",
+        before,
+        after,
+    )
     return draft
 
 
@@ -91,7 +108,9 @@ async def publish_draft(session: AsyncSession, ctx: ServiceContext, code: str, d
     matter = await _matter(session, code)
     draft = draft_of(matter)
     if draft is None or draft.version != draft_version:
-        raise Conflict("草稿已变化(已被发布、放弃或他人修改), 请刷新后再试", guide_snapshot(draft) if draft else None)
+        raise Conflict(
+            "草稿已变化(已被发布、放弃或他人修改), 请刷新后再试", guide_snapshot(draft) if draft else None
+        )
     before = matter_snapshot(matter, published_guide(matter))
     for guide in matter.guides:
         if guide is not draft and getattr(guide.status, "value", guide.status) == GuideStatus.PUBLISHED.value:
@@ -136,7 +155,9 @@ def guide_text_lines(snapshot: dict[str, Any] | None) -> list[str]:
     lines.append("【办理流程】")
     for number, step in enumerate(snapshot.get("steps") or [], start=1):
         lines.append(f"  {number}. {step}")
-    lines.append(f"【办理时限】{snapshot.get('timeLimitDays') if snapshot.get('timeLimitDays') is not None else ''}个工作日")
+    lines.append(
+        f"【办理时限】{snapshot.get('timeLimitDays') if snapshot.get('timeLimitDays') is not None else ''}个工作日"
+    )
     lines.append(f"【收费】{snapshot.get('fee') or ''}")
     lines.append(f"【设定依据】{snapshot.get('legalBasis') or ''}")
     lines.append(f"【教你办】{snapshot.get('walkthrough') or ''}")

@@ -43,7 +43,9 @@ def parse_hall(
         if region_code not in ctx.tree:
             reader.fail("regionCode", f"未知行政区划代码 {region_code}")
         elif local_county_of(ctx.tree, ctx.home_city, region_code) is None and region_code != ctx.home_city:
-            reader.fail("regionCode", f"{ctx.tree.full_name(region_code)}不在{ctx.tree.name(ctx.home_city)}范围内")
+            reader.fail(
+                "regionCode", f"{ctx.tree.full_name(region_code)}不在{ctx.tree.name(ctx.home_city)}范围内"
+            )
     services = [s.value for s in reader.enum_list("windowServices", WindowService)]
     has_window = reader.boolean("hasCrossRegionWindow", False)
     if has_window and not services:
@@ -104,7 +106,12 @@ async def load_hall(
 
 
 async def save_hall(
-    session: AsyncSession, ctx: ServiceContext, data: HallData, *, hall_id: int | None = None, version: int | None = None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    data: HallData,
+    *,
+    hall_id: int | None = None,
+    version: int | None = None,
 ) -> Hall:
     require_local(ctx, data.values["region_code"], "服务大厅")
     if hall_id is None and data.key is None:
@@ -133,14 +140,25 @@ async def save_hall(
         hall.matters = matters
     after = hall_snapshot(hall, [m.code for m in matters])
     await save_tail(
-        session, ctx.actor, hall, "hall", before, after,
-        key=lambda h: h.key or str(h.id), outbox=("hall", lambda h: str(h.id)),
+        session,
+        ctx.actor,
+        hall,
+        "hall",
+        before,
+        after,
+        key=lambda h: h.key or str(h.id),
+        outbox=("hall", lambda h: str(h.id)),
     )
     return hall
 
 
 async def upsert_hall(
-    session: AsyncSession, ctx: ServiceContext, raw: dict[str, Any], *, hall_id: int | None = None, version: int | None = None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    raw: dict[str, Any],
+    *,
+    hall_id: int | None = None,
+    version: int | None = None,
 ) -> Hall:
     data, errors = parse_hall(raw, ctx)
     if data is None:

@@ -78,7 +78,9 @@ def _verified_text(verified_on: dt.date | None) -> str:
     return "从未核实" if verified_on is None else f"核实日期 {verified_on.isoformat()}"
 
 
-async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: str, today: dt.date) -> HealthReport:
+async def data_health(
+    session: AsyncSession, tree: rules.RegionTree, home_city: str, today: dt.date
+) -> HealthReport:
     counties = {code: CountyHealth(code, tree.name(code)) for code in tree.local_counties(home_city)}
     city = CountyHealth(home_city, f"{tree.name(home_city)}(市本级及全市事项)")
 
@@ -88,7 +90,11 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
             return counties[county]
         return city if region_code == home_city else None
 
-    matters = (await session.execute(select(Matter).options(selectinload(Matter.guides)).order_by(Matter.code))).scalars().all()
+    matters = (
+        (await session.execute(select(Matter).options(selectinload(Matter.guides)).order_by(Matter.code)))
+        .scalars()
+        .all()
+    )
     for matter in matters:
         link = f"/staff/matters/{matter.code}"
         if not matter.published:
@@ -99,9 +105,17 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
         elif not (guide.walkthrough or "").strip():
             city.lines.append(HealthLine("walkthrough", f"{matter.name}({matter.code})", f"{link}/guide"))
         if _stale(matter.verified_on, today):
-            city.lines.append(HealthLine("unverified", f"事项 {matter.name}: {_verified_text(matter.verified_on)}", f"{link}/edit"))
+            city.lines.append(
+                HealthLine(
+                    "unverified", f"事项 {matter.name}: {_verified_text(matter.verified_on)}", f"{link}/edit"
+                )
+            )
         if matter.is_sample or (guide is not None and guide.is_sample):
-            city.lines.append(HealthLine("sample", f"事项 {matter.name}", f"{link}/edit" if matter.is_sample else f"{link}/guide"))
+            city.lines.append(
+                HealthLine(
+                    "sample", f"事项 {matter.name}", f"{link}/edit" if matter.is_sample else f"{link}/guide"
+                )
+            )
 
     halls = (await session.execute(select(Hall).order_by(Hall.region_code, Hall.name))).scalars().all()
     with_centre: set[str] = set()
@@ -124,14 +138,20 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
         if missing:
             place.lines.append(HealthLine("hall", f"{hall.name}: 缺{'、'.join(missing)}", link))
         if _stale(hall.verified_on, today):
-            place.lines.append(HealthLine("unverified", f"大厅 {hall.name}: {_verified_text(hall.verified_on)}", link))
+            place.lines.append(
+                HealthLine("unverified", f"大厅 {hall.name}: {_verified_text(hall.verified_on)}", link)
+            )
         if hall.is_sample:
             place.lines.append(HealthLine("sample", f"大厅 {hall.name}", link))
 
     for code, county in counties.items():
         for town in tree.children(code):
-            if tree.place(town).level == "TOWN" and not any(c.startswith(town) and tree.contains(town, c) for c in with_centre):
-                county.lines.append(HealthLine("town", tree.name(town), f"/staff/halls/new?regionCode={town}"))
+            if tree.place(town).level == "TOWN" and not any(
+                c.startswith(town) and tree.contains(town, c) for c in with_centre
+            ):
+                county.lines.append(
+                    HealthLine("town", tree.name(town), f"/staff/halls/new?regionCode={town}")
+                )
 
     agreements = (await session.execute(select(Agreement).order_by(Agreement.signed_on))).scalars().all()
     for agreement in agreements:
@@ -144,7 +164,11 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
         elif agreement.includes_clause is None:
             place.lines.append(HealthLine("clause_unknown", agreement.title, link))
         if _stale(agreement.verified_on, today):
-            place.lines.append(HealthLine("unverified", f"协议 {agreement.title}: {_verified_text(agreement.verified_on)}", link))
+            place.lines.append(
+                HealthLine(
+                    "unverified", f"协议 {agreement.title}: {_verified_text(agreement.verified_on)}", link
+                )
+            )
         if agreement.is_sample:
             place.lines.append(HealthLine("sample", f"协议 {agreement.title}", link))
 
@@ -155,7 +179,11 @@ async def data_health(session: AsyncSession, tree: rules.RegionTree, home_city: 
             continue
         link = f"/staff/contacts/{contact.id}/edit"
         if _stale(contact.verified_on, today):
-            place.lines.append(HealthLine("unverified", f"联络人 {contact.name}: {_verified_text(contact.verified_on)}", link))
+            place.lines.append(
+                HealthLine(
+                    "unverified", f"联络人 {contact.name}: {_verified_text(contact.verified_on)}", link
+                )
+            )
         if contact.is_sample:
             place.lines.append(HealthLine("sample", f"联络人 {contact.name}", link))
 

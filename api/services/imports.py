@@ -86,33 +86,91 @@ SECTION_TITLES: dict[str, str] = {
 # The template's column headings (CONTRACT §3 field names stay accepted as headings too).
 HEADINGS: dict[str, dict[str, str]] = {
     "matters": {
-        "code": "事项编码", "name": "事项名称", "department": "主管部门", "scope": "通办范围", "modes": "办理方式",
-        "modesSample": "办理方式为示例", "keywords": "关键词", "aliases": "别名", "nationalList": "国家清单批次",
-        "deadline": "完成时限", "published": "公开", "source": "来源", "sourceUrl": "来源网址", "sample": "示例数据",
-        "verifiedOn": "核实日期", "guide": "办事指南(JSON)",
+        "code": "事项编码",
+        "name": "事项名称",
+        "department": "主管部门",
+        "scope": "通办范围",
+        "modes": "办理方式",
+        "modesSample": "办理方式为示例",
+        "keywords": "关键词",
+        "aliases": "别名",
+        "nationalList": "国家清单批次",
+        "deadline": "完成时限",
+        "published": "公开",
+        "source": "来源",
+        "sourceUrl": "来源网址",
+        "sample": "示例数据",
+        "verifiedOn": "核实日期",
+        "guide": "办事指南(JSON)",
     },
     "halls": {
-        "key": "大厅标识", "name": "大厅名称", "regionCode": "所在地区", "level": "层级", "address": "地址",
-        "phone": "电话", "openingHours": "办公时间", "latitude": "纬度", "longitude": "经度",
-        "coordinatesApproximate": "坐标为估算", "hasCrossRegionWindow": "设跨区域通办窗口",
-        "windowServices": "窗口服务", "matterCodes": "可办事项编码", "source": "来源", "sourceUrl": "来源网址",
-        "sample": "示例数据", "verifiedOn": "核实日期",
+        "key": "大厅标识",
+        "name": "大厅名称",
+        "regionCode": "所在地区",
+        "level": "层级",
+        "address": "地址",
+        "phone": "电话",
+        "openingHours": "办公时间",
+        "latitude": "纬度",
+        "longitude": "经度",
+        "coordinatesApproximate": "坐标为估算",
+        "hasCrossRegionWindow": "设跨区域通办窗口",
+        "windowServices": "窗口服务",
+        "matterCodes": "可办事项编码",
+        "source": "来源",
+        "sourceUrl": "来源网址",
+        "sample": "示例数据",
+        "verifiedOn": "核实日期",
     },
     "agreements": {
-        "key": "协议标识", "title": "协议名称", "partnerCode": "合作地区代码", "localCode": "本市签约地区",
-        "signedOn": "签约日期", "effectiveFrom": "生效日期", "expiresOn": "到期日期", "status": "状态",
-        "citywideShared": "全市共享", "includesClause": "协议文本含“一地签约、全市共享”条款", "matterCodes": "适用事项编码(空=全部跨省事项)", "documentRef": "文号",
-        "registeredOn": "登记日期", "itemsCount": "事项数", "note": "备注", "source": "来源", "sourceUrl": "来源网址",
-        "sample": "示例数据", "verifiedOn": "核实日期",
+        "key": "协议标识",
+        "title": "协议名称",
+        "partnerCode": "合作地区代码",
+        "localCode": "本市签约地区",
+        "signedOn": "签约日期",
+        "effectiveFrom": "生效日期",
+        "expiresOn": "到期日期",
+        "status": "状态",
+        "citywideShared": "全市共享",
+        "includesClause": "协议文本含“一地签约、全市共享”条款",
+        "matterCodes": "适用事项编码(空=全部跨省事项)",
+        "documentRef": "文号",
+        "registeredOn": "登记日期",
+        "itemsCount": "事项数",
+        "note": "备注",
+        "source": "来源",
+        "sourceUrl": "来源网址",
+        "sample": "示例数据",
+        "verifiedOn": "核实日期",
     },
-    "partners": {"regionCode": "地区代码", "populationIndex": "人口指数", "cooperationIndex": "合作指数", "sample": "示例数据"},
+    "partners": {
+        "regionCode": "地区代码",
+        "populationIndex": "人口指数",
+        "cooperationIndex": "合作指数",
+        "sample": "示例数据",
+    },
     "relations": {
-        "key": "关系标识", "kind": "关系类型", "localCode": "本市地区", "partnerCode": "结对地区代码", "since": "起始",
-        "note": "备注", "source": "来源", "sourceUrl": "来源网址", "verifiedOn": "核实日期",
+        "key": "关系标识",
+        "kind": "关系类型",
+        "localCode": "本市地区",
+        "partnerCode": "结对地区代码",
+        "since": "起始",
+        "note": "备注",
+        "source": "来源",
+        "sourceUrl": "来源网址",
+        "verifiedOn": "核实日期",
     },
     "contacts": {
-        "key": "联络人标识", "name": "姓名", "regionCode": "所属地区", "organisation": "单位", "role": "职务",
-        "phone": "电话", "email": "电子邮箱", "liaisonGroup": "联络群", "sample": "示例数据", "verifiedOn": "核实日期",
+        "key": "联络人标识",
+        "name": "姓名",
+        "regionCode": "所属地区",
+        "organisation": "单位",
+        "role": "职务",
+        "phone": "电话",
+        "email": "电子邮箱",
+        "liaisonGroup": "联络群",
+        "sample": "示例数据",
+        "verifiedOn": "核实日期",
     },
 }
 
@@ -126,9 +184,15 @@ ENUM_COLUMNS: dict[tuple[str, str], type] = {
     ("relations", "kind"): RelationKind,
 }
 # Columns whose drop-downs show "331004 路桥区": only the code is kept.
-REGION_COLUMNS = {("halls", "regionCode"), ("agreements", "localCode"), ("agreements", "partnerCode"),
-                  ("relations", "localCode"), ("relations", "partnerCode"), ("contacts", "regionCode"),
-                  ("partners", "regionCode")}
+REGION_COLUMNS = {
+    ("halls", "regionCode"),
+    ("agreements", "localCode"),
+    ("agreements", "partnerCode"),
+    ("relations", "localCode"),
+    ("relations", "partnerCode"),
+    ("contacts", "regionCode"),
+    ("partners", "regionCode"),
+}
 _LEADING_CODE = re.compile(r"^\s*(\d{6}(?:\d{3})?)(?:\s+\S.*)?$")
 _LIST_SPLIT = re.compile(r"[、,，;；\s]+")
 
@@ -202,7 +266,9 @@ def read_upload(filename: str, content: bytes) -> dict[str, Any]:
     name = _safe_name(filename or "")
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
-        raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请上传 .xlsx、.csv、.zip(多个 CSV)或 .json 文件")
+        raise ImportFileError(
+            f"不支持的文件类型 {suffix or '(无扩展名)'}: 请上传 .xlsx、.csv、.zip(多个 CSV)或 .json 文件"
+        )
     if len(content) > MAX_IMPORT_BYTES:
         raise ImportFileError(f"{name} 过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
     if not content:
@@ -228,10 +294,16 @@ def _read_zip(root: Path, name: str, content: bytes) -> dict[str, Any]:
         raise ImportFileError(f"{name} 不是有效的 ZIP 文件") from exc
     document: dict[str, Any] = {}
     with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")]
+        members = [
+            m
+            for m in archive.infolist()
+            if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")
+        ]
         csvs = [m for m in members if m.filename.lower().endswith(".csv") and "__MACOSX" not in m.filename]
         if not csvs:
-            raise ImportFileError(f"{name} 中没有 CSV 文件: 每个部分一个 CSV, 文件名以部分名结尾(如 halls.csv)")
+            raise ImportFileError(
+                f"{name} 中没有 CSV 文件: 每个部分一个 CSV, 文件名以部分名结尾(如 halls.csv)"
+            )
         if len(csvs) > MAX_ZIP_MEMBERS:
             raise ImportFileError(f"{name} 中的 CSV 文件过多(最多 {MAX_ZIP_MEMBERS} 个, 每个部分一个)")
         total = 0
@@ -239,7 +311,10 @@ def _read_zip(root: Path, name: str, content: bytes) -> dict[str, Any]:
             member_name = _safe_name(member.filename)
             section = _section_of(Path(member_name))
             if section is None:
-                raise ImportFileError(f"无法判断 {member.filename} 属于哪个部分: 文件名应以部分名结尾, 可选部分: " + ", ".join(SECTIONS))
+                raise ImportFileError(
+                    f"无法判断 {member.filename} 属于哪个部分: 文件名应以部分名结尾, 可选部分: "
+                    + ", ".join(SECTIONS)
+                )
             if section in document:
                 raise ImportFileError(f"{name} 中有两个 {section} 部分的 CSV 文件")
             total += member.file_size
@@ -292,8 +367,14 @@ class ImportOutcome:
         return sum(s.rows for s in self.sections.values())
 
 
-ENTITY_OF = {"matters": "matter", "halls": "hall", "agreements": "agreement", "partners": "partner",
-             "relations": "relation", "contacts": "contact"}
+ENTITY_OF = {
+    "matters": "matter",
+    "halls": "hall",
+    "agreements": "agreement",
+    "partners": "partner",
+    "relations": "relation",
+    "contacts": "contact",
+}
 SECTION_OF = {entity: section for section, entity in ENTITY_OF.items()}
 
 
@@ -301,7 +382,9 @@ def field_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> l
     """The fields whose value differs, in the record's own field order."""
     before, after = before or {}, after or {}
     names = list(after) + [k for k in before if k not in after]
-    return [(name, before.get(name), after.get(name)) for name in names if before.get(name) != after.get(name)]
+    return [
+        (name, before.get(name), after.get(name)) for name in names if before.get(name) != after.get(name)
+    ]
 
 
 class _Rollback(Exception):
@@ -353,7 +436,9 @@ def _before(section: str, record: Any, groups: dict[int, str]) -> dict[str, Any]
     if section == "halls":
         return hall_snapshot(record, [m.code for m in record.matters])
     if section == "agreements":
-        return agreement_snapshot(record, None if record.covers_all_matters else [m.code for m in record.matters])
+        return agreement_snapshot(
+            record, None if record.covers_all_matters else [m.code for m in record.matters]
+        )
     if section == "partners":
         return partner_snapshot(record)
     if section == "relations":
@@ -376,7 +461,9 @@ def _after(section: str, key: str, data: Any, record: Any, before: dict[str, Any
     """The record as its service would leave it (the same snapshot the service compares)."""
     if section == "matters":
         after = matter_snapshot(_copy(Matter, record, code=data.code, **data.values), None)
-        after["guide"] = data.guide if data.guide_given and data.guide is not None else (before or {}).get("guide")
+        after["guide"] = (
+            data.guide if data.guide_given and data.guide is not None else (before or {}).get("guide")
+        )
         return after
     if section == "halls":
         return hall_snapshot(_copy(Hall, record, key=key, **data.values), data.matter_codes)
@@ -387,8 +474,14 @@ def _after(section: str, key: str, data: Any, record: Any, before: dict[str, Any
         return agreement_snapshot(_copy(Agreement, record, key=key, **values), data.matter_codes)
     if section == "partners":
         return partner_snapshot(
-            _copy(Region, record, code=data.region_code, population_index=data.population_index,
-                  cooperation_index=data.cooperation_index, indices_sample=data.sample)
+            _copy(
+                Region,
+                record,
+                code=data.region_code,
+                population_index=data.population_index,
+                cooperation_index=data.cooperation_index,
+                indices_sample=data.sample,
+            )
         )
     if section == "relations":
         return relation_snapshot(_copy(RegionRelation, record, key=key, **data.values))
@@ -399,7 +492,12 @@ def _refusal(ctx: ServiceContext, section: str, data: Any, record: Any) -> str |
     """Why the actor may not write this row (the permission functions the services call), or None."""
     try:
         if section in ("matters", "partners", "relations"):
-            require_admin(ctx, {"matters": "事项清单和办事指南", "partners": "合作地区指数", "relations": "结对关系"}[section])
+            require_admin(
+                ctx,
+                {"matters": "事项清单和办事指南", "partners": "合作地区指数", "relations": "结对关系"}[
+                    section
+                ],
+            )
         elif section == "halls":
             require_local(ctx, data.values["region_code"], "服务大厅")
             if record is not None:
@@ -417,8 +515,13 @@ def _refusal(ctx: ServiceContext, section: str, data: Any, record: Any) -> str |
     return None
 
 
-async def _preview(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, list[Any]], outcome: ImportOutcome,
-                   progress: Progress | None) -> set[tuple[str, int]]:
+async def _preview(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    parsed: dict[str, list[Any]],
+    outcome: ImportOutcome,
+    progress: Progress | None,
+) -> set[tuple[str, int]]:
     """Permission, and created / changed / unchanged per row, read in bulk and compared in memory.
     Returns the rows that would change nothing, as (section, row number)."""
     same: set[tuple[str, int]] = set()
@@ -438,7 +541,9 @@ async def _preview(session: AsyncSession, ctx: ServiceContext, parsed: dict[str,
             if refused:
                 outcome.errors.append(FieldError(KEY_FIELD[section], refused, section, index, key or None))
             elif section == "partners" and record is None:
-                outcome.errors.append(FieldError("regionCode", f"未知行政区划代码 {key}", section, index, key))
+                outcome.errors.append(
+                    FieldError("regionCode", f"未知行政区划代码 {key}", section, index, key)
+                )
             else:
                 before = _before(section, record, groups) if record is not None else None
                 after = _after(section, key, data, record, before)
@@ -457,8 +562,14 @@ async def _preview(session: AsyncSession, ctx: ServiceContext, parsed: dict[str,
     return same
 
 
-async def _write(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, list[Any]], outcome: ImportOutcome,
-                 progress: Progress | None, same: set[tuple[str, int]]) -> None:
+async def _write(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    parsed: dict[str, list[Any]],
+    outcome: ImportOutcome,
+    progress: Progress | None,
+    same: set[tuple[str, int]],
+) -> None:
     """Every row that changes something through its service function (a service writes nothing for
     an unchanged row, so those are skipped); the report is read back from the change log."""
     first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
@@ -481,7 +592,9 @@ async def _write(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, l
     await session.flush()
     logs = (
         await session.execute(
-            select(ChangeLog.entity, ChangeLog.entity_key, ChangeLog.action, ChangeLog.before, ChangeLog.after)
+            select(
+                ChangeLog.entity, ChangeLog.entity_key, ChangeLog.action, ChangeLog.before, ChangeLog.after
+            )
             .where(ChangeLog.id > first_log)
             .order_by(ChangeLog.id)
         )
@@ -498,13 +611,20 @@ async def _write(session: AsyncSession, ctx: ServiceContext, parsed: dict[str, l
             summary.created += 1
         else:
             summary.changed += 1
-        outcome.changes.append(RecordChange(section, key, action, field_diff(before, after) if action != "create" else []))
+        outcome.changes.append(
+            RecordChange(section, key, action, field_diff(before, after) if action != "create" else [])
+        )
     for section, summary in outcome.sections.items():
         summary.unchanged = max(0, len(parsed[section]) - summary.created - summary.changed)
 
 
 async def run_import(
-    db: Database, ctx: ServiceContext, document: dict[str, Any], *, apply: bool, progress: Progress | None = None
+    db: Database,
+    ctx: ServiceContext,
+    document: dict[str, Any],
+    *,
+    apply: bool,
+    progress: Progress | None = None,
 ) -> ImportOutcome:
     """Check every row (`apply=False`), or write them all in one transaction when every row is good.
 
@@ -544,8 +664,15 @@ async def run_import(
 
 # ----------------------------------------------------------------------------- the template workbook
 
-BOOLEAN_COLUMNS = {"modesSample", "published", "sample", "coordinatesApproximate", "hasCrossRegionWindow", "citywideShared",
-                   "includesClause"}
+BOOLEAN_COLUMNS = {
+    "modesSample",
+    "published",
+    "sample",
+    "coordinatesApproximate",
+    "hasCrossRegionWindow",
+    "citywideShared",
+    "includesClause",
+}
 INSTRUCTIONS = [
     "本模板用于在工作台“数据导入”页面上传, 与命令行 tongban import 使用同一套规则和提示。",
     "每个工作表对应一个部分(事项、服务大厅、通办协议、合作地区指数、结对关系、联络人); 不需要的工作表可以删除或留空。",
@@ -573,7 +700,9 @@ def template_workbook(county_choices: list[tuple[str, str]]) -> bytes:
     guide["A1"] = "台州市跨区域通办服务目录 · 数据导入模板"
     guide["A1"].font = Font(size=14, bold=True)
     for row, text in enumerate(INSTRUCTIONS, start=3):
-        guide.cell(row=row, column=1, value=f"{row - 2}. {text}").alignment = Alignment(wrap_text=True, vertical="top")
+        guide.cell(row=row, column=1, value=f"{row - 2}. {text}").alignment = Alignment(
+            wrap_text=True, vertical="top"
+        )
     guide.column_dimensions["A"].width = 110
 
     counties = [f"{code} {name}" for code, name in county_choices]
@@ -585,7 +714,9 @@ def template_workbook(county_choices: list[tuple[str, str]]) -> bytes:
             cell = sheet.cell(row=1, column=column, value=HEADINGS[section][name])
             cell.font = Font(bold=True)
             cell.fill = header_fill
-            sheet.column_dimensions[get_column_letter(column)].width = max(12, len(HEADINGS[section][name]) * 2 + 2)
+            sheet.column_dimensions[get_column_letter(column)].width = max(
+                12, len(HEADINGS[section][name]) * 2 + 2
+            )
             letter = get_column_letter(column)
             choices: list[str] | None = None
             strict = True
@@ -595,13 +726,22 @@ def template_workbook(county_choices: list[tuple[str, str]]) -> bytes:
                 strict = name not in ("modes", "windowServices")  # several values may be typed
             elif name in BOOLEAN_COLUMNS:
                 choices = ["是", "否"]
-            elif (section, name) in {("halls", "regionCode"), ("agreements", "localCode"), ("relations", "localCode")}:
+            elif (section, name) in {
+                ("halls", "regionCode"),
+                ("agreements", "localCode"),
+                ("relations", "localCode"),
+            }:
                 choices, strict = counties, False  # a town's 9-digit code may be typed instead
             if choices:
                 validation = DataValidation(
-                    type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
-                    showErrorMessage=strict, errorTitle="无效取值", error="请从下拉框中选择",
-                    promptTitle=HEADINGS[section][name], prompt="从下拉框中选择" + ("" if strict else ", 或直接填写"),
+                    type="list",
+                    formula1='"' + ",".join(choices) + '"',
+                    allow_blank=True,
+                    showErrorMessage=strict,
+                    errorTitle="无效取值",
+                    error="请从下拉框中选择",
+                    promptTitle=HEADINGS[section][name],
+                    prompt="从下拉框中选择" + ("" if strict else ", 或直接填写"),
                 )
                 validation.add(f"{letter}2:{letter}5001")
                 sheet.add_data_validation(validation)

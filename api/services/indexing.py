@@ -95,7 +95,14 @@ def _document(matter: Any, guide: Any) -> dict[str, Any]:
 
 
 #: what :func:`matter_document` reads of a matter and of its guide (see :func:`guide_text`)
-_DOCUMENT_COLUMNS = (Matter.code, Matter.name, Matter.aliases, Matter.keywords, Matter.department, Matter.scope)
+_DOCUMENT_COLUMNS = (
+    Matter.code,
+    Matter.name,
+    Matter.aliases,
+    Matter.keywords,
+    Matter.department,
+    Matter.scope,
+)
 _GUIDE_TEXT_COLUMNS = (Guide.conditions, Guide.materials, Guide.steps, Guide.walkthrough)
 
 
@@ -114,9 +121,7 @@ async def published_documents(session: AsyncSession) -> list[dict[str, Any]]:
         if known is None or guide.version > known.version:
             latest[guide.matter_id] = guide
     matters = await session.execute(
-        select(Matter.id, *_DOCUMENT_COLUMNS)
-        .where(Matter.published.is_(True))
-        .order_by(Matter.code)
+        select(Matter.id, *_DOCUMENT_COLUMNS).where(Matter.published.is_(True)).order_by(Matter.code)
     )
     return [_document(matter, latest.get(matter.id)) for matter in matters]
 
@@ -252,7 +257,9 @@ class SearchService:
                         raise
                     except Exception as exc:  # noqa: BLE001 - retried with backoff
                         health.last_error = f"{type(exc).__name__}: {exc}"
-                        log.error("search index rebuild failed (%s); retrying in %.0f s", health.last_error, delay)
+                        log.error(
+                            "search index rebuild failed (%s); retrying in %.0f s", health.last_error, delay
+                        )
                         delay = min(max(delay, 1.0) * 2, max_delay)
                         continue
                     log.warning("search index rebuilt after failing updates: %d matters", documents)
@@ -306,13 +313,17 @@ class SearchService:
                     return applied
                 async with self.db.read() as session:
                     events = (
-                        await session.execute(
-                            select(OutboxEvent)
-                            .where(OutboxEvent.id > since, OutboxEvent.id <= ceiling)
-                            .order_by(OutboxEvent.id)
-                            .limit(BATCH)
+                        (
+                            await session.execute(
+                                select(OutboxEvent)
+                                .where(OutboxEvent.id > since, OutboxEvent.id <= ceiling)
+                                .order_by(OutboxEvent.id)
+                                .limit(BATCH)
+                            )
                         )
-                    ).scalars().all()
+                        .scalars()
+                        .all()
+                    )
                     if not events:
                         self._in_step()
                         return applied
@@ -333,7 +344,9 @@ class SearchService:
                     changes.append((last_id, code, document))
                 top = events[-1].id
                 # a full batch means more may follow: the index merges its segments after the last
-                await _on_index(functools.partial(index.apply_changes, changes, top, more_follow=len(events) == BATCH))
+                await _on_index(
+                    functools.partial(index.apply_changes, changes, top, more_follow=len(events) == BATCH)
+                )
                 applied += len(events)
                 since = top
         # staff changed the synonym dictionary: the analyzer changed, so build afresh
@@ -362,11 +375,18 @@ class SearchService:
         health = self.health
         ready_index = self.is_ready()
         applied = self._index.last_applied_id() if ready_index else 0
-        recent = health.in_step_at is not None and time.monotonic() - health.in_step_at <= IN_STEP_GRACE_SECONDS
+        recent = (
+            health.in_step_at is not None and time.monotonic() - health.in_step_at <= IN_STEP_GRACE_SECONDS
+        )
         caught_up = applied >= outbox_mark or recent
         body: dict[str, Any] = {
-            "ready": ready_index, "appliedId": applied, "outboxId": outbox_mark, "lag": max(0, outbox_mark - applied),
-            "caughtUp": caught_up, "rebuilding": health.rebuilding, "failing": health.failing,
+            "ready": ready_index,
+            "appliedId": applied,
+            "outboxId": outbox_mark,
+            "lag": max(0, outbox_mark - applied),
+            "caughtUp": caught_up,
+            "rebuilding": health.rebuilding,
+            "failing": health.failing,
         }
         if health.last_error:
             body["lastError"] = health.last_error
@@ -381,14 +401,15 @@ class SearchService:
         if health.failing_since is not None:
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(health.failing_since)) + " 起"
         doing = "正在后台重建, 完成前新的事项可能搜索不到" if health.rebuilding else "将在后台重建"
-        return f"搜索索引更新失败{since}(已失败 {health.failures} 次), {doing}。本服务器的 /readyz 报告未就绪。"
+        return (
+            f"搜索索引更新失败{since}(已失败 {health.failures} 次), {doing}。本服务器的 /readyz 报告未就绪。"
+        )
 
     def in_step_age(self) -> float | None:
         """Seconds since the index last held every outbox row (None: never, in this process)."""
         if self.health.in_step_at is None:
             return None
         return time.monotonic() - self.health.in_step_at
-
 
     def is_ready(self) -> bool:
         return self._index is not None and bool(self._index.is_ready())

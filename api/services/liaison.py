@@ -22,7 +22,9 @@ def group_snapshot(group: LiaisonGroup) -> dict[str, Any]:
     return {"name": group.name, "channel": group.channel, "note": group.note}
 
 
-async def save_group(session: AsyncSession, ctx: ServiceContext, raw: Any, *, group_id: int | None = None) -> LiaisonGroup:
+async def save_group(
+    session: AsyncSession, ctx: ServiceContext, raw: Any, *, group_id: int | None = None
+) -> LiaisonGroup:
     reader = Reader(raw)
     values = {
         "name": reader.text("name", required=True, max_len=200),
@@ -32,7 +34,9 @@ async def save_group(session: AsyncSession, ctx: ServiceContext, raw: Any, *, gr
     if reader.errors:
         raise BadInput("联络群信息有误", reader.errors)
     require_admin(ctx, "通办联络群")
-    same_name = (await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == values["name"]))).scalar_one_or_none()
+    same_name = (
+        await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == values["name"]))
+    ).scalar_one_or_none()
     if same_name is not None and same_name.id != group_id:
         raise BadInput("联络群名称重复", [FieldError("name", f"已有名为“{values['name']}”的联络群")])
     if group_id is None:
@@ -48,13 +52,21 @@ async def save_group(session: AsyncSession, ctx: ServiceContext, raw: Any, *, gr
         for field, value in values.items():
             setattr(group, field, value)
     after = group_snapshot(group)
-    await save_tail(session, ctx.actor, group, "liaison-group", before, after, key=lambda g: str(g.id), versioned=False)
+    await save_tail(
+        session, ctx.actor, group, "liaison-group", before, after, key=lambda g: str(g.id), versioned=False
+    )
     return group
 
 
 async def groups_with_counts(session: AsyncSession) -> list[tuple[LiaisonGroup, int]]:
     counts = dict(
-        (await session.execute(select(Contact.group_id, func.count()).where(Contact.group_id.is_not(None)).group_by(Contact.group_id))).all()
+        (
+            await session.execute(
+                select(Contact.group_id, func.count())
+                .where(Contact.group_id.is_not(None))
+                .group_by(Contact.group_id)
+            )
+        ).all()
     )
     groups = (await session.execute(select(LiaisonGroup).order_by(LiaisonGroup.name))).scalars()
     return [(g, int(counts.get(g.id, 0))) for g in groups]

@@ -99,7 +99,9 @@ def parse_guide(reader: Reader, raw: Any) -> dict[str, Any] | None:
     return guide
 
 
-def parse_matter(raw: Any, section: str | None = None, row: int | None = None) -> tuple[MatterData | None, list[FieldError]]:
+def parse_matter(
+    raw: Any, section: str | None = None, row: int | None = None
+) -> tuple[MatterData | None, list[FieldError]]:
     reader = Reader(raw, section, row)
     code = reader.text("code", required=True, max_len=CODE_MAX)
     values = {
@@ -139,7 +141,11 @@ async def preload_matters(session: AsyncSession, codes: list[str], *, lock: bool
     loaded go into the session's `Bulk`, if any (`unchanged_since_planned` checks them)."""
     found: dict[str, Matter | None] = dict.fromkeys(codes)
     for start in range(0, len(codes), _CHUNK):
-        query = select(Matter).options(selectinload(Matter.guides)).where(Matter.code.in_(codes[start : start + _CHUNK]))
+        query = (
+            select(Matter)
+            .options(selectinload(Matter.guides))
+            .where(Matter.code.in_(codes[start : start + _CHUNK]))
+        )
         if lock:
             query = query.with_for_update(of=Matter).execution_options(populate_existing=True)
         for matter in (await session.execute(query)).scalars():
@@ -158,11 +164,17 @@ async def unchanged_since_planned(session: AsyncSession, bulk: Bulk, new_codes: 
     and nothing is written (somebody saved a matter while the import was being checked)."""
     codes = list(bulk.versions)
     for start in range(0, len(codes), _CHUNK):
-        query = select(Matter.code, Matter.version).where(Matter.code.in_(codes[start : start + _CHUNK])).with_for_update()
+        query = (
+            select(Matter.code, Matter.version)
+            .where(Matter.code.in_(codes[start : start + _CHUNK]))
+            .with_for_update()
+        )
         rows = (await session.execute(query)).all()
         for code, version in rows:
             if version != bulk.versions[code]:
-                raise Conflict(f"导入期间事项 {code} 被他人修改(版本 {bulk.versions[code]} → {version}), 未写入任何数据, 请重新导入")
+                raise Conflict(
+                    f"导入期间事项 {code} 被他人修改(版本 {bulk.versions[code]} → {version}), 未写入任何数据, 请重新导入"
+                )
         if len(rows) != len(codes[start : start + _CHUNK]):
             raise Conflict("导入期间有事项被删除, 未写入任何数据, 请重新导入")
     for start in range(0, len(new_codes), _CHUNK):
@@ -235,8 +247,14 @@ async def save_matter(
         )
     after = matter_snapshot(matter, published_guide(matter))
     await save_tail(
-        session, ctx.actor, matter, "matter", before, after,
-        key=lambda m: m.code, outbox=("matter", lambda m: m.code),
+        session,
+        ctx.actor,
+        matter,
+        "matter",
+        before,
+        after,
+        key=lambda m: m.code,
+        outbox=("matter", lambda m: m.code),
         flush=preloaded is None and bulk is None,  # a bulk import writes once, after its last matter
     )
     return matter

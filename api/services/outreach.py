@@ -19,7 +19,9 @@ from api.services.permissions import require_local
 async def log_visit(session: AsyncSession, ctx: ServiceContext, raw: Any) -> OutreachVisit:
     reader = Reader(raw)
     county = reader.text("countyCode", required=True, max_len=12)
-    if county is not None and (county not in ctx.tree or local_county_of(ctx.tree, ctx.home_city, county) is None):
+    if county is not None and (
+        county not in ctx.tree or local_county_of(ctx.tree, ctx.home_city, county) is None
+    ):
         reader.fail("countyCode", f"应为{ctx.tree.name(ctx.home_city)}下辖的县(市、区)")
     visited_on = reader.date("visitedOn", required=True)
     if visited_on is not None and visited_on > ctx.today:
@@ -42,8 +44,12 @@ async def log_visit(session: AsyncSession, ctx: ServiceContext, raw: Any) -> Out
     return visit
 
 
-async def list_visits(session: AsyncSession, county_code: str | None = None, limit: int = 200) -> list[OutreachVisit]:
-    query = select(OutreachVisit).order_by(OutreachVisit.visited_on.desc(), OutreachVisit.id.desc()).limit(limit)
+async def list_visits(
+    session: AsyncSession, county_code: str | None = None, limit: int = 200
+) -> list[OutreachVisit]:
+    query = (
+        select(OutreachVisit).order_by(OutreachVisit.visited_on.desc(), OutreachVisit.id.desc()).limit(limit)
+    )
     if county_code:
         query = query.where(OutreachVisit.county_code == county_code)
     return list((await session.execute(query)).scalars())

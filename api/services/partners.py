@@ -60,8 +60,15 @@ async def save_partner(session: AsyncSession, ctx: ServiceContext, data: Partner
     region.indices_sample = data.sample
     after = partner_snapshot(region)
     if await save_tail(
-        session, ctx.actor, region, "partner", before, after,
-        key=lambda r: r.code, outbox=("region", lambda r: r.code), flush=False,
+        session,
+        ctx.actor,
+        region,
+        "partner",
+        before,
+        after,
+        key=lambda r: r.code,
+        outbox=("region", lambda r: r.code),
+        flush=False,
     ):
         region.indices_updated_at = now()
     return region
@@ -79,8 +86,12 @@ async def set_partner_indices(
     region = await session.get(Region, region_code)
     sample = bool(region.indices_sample) if region is not None else False
     data, errors = parse_partner(
-        {"regionCode": region_code, "populationIndex": population_index, "cooperationIndex": cooperation_index,
-         "sample": sample},
+        {
+            "regionCode": region_code,
+            "populationIndex": population_index,
+            "cooperationIndex": cooperation_index,
+            "sample": sample,
+        },
         ctx,
     )
     if data is None:
@@ -95,7 +106,9 @@ async def tier_thresholds(session: AsyncSession) -> dict[str, float]:
     return {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in setting.value.items()}}
 
 
-async def set_tier_thresholds(session: AsyncSession, ctx: ServiceContext, population: Any, cooperation: Any) -> dict[str, float]:
+async def set_tier_thresholds(
+    session: AsyncSession, ctx: ServiceContext, population: Any, cooperation: Any
+) -> dict[str, float]:
     require_admin(ctx, "四色分级阈值")
     reader = Reader({"population": population, "cooperation": cooperation})
     values = {

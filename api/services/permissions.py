@@ -87,7 +87,9 @@ def require_activity(ctx: ServiceContext, local_code: str) -> None:
         if ctx.actor.role == Role.PARTNER:
             raise Forbidden("合作地区账号只能查看合作交流记录, 不能登记或修改")
         name = ctx.tree.full_name(local_code) if local_code in ctx.tree else local_code
-        raise Forbidden(f"{ctx.actor.name} 无权登记或修改{name}的合作交流活动: 县(市、区)账号只能登记本县(市、区)开展的活动")
+        raise Forbidden(
+            f"{ctx.actor.name} 无权登记或修改{name}的合作交流活动: 县(市、区)账号只能登记本县(市、区)开展的活动"
+        )
 
 
 def may_read_partner_work(ctx: ServiceContext, partner_code: str) -> bool:
@@ -157,7 +159,11 @@ def may_edit_contact(ctx: ServiceContext, region_code: str) -> bool:
     actor = ctx.actor
     if actor.role in (Role.ADMIN, Role.COUNTY):
         return True
-    return actor.role == Role.PARTNER and bool(actor.region_code) and ctx.tree.contains(actor.region_code, region_code)
+    return (
+        actor.role == Role.PARTNER
+        and bool(actor.region_code)
+        and ctx.tree.contains(actor.region_code, region_code)
+    )
 
 
 def may_edit_case(ctx: ServiceContext, county_code: str | None) -> bool:
@@ -254,7 +260,11 @@ def may_see_feedback_contact(ctx: ServiceContext, feedback: Feedback) -> bool:
     actor = ctx.actor
     if actor.role == Role.ADMIN:
         return True
-    return actor.role == Role.COUNTY and actor.region_code is not None and feedback.county_code == actor.region_code
+    return (
+        actor.role == Role.COUNTY
+        and actor.region_code is not None
+        and feedback.county_code == actor.region_code
+    )
 
 
 def may_handle_feedback(ctx: ServiceContext, feedback: Feedback) -> bool:
@@ -354,7 +364,9 @@ def require_contact_edit(ctx: ServiceContext, region_code: str) -> None:
     if county_of_record(ctx, region_code) is not None:
         require_local(ctx, region_code, "联络人")
     elif not may_edit_contact(ctx, region_code):
-        raise Forbidden(f"{ctx.actor.name} 无权登记该地区的联络人: 合作地区账号只能登记本地区及其下辖地区的联络人")
+        raise Forbidden(
+            f"{ctx.actor.name} 无权登记该地区的联络人: 合作地区账号只能登记本地区及其下辖地区的联络人"
+        )
 
 
 def require_webhook_owner(ctx: ServiceContext, webhook_region: str | None) -> None:
@@ -368,9 +380,13 @@ def require_webhook_owner(ctx: ServiceContext, webhook_region: str | None) -> No
     raise Forbidden(f"{actor.name} 无权管理该 Webhook: 只有合作地区账号(本地区的)和市级管理员可以")
 
 
-def feedback_visible(actor: Actor, county_code: str | None, partner_code: str | None, partner_codes: Iterable[str]) -> bool:
+def feedback_visible(
+    actor: Actor, county_code: str | None, partner_code: str | None, partner_codes: Iterable[str]
+) -> bool:
     """`may_see_feedback` where the partner's region and everything inside it is known as a list."""
-    return _feedback_visible(actor, county_code, partner_code is not None and partner_code in set(partner_codes))
+    return _feedback_visible(
+        actor, county_code, partner_code is not None and partner_code in set(partner_codes)
+    )
 
 
 def may_read_unpublished_handbook(actor: Actor | None) -> bool:

@@ -24,7 +24,15 @@ async def load_regions(session: AsyncSession, rows: Iterable[dict[str, str | Non
         batch = new[start : start + 1000]
         await session.execute(
             insert(Region),
-            [{"code": r["code"], "name": r["name"], "level": r["level"], "parent_code": r["parent_code"] or None} for r in batch],
+            [
+                {
+                    "code": r["code"],
+                    "name": r["name"],
+                    "level": r["level"],
+                    "parent_code": r["parent_code"] or None,
+                }
+                for r in batch
+            ],
         )
     return len(new)
 
@@ -35,4 +43,6 @@ async def region_count(session: AsyncSession) -> int:
 
 async def load_tree(session: AsyncSession) -> RegionTree:
     rows = await session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
-    return RegionTree(Place(code, name, getattr(level, "value", level), parent) for code, name, level, parent in rows)
+    return RegionTree(
+        Place(code, name, getattr(level, "value", level), parent) for code, name, level, parent in rows
+    )

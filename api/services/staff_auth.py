@@ -111,7 +111,9 @@ async def sign_in(db: Database, name: str, password: str, address: str, via: str
             return SignIn(throttled=False)
         await throttle.record_success(session, name, address)
         session_id = secrets.token_urlsafe(32)
-        session.add(StaffSession(id=session_id, user_id=user.id, created_at=at, expires_at=at + SESSION_LIFETIME))
+        session.add(
+            StaffSession(id=session_id, user_id=user.id, created_at=at, expires_at=at + SESSION_LIFETIME)
+        )
         await audit(session, actor_of(user, via), "session", user.name, "sign-in", None, {"address": address})
     return SignIn(throttled=False, session_id=session_id, user=user)
 

@@ -59,7 +59,9 @@ class SurveyData:
     values: dict[str, Any]
 
 
-def parse_survey(raw: Any, ctx: ServiceContext, matter_codes: set[str]) -> tuple[SurveyData | None, list[FieldError]]:
+def parse_survey(
+    raw: Any, ctx: ServiceContext, matter_codes: set[str]
+) -> tuple[SurveyData | None, list[FieldError]]:
     """Every answer checked, every problem collected; `matter_codes` are the matters one may pick."""
     reader = Reader(raw)
     tree = ctx.tree
@@ -75,7 +77,9 @@ def parse_survey(raw: Any, ctx: ServiceContext, matter_codes: set[str]) -> tuple
     if home_text is not None and province is not None:
         home_region = _region_in(tree, province, home_text)
         if home_region is None:
-            reader.fail("homeRegion", f"在{tree.name(province)}没有找到“{home_text}”, 请填写市或县的名称, 也可以不填")
+            reader.fail(
+                "homeRegion", f"在{tree.name(province)}没有找到“{home_text}”, 请填写市或县的名称, 也可以不填"
+            )
     chosen = reader.string_list("matterCodes", max_items=MAX_MATTERS, max_len=40)
     unknown = [code for code in chosen if code not in matter_codes]
     if unknown:
@@ -124,7 +128,9 @@ def _region_in(tree: Any, province: str, text: str) -> str | None:
     return sorted(found)[0] if found else None
 
 
-async def submit_survey(session: AsyncSession, ctx: ServiceContext, raw: Any, matter_codes: set[str]) -> SurveyResponse:
+async def submit_survey(
+    session: AsyncSession, ctx: ServiceContext, raw: Any, matter_codes: set[str]
+) -> SurveyResponse:
     data, errors = parse_survey(raw, ctx, matter_codes)
     if data is None:
         raise BadInput("问卷填写有误", errors)
@@ -171,9 +177,16 @@ def summarise(responses: list[SurveyResponse], catalog: Any) -> SurveySummary:
         total=len(responses),
         by_matter=[(c, matter_name(c), n) for c, n in sorted(matters.items(), key=lambda i: (-i[1], i[0]))],
         other_matters=other,
-        by_province=[(c, tree.name(c) if c in tree else c, n) for c, n in sorted(provinces.items(), key=lambda i: (-i[1], i[0]))],
-        by_obstacle=[(c, OBSTACLES.get(c, c), n) for c, n in sorted(obstacles.items(), key=lambda i: (-i[1], i[0]))],
-        by_respondent=[(c, RESPONDENTS.get(c, c), n) for c, n in sorted(respondents.items(), key=lambda i: (-i[1], i[0]))],
+        by_province=[
+            (c, tree.name(c) if c in tree else c, n)
+            for c, n in sorted(provinces.items(), key=lambda i: (-i[1], i[0]))
+        ],
+        by_obstacle=[
+            (c, OBSTACLES.get(c, c), n) for c, n in sorted(obstacles.items(), key=lambda i: (-i[1], i[0]))
+        ],
+        by_respondent=[
+            (c, RESPONDENTS.get(c, c), n) for c, n in sorted(respondents.items(), key=lambda i: (-i[1], i[0]))
+        ],
     )
 
 

@@ -77,7 +77,15 @@ async def save_synonym(
             return row
         row.terms = terms
     await session.flush()
-    await audit(session, ctx.actor, "synonym", str(row.id), "create" if before is None else "update", before, {"terms": terms})
+    await audit(
+        session,
+        ctx.actor,
+        "synonym",
+        str(row.id),
+        "create" if before is None else "update",
+        before,
+        {"terms": terms},
+    )
     queue(session, "synonym", str(row.id))
     return row
 

@@ -55,17 +55,89 @@ KEY_FIELD = {
     "contacts": "key",
 }
 COLUMNS = {
-    "matters": ["code", "name", "department", "scope", "modes", "modesSample", "keywords", "aliases", "nationalList", "deadline",
-                "published", "source", "sourceUrl", "sample", "verifiedOn", "guide"],
-    "halls": ["key", "name", "regionCode", "level", "address", "phone", "openingHours", "latitude", "longitude",
-              "coordinatesApproximate", "hasCrossRegionWindow", "windowServices", "matterCodes", "source",
-              "sourceUrl", "sample", "verifiedOn"],
-    "agreements": ["key", "title", "partnerCode", "localCode", "signedOn", "effectiveFrom", "expiresOn", "status",
-                   "citywideShared", "notSharedReason", "includesClause", "matterCodes", "documentRef", "registeredOn",
-                   "itemsCount", "note", "source", "sourceUrl", "sample", "verifiedOn"],
+    "matters": [
+        "code",
+        "name",
+        "department",
+        "scope",
+        "modes",
+        "modesSample",
+        "keywords",
+        "aliases",
+        "nationalList",
+        "deadline",
+        "published",
+        "source",
+        "sourceUrl",
+        "sample",
+        "verifiedOn",
+        "guide",
+    ],
+    "halls": [
+        "key",
+        "name",
+        "regionCode",
+        "level",
+        "address",
+        "phone",
+        "openingHours",
+        "latitude",
+        "longitude",
+        "coordinatesApproximate",
+        "hasCrossRegionWindow",
+        "windowServices",
+        "matterCodes",
+        "source",
+        "sourceUrl",
+        "sample",
+        "verifiedOn",
+    ],
+    "agreements": [
+        "key",
+        "title",
+        "partnerCode",
+        "localCode",
+        "signedOn",
+        "effectiveFrom",
+        "expiresOn",
+        "status",
+        "citywideShared",
+        "notSharedReason",
+        "includesClause",
+        "matterCodes",
+        "documentRef",
+        "registeredOn",
+        "itemsCount",
+        "note",
+        "source",
+        "sourceUrl",
+        "sample",
+        "verifiedOn",
+    ],
     "partners": ["regionCode", "populationIndex", "cooperationIndex", "sample"],
-    "relations": ["key", "kind", "localCode", "partnerCode", "since", "note", "source", "sourceUrl", "verifiedOn"],
-    "contacts": ["key", "name", "regionCode", "organisation", "role", "phone", "email", "liaisonGroup", "sample", "verifiedOn"],
+    "relations": [
+        "key",
+        "kind",
+        "localCode",
+        "partnerCode",
+        "since",
+        "note",
+        "source",
+        "sourceUrl",
+        "verifiedOn",
+    ],
+    "contacts": [
+        "key",
+        "name",
+        "regionCode",
+        "organisation",
+        "role",
+        "phone",
+        "email",
+        "liaisonGroup",
+        "sample",
+        "verifiedOn",
+    ],
 }
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
@@ -176,7 +248,9 @@ def read_document(path: Path) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ImportFileError(f"{path.name} 不是 UTF-8 编码") from exc
         except json.JSONDecodeError as exc:
-            raise ImportFileError(f"{path.name} 不是有效的 JSON: 第{exc.lineno}行第{exc.colno}列 {exc.msg}") from exc
+            raise ImportFileError(
+                f"{path.name} 不是有效的 JSON: 第{exc.lineno}行第{exc.colno}列 {exc.msg}"
+            ) from exc
         except (ValueError, RecursionError) as exc:  # e.g. a number of thousands of digits, deep nesting
             raise ImportFileError(f"{path.name} 无法读取: {type(exc).__name__}") from exc
         if not isinstance(document, dict):
@@ -237,7 +311,11 @@ async def validate_document(
             key = raw.get(KEY_FIELD[section]) if isinstance(raw, dict) else None
             if key not in (None, ""):
                 if str(key) in seen:
-                    errors.append(FieldError(KEY_FIELD[section], f"与第{seen[str(key)]}条重复", section, index, str(key)))
+                    errors.append(
+                        FieldError(
+                            KEY_FIELD[section], f"与第{seen[str(key)]}条重复", section, index, str(key)
+                        )
+                    )
                 seen.setdefault(str(key), index)
             if data is not None:
                 parsed[section].append((index, data))
@@ -270,7 +348,12 @@ class _DryRun(Exception):
 
 
 async def import_document(
-    db: Database, ctx: ServiceContext, document: dict[str, Any], *, dry_run: bool = False, progress: Progress | None = None
+    db: Database,
+    ctx: ServiceContext,
+    document: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Validate everything, then write everything in one short transaction (or nothing).
 
@@ -320,7 +403,9 @@ async def import_document(
                         progress(section, done, total)
             await write_bulk(session, bulk)
             rows = await session.execute(
-                select(ChangeLog.entity, ChangeLog.action, func.count()).where(ChangeLog.id > first_log).group_by(ChangeLog.entity, ChangeLog.action)
+                select(ChangeLog.entity, ChangeLog.action, func.count())
+                .where(ChangeLog.id > first_log)
+                .group_by(ChangeLog.entity, ChangeLog.action)
             )
             report.changes = Counter({(entity, action): n for entity, action, n in rows})
             if dry_run:
@@ -336,28 +421,47 @@ async def import_document(
 async def export_document(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every matter, hall, agreement, partner index, relation and contact, sorted by key."""
     async with db.read() as session:
-        matters = (await session.execute(select(Matter).options(selectinload(Matter.guides)).order_by(Matter.code))).scalars().all()
+        matters = (
+            (await session.execute(select(Matter).options(selectinload(Matter.guides)).order_by(Matter.code)))
+            .scalars()
+            .all()
+        )
         halls = (await session.execute(select(Hall).options(selectinload(Hall.matters)))).scalars().all()
-        agreements = (await session.execute(select(Agreement).options(selectinload(Agreement.matters)))).scalars().all()
+        agreements = (
+            (await session.execute(select(Agreement).options(selectinload(Agreement.matters))))
+            .scalars()
+            .all()
+        )
         partners = (
-            await session.execute(
-                select(Region)
-                .where((Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None)))
-                .order_by(Region.code)
+            (
+                await session.execute(
+                    select(Region)
+                    .where((Region.population_index.is_not(None)) | (Region.cooperation_index.is_not(None)))
+                    .order_by(Region.code)
+                )
             )
-        ).scalars().all()
-        relations = (await session.execute(select(RegionRelation).order_by(RegionRelation.key))).scalars().all()
+            .scalars()
+            .all()
+        )
+        relations = (
+            (await session.execute(select(RegionRelation).order_by(RegionRelation.key))).scalars().all()
+        )
         contacts = (await session.execute(select(Contact))).scalars().all()
         groups = {g.id: g.name for g in (await session.execute(select(LiaisonGroup))).scalars()}
     hall_rows = [hall_snapshot(h, [m.code for m in h.matters]) for h in halls]
     agreement_rows = [
-        agreement_snapshot(a, None if a.covers_all_matters else [m.code for m in a.matters]) for a in agreements
+        agreement_snapshot(a, None if a.covers_all_matters else [m.code for m in a.matters])
+        for a in agreements
     ]
     contact_rows = [contact_snapshot(c, groups.get(c.group_id) if c.group_id else None) for c in contacts]
     return {
         "matters": [matter_snapshot(m, published_guide(m)) for m in matters],
-        "halls": sorted(hall_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["name"], r["regionCode"])),
-        "agreements": sorted(agreement_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["signedOn"], r["title"])),
+        "halls": sorted(
+            hall_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["name"], r["regionCode"])
+        ),
+        "agreements": sorted(
+            agreement_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["signedOn"], r["title"])
+        ),
         "partners": [partner_snapshot(r) for r in partners],
         "relations": [relation_snapshot(r) for r in relations],
         "contacts": sorted(contact_rows, key=lambda r: (r["key"] is None, r["key"] or "", r["name"])),
@@ -388,7 +492,10 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             writer.writerow(COLUMNS[section])
             for row in document.get(section, []):
                 writer.writerow(
-                    ["" if row.get(c) is None else csv_escape(_cell_out(row.get(c))) for c in COLUMNS[section]]
+                    [
+                        "" if row.get(c) is None else csv_escape(_cell_out(row.get(c)))
+                        for c in COLUMNS[section]
+                    ]
                 )
             target.write_text(buffer.getvalue(), encoding="utf-8")
             written.append(target)
@@ -402,7 +509,10 @@ def write_document(document: dict[str, list[dict[str, Any]]], path: Path) -> lis
             sheet.append(COLUMNS[section])
             for row in document.get(section, []):
                 sheet.append(
-                    [None if row.get(c) is None else xlsx_cell(sheet, _cell_out(row.get(c))) for c in COLUMNS[section]]
+                    [
+                        None if row.get(c) is None else xlsx_cell(sheet, _cell_out(row.get(c)))
+                        for c in COLUMNS[section]
+                    ]
                 )
         workbook.save(path)
         return [path]

@@ -43,7 +43,14 @@ def actor_of(user: StaffUser, via: str) -> Actor:
 
 
 async def add_user(
-    session: AsyncSession, actor: Actor, tree: RegionTree, home_city: str, name: str, password: str, role: str, region_code: str
+    session: AsyncSession,
+    actor: Actor,
+    tree: RegionTree,
+    home_city: str,
+    name: str,
+    password: str,
+    role: str,
+    region_code: str,
 ) -> StaffUser:
     errors: list[FieldError] = []
     name = name.strip()
@@ -64,14 +71,27 @@ async def add_user(
         errors.append(FieldError("region", "合作地区账号的地区应在本市以外"))
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(FieldError("password", f"密码至少{MIN_PASSWORD_LENGTH}位"))
-    if not errors and (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none():
+    if (
+        not errors
+        and (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none()
+    ):
         errors.append(FieldError("name", f"账号 {name} 已存在"))
     if errors:
         raise BadInput("无法创建账号", errors)
-    user = StaffUser(name=name, password_hash=hash_password(password), role=role_value, region_code=region_code)
+    user = StaffUser(
+        name=name, password_hash=hash_password(password), role=role_value, region_code=region_code
+    )
     session.add(user)
     await session.flush()
-    await audit(session, actor, "user", name, "create", None, {"name": name, "role": role_value.value, "regionCode": region_code})  # type: ignore[union-attr]
+    await audit(
+        session,
+        actor,
+        "user",
+        name,
+        "create",
+        None,
+        {"name": name, "role": role_value.value, "regionCode": region_code},
+    )  # type: ignore[union-attr]
     return user
 
 
@@ -93,7 +113,11 @@ async def actor_for_token(session: AsyncSession, token: str, via: str = "graphql
         await session.execute(
             select(ApiToken, StaffUser)
             .join(StaffUser, StaffUser.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None), StaffUser.active.is_(True))
+            .where(
+                ApiToken.token_hash == token_digest(token),
+                ApiToken.revoked_at.is_(None),
+                StaffUser.active.is_(True),
+            )
         )
     ).first()
     if row is None:
@@ -114,8 +138,18 @@ class AccountRow:
 
 async def list_accounts(session: AsyncSession, ctx: ServiceContext) -> list[AccountRow]:
     require_account_admin(ctx)
-    users = (await session.execute(select(StaffUser).order_by(StaffUser.role, StaffUser.region_code, StaffUser.name))).scalars().all()
-    tokens = (await session.execute(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))).scalars().all()
+    users = (
+        (
+            await session.execute(
+                select(StaffUser).order_by(StaffUser.role, StaffUser.region_code, StaffUser.name)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    tokens = (
+        (await session.execute(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))).scalars().all()
+    )
     by_user: dict[int, list[ApiToken]] = {}
     for token in tokens:
         by_user.setdefault(token.user_id, []).append(token)
@@ -141,15 +175,21 @@ async def revoke_access(session: AsyncSession, user_id: int, *, tokens: bool = T
     row stays revoked, so enabling the account again revives none of them."""
     at = now()
     await session.execute(
-        update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None)).values(revoked_at=at)
+        update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=at)
     )
     if tokens:
         await session.execute(
-            update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=at)
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=at)
         )
 
 
-async def set_account_active(session: AsyncSession, ctx: ServiceContext, user_id: int, active: bool) -> StaffUser:
+async def set_account_active(
+    session: AsyncSession, ctx: ServiceContext, user_id: int, active: bool
+) -> StaffUser:
     """Disable (sessions and tokens revoked at once) or enable again (with no old session or token)."""
     require_account_admin(ctx)
     user = await _account(session, user_id)
@@ -160,11 +200,21 @@ async def set_account_active(session: AsyncSession, ctx: ServiceContext, user_id
     user.active = active
     if not active:
         await revoke_access(session, user.id)
-    await audit(session, ctx.actor, "user", user.name, "enable" if active else "disable", {"active": not active}, {"active": active})
+    await audit(
+        session,
+        ctx.actor,
+        "user",
+        user.name,
+        "enable" if active else "disable",
+        {"active": not active},
+        {"active": active},
+    )
     return user
 
 
-async def reset_password(session: AsyncSession, ctx: ServiceContext, user_id: int, password: str) -> StaffUser:
+async def reset_password(
+    session: AsyncSession, ctx: ServiceContext, user_id: int, password: str
+) -> StaffUser:
     """A new password; every session signed in with the old one ends (API tokens stay: revoke them apart)."""
     require_account_admin(ctx)
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -184,6 +234,13 @@ async def revoke_token(session: AsyncSession, ctx: ServiceContext, token_id: int
     if token.revoked_at is None:
         token.revoked_at = now()
         user = await session.get(StaffUser, token.user_id)
-        await audit(session, ctx.actor, "token", user.name if user else str(token.user_id), "revoke", None,
-                    {"token": token.id, "label": token.label})
+        await audit(
+            session,
+            ctx.actor,
+            "token",
+            user.name if user else str(token.user_id),
+            "revoke",
+            None,
+            {"token": token.id, "label": token.label},
+        )
     return token

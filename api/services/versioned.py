@@ -59,8 +59,12 @@ async def update_contact(
             contact_snapshot(contact, group.name if group else None),
         )
     if contact.key is None:  # an imported entry without a key: give it one, keyed upserts need it
-        duplicate = (await session.execute(select(Contact.id).where(Contact.key == f"contact-{contact.id}"))).first()
-        contact.key = f"contact-{contact.id}" if duplicate is None else f"contact-{contact.id}-{secrets.token_hex(2)}"
+        duplicate = (
+            await session.execute(select(Contact.id).where(Contact.key == f"contact-{contact.id}"))
+        ).first()
+        contact.key = (
+            f"contact-{contact.id}" if duplicate is None else f"contact-{contact.id}-{secrets.token_hex(2)}"
+        )
     return await upsert_contact(session, ctx, {**raw, "key": contact.key})
 
 
@@ -78,5 +82,7 @@ async def update_partner_indices(
     if region is None:
         raise UnknownRegion(f"未知行政区划代码 {region_code}")
     if (region.version or 1) != version:
-        raise Conflict(f"该地区指数已被他人修改(当前版本 {region.version}, 提交版本 {version})", partner_snapshot(region))
+        raise Conflict(
+            f"该地区指数已被他人修改(当前版本 {region.version}, 提交版本 {version})", partner_snapshot(region)
+        )
     return await set_partner_indices(session, ctx, region_code, population_index, cooperation_index)

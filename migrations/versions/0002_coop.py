@@ -48,8 +48,12 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["local_code"], ["regions.code"], name=op.f("fk_activities_local_code_regions")),
-        sa.ForeignKeyConstraint(["partner_code"], ["regions.code"], name=op.f("fk_activities_partner_code_regions")),
+        sa.ForeignKeyConstraint(
+            ["local_code"], ["regions.code"], name=op.f("fk_activities_local_code_regions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["partner_code"], ["regions.code"], name=op.f("fk_activities_partner_code_regions")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
     )
     with op.batch_alter_table("activities", schema=None) as batch_op:
@@ -72,11 +76,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["home_province"], ["regions.code"], name=op.f("fk_survey_responses_home_province_regions")
         ),
-        sa.ForeignKeyConstraint(["home_region"], ["regions.code"], name=op.f("fk_survey_responses_home_region_regions")),
+        sa.ForeignKeyConstraint(
+            ["home_region"], ["regions.code"], name=op.f("fk_survey_responses_home_region_regions")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
     )
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_survey_responses_home_province"), ["home_province"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_survey_responses_home_province"), ["home_province"], unique=False
+        )
 
 
 def downgrade() -> None:

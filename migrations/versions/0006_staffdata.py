@@ -32,7 +32,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("source_published_on", sa.Date(), nullable=True))
     with op.batch_alter_table("agreements", schema=None) as batch_op:
         batch_op.add_column(sa.Column("includes_clause", sa.Boolean(), nullable=True))
-    matters = sa.table("matters", sa.column("code", sa.String), sa.column("is_sample", sa.Boolean), sa.column("published", sa.Boolean))
+    matters = sa.table(
+        "matters",
+        sa.column("code", sa.String),
+        sa.column("is_sample", sa.Boolean),
+        sa.column("published", sa.Boolean),
+    )
     op.execute(
         matters.update()
         .where(matters.c.code.in_(WITHDRAWN_SAMPLES), matters.c.is_sample.is_(True))

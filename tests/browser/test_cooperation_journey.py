@@ -45,7 +45,9 @@ def _consultation_due(page: Any) -> str:
 def test_clerk_records_a_consultation_without_javascript(
     browser: Any, coop_server: str, artifacts: Path, axe_source: str
 ) -> None:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 390, "height": 844}, java_script_enabled=False
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{coop_server}/staff/activities")
@@ -72,7 +74,9 @@ def test_clerk_records_a_consultation_without_javascript(
     page.get_by_role("button", name="保存").click()
     page.wait_for_url(re.compile(r"/staff/activities/partner/511300\?saved=1$"))
     partner = _text(page)
-    assert "已保存" in partner and "南充—路桥通办合作城市会商" in partner and "互认社保卡补办材料清单" in partner
+    assert (
+        "已保存" in partner and "南充—路桥通办合作城市会商" in partner and "互认社保卡补办材料清单" in partner
+    )
     assert "四川省南充市与浙江省台州市路桥区" in partner  # the agreements beside the activities
     page.screenshot(path=str(artifacts / "coop-02-partner-page.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # fits a phone
@@ -99,7 +103,9 @@ def test_clerk_records_a_consultation_without_javascript(
 def test_citizen_answers_the_survey_on_a_phone_without_javascript(
     browser: Any, coop_server: str, artifacts: Path, axe_source: str
 ) -> None:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 390, "height": 844}, java_script_enabled=False
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{coop_server}/")

@@ -26,13 +26,22 @@ pytestmark = pytest.mark.browser
 
 ADMIN, ADMIN_PASSWORD = "city-data-admin", "city admin passphrase"
 CLERK, CLERK_PASSWORD = "luqiao-data", "luqiao data passphrase"
-NEW_HALL = {"key": "b-luqiao-jinqing", "name": "路桥区金清镇便民服务中心", "regionCode": "331004", "level": "TOWN",
-            "address": "路桥区金清镇金清大道88号", "phone": "0576-82900000", "hasCrossRegionWindow": True}
+NEW_HALL = {
+    "key": "b-luqiao-jinqing",
+    "name": "路桥区金清镇便民服务中心",
+    "regionCode": "331004",
+    "level": "TOWN",
+    "address": "路桥区金清镇金清大道88号",
+    "phone": "0576-82900000",
+    "hasCrossRegionWindow": True,
+}
 
 
 @pytest.fixture(scope="module")
 def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with demo_server(tmp_path_factory.mktemp("staff-data-server"), (ADMIN, ADMIN_PASSWORD, "admin", "331000")) as url:
+    with demo_server(
+        tmp_path_factory.mktemp("staff-data-server"), (ADMIN, ADMIN_PASSWORD, "admin", "331000")
+    ) as url:
         yield url
 
 
@@ -42,6 +51,7 @@ def _text(page: Any, selector: str = "body") -> str:
 
 def _watch(page: Any, problems: list[str]) -> None:
     page.set_default_timeout(20_000)
+
     def console(message: Any) -> None:
         # the bad sheet's answer is a 422 on purpose (the browser logs every 4xx page load)
         if message.type in ("error", "warning") and "status of 422" not in message.text:
@@ -90,10 +100,17 @@ def test_admin_creates_an_account_and_the_clerk_imports_a_sheet(
     clerk = clerk_context.new_page()
     _watch(clerk, problems)
     _sign_in(clerk, data_server, CLERK, CLERK_PASSWORD, "/staff/import")
-    changed = {"key": "luqiao-centre", "name": "路桥区行政服务中心", "regionCode": "331004", "level": "COUNTY",
-               "phone": "0576-82400000"}
+    changed = {
+        "key": "luqiao-centre",
+        "name": "路桥区行政服务中心",
+        "regionCode": "331004",
+        "level": "COUNTY",
+        "phone": "0576-82400000",
+    }
     sheet = json.dumps({"halls": [NEW_HALL, changed]}, ensure_ascii=False).encode()
-    clerk.set_input_files("#import-file", files=[{"name": "路桥大厅.json", "mimeType": "application/json", "buffer": sheet}])
+    clerk.set_input_files(
+        "#import-file", files=[{"name": "路桥大厅.json", "mimeType": "application/json", "buffer": sheet}]
+    )
     clerk.check("#mode-check")
     clerk.get_by_role("button", name="上传并执行").click()
     clerk.locator("#result-heading").wait_for()
@@ -107,7 +124,9 @@ def test_admin_creates_an_account_and_the_clerk_imports_a_sheet(
     assert NEW_HALL["name"] not in _text(clerk)  # the check wrote nothing
 
     clerk.goto(data_server + "/staff/import")
-    clerk.set_input_files("#import-file", files=[{"name": "路桥大厅.json", "mimeType": "application/json", "buffer": sheet}])
+    clerk.set_input_files(
+        "#import-file", files=[{"name": "路桥大厅.json", "mimeType": "application/json", "buffer": sheet}]
+    )
     clerk.check("#mode-apply")
     clerk.get_by_role("button", name="上传并执行").click()
     clerk.locator("#result-heading").wait_for()
@@ -116,10 +135,20 @@ def test_admin_creates_an_account_and_the_clerk_imports_a_sheet(
     assert NEW_HALL["name"] in _text(clerk)
 
     # a bad sheet: every bad row and field named, nothing written
-    bad = json.dumps({"halls": [{**NEW_HALL, "key": "b-other"}, {**NEW_HALL, "key": "b-yuhuan", "regionCode": "331083"},
-                                {"key": "b-broken", "regionCode": "331004", "level": "TOWN"}]}, ensure_ascii=False).encode()
+    bad = json.dumps(
+        {
+            "halls": [
+                {**NEW_HALL, "key": "b-other"},
+                {**NEW_HALL, "key": "b-yuhuan", "regionCode": "331083"},
+                {"key": "b-broken", "regionCode": "331004", "level": "TOWN"},
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
     clerk.goto(data_server + "/staff/import")
-    clerk.set_input_files("#import-file", files=[{"name": "有误.json", "mimeType": "application/json", "buffer": bad}])
+    clerk.set_input_files(
+        "#import-file", files=[{"name": "有误.json", "mimeType": "application/json", "buffer": bad}]
+    )
     clerk.check("#mode-apply")
     clerk.get_by_role("button", name="上传并执行").click()
     clerk.locator("#import-errors").wait_for()

@@ -25,12 +25,16 @@ async def test_pg_dump_restores_into_an_empty_database(template_store: Any, tmp_
     dump = tmp_path / "backup.sql"
     subprocess.run(
         [str(bindir / "pg_dump"), "--no-owner", "--no-privileges", "-f", str(dump), server.dsn(source_name)],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     target_name = server.create_database()
     subprocess.run(
         [str(bindir / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-f", str(dump), server.dsn(target_name)],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     exports = []
     for url in (source_url, server.url(target_name)):

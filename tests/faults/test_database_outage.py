@@ -27,7 +27,14 @@ from api.services.transfer import export_document
 from api.settings import Settings
 from tests.support import postgres
 
-PAGES = ["/", "/search?q=社保卡&home=511300", "/matters/M-008", "/regions/511300", "/lists/citywide", "/halls/1"]
+PAGES = [
+    "/",
+    "/search?q=社保卡&home=511300",
+    "/matters/M-008",
+    "/regions/511300",
+    "/lists/citywide",
+    "/halls/1",
+]
 GRAPHQL = '{ matter(code: "M-008") { code name } coverage(homeRegionCode: "511300", matterCode: "M-008") { covered } }'
 RECOVERY_SECONDS = 15.0
 
@@ -95,8 +102,11 @@ async def test_database_outage_gives_503_and_recovers_by_itself(
 
     name = await own_server.acreate_database("outage")
     settings = Settings(
-        database_url=own_server.url(name), index_dir=tmp_path / "index", home_region="331000",
-        secret_key="test-secret", rate_limit_per_minute=0,
+        database_url=own_server.url(name),
+        index_dir=tmp_path / "index",
+        home_region="331000",
+        secret_key="test-secret",
+        rate_limit_per_minute=0,
     )
     await initialise(settings, demo=True, quiet=True)
     database = Database(settings.database_url)
@@ -135,17 +145,27 @@ async def test_database_outage_gives_503_and_recovers_by_itself(
             codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
             # "try again later", which a partner's program can act on — not INTERNAL, which means a bug
             if status not in (200, 503) or not codes or any(code != "UNAVAILABLE" for code in codes):
-                problems.append(f"/graphql: HTTP {status}, codes {codes} (expected UNAVAILABLE): {str(body)[:300]}")
-            posted = await client.post("/feedback", data={
-                "csrf_token": token, "description": "数据库停机时提交的反馈", "stage": "DURING", "category": "OTHER",
-            })
+                problems.append(
+                    f"/graphql: HTTP {status}, codes {codes} (expected UNAVAILABLE): {str(body)[:300]}"
+                )
+            posted = await client.post(
+                "/feedback",
+                data={
+                    "csrf_token": token,
+                    "description": "数据库停机时提交的反馈",
+                    "stage": "DURING",
+                    "category": "OTHER",
+                },
+            )
             if posted.status_code != 503:
                 problems.append(f"POST /feedback: {posted.status_code} {posted.text[:120]!r}")
             login = await client.get("/staff/login")
             if login.status_code >= 500 and login.status_code != 503:
                 problems.append(f"/staff/login: {login.status_code}")
             outage_checks = len(PAGES) + 5
-            await asyncio.sleep(1.5)  # the index follower (1 s poll) meets the outage too, and must survive it
+            await asyncio.sleep(
+                1.5
+            )  # the index follower (1 s poll) meets the outage too, and must survive it
 
             await asyncio.to_thread(start_again, own_server)
             restarted = time.monotonic()
@@ -161,9 +181,11 @@ async def test_database_outage_gives_503_and_recovers_by_itself(
         after = await export_document(database)
     finally:
         await database.dispose()
-    print(f"\ndatabase outage: down {restarted - down_at:.1f} s, {outage_checks} requests answered while down "
-          f"({len(problems)} wrong), everything 200 again {recovered_after:.1f} s after the restart, "
-          f"records unchanged: {after == before}")
+    print(
+        f"\ndatabase outage: down {restarted - down_at:.1f} s, {outage_checks} requests answered while down "
+        f"({len(problems)} wrong), everything 200 again {recovered_after:.1f} s after the restart, "
+        f"records unchanged: {after == before}"
+    )
     assert not problems, "while the database was down:\n" + "\n".join(problems)
     assert not remaining, f"not recovered {RECOVERY_SECONDS:.0f} s after the restart: {remaining}"
     assert after == before, "records changed across the outage"

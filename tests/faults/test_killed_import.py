@@ -37,15 +37,29 @@ CHILD = textwrap.dedent(
 
 def export(settings: Settings, target: Path) -> str:
     env = {**os.environ, "TONGBAN_DATABASE_URL": settings.database_url, "TONGBAN_SECRET_KEY": "x"}
-    subprocess.run([sys.executable, "-m", "api.cli", "export", str(target)], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "export", str(target)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return target.read_text(encoding="utf-8")
 
 
 def test_kill_mid_import_leaves_the_database_as_before(settings: Settings, tmp_path: Path) -> None:
     big = {
         "matters": [
-            {"code": f"K-{i:05d}", "name": f"中途终止测试事项{i}", "scope": "CROSS_PROVINCE",
-             "guide": {"conditions": "测试", "materials": [{"name": "居民身份证"}], "steps": ["申请", "受理", "办结"]}}
+            {
+                "code": f"K-{i:05d}",
+                "name": f"中途终止测试事项{i}",
+                "scope": "CROSS_PROVINCE",
+                "guide": {
+                    "conditions": "测试",
+                    "materials": [{"name": "居民身份证"}],
+                    "steps": ["申请", "受理", "办结"],
+                },
+            }
             for i in range(1500)
         ]
     }

@@ -107,22 +107,41 @@ async def add_unindexed_matters(url: str) -> None:
     try:
         async with database.write() as session:
             rows = [
-                {"code": f"KI-{i:05d}", "name": f"{WORD}事项{i}号 社会保障卡补领", "department": "测试局",
-                 "scope": MatterScope.CROSS_PROVINCE, "modes": ["FULL_ONLINE"], "keywords": ["断电", f"编号{i}"],
-                 "aliases": [], "published": True, "version": 1}
+                {
+                    "code": f"KI-{i:05d}",
+                    "name": f"{WORD}事项{i}号 社会保障卡补领",
+                    "department": "测试局",
+                    "scope": MatterScope.CROSS_PROVINCE,
+                    "modes": ["FULL_ONLINE"],
+                    "keywords": ["断电", f"编号{i}"],
+                    "aliases": [],
+                    "published": True,
+                    "version": 1,
+                }
                 for i in range(EXTRA_MATTERS)
             ]
             await session.execute(insert(Matter), rows)
-            ids = dict((await session.execute(select(Matter.code, Matter.id).where(Matter.code.like("KI-%")))).all())
-            await session.execute(insert(Guide), [
-                {"matter_id": ids[row["code"]], "version": 1, "status": GuideStatus.PUBLISHED,
-                 "conditions": "申请人持有效身份证件。" * 4, "materials": [{"name": "居民身份证", "required": True}],
-                 "steps": ["申请", "受理", "办结"]}
-                for row in rows
-            ])
-            await session.execute(insert(OutboxEvent), [
-                {"entity": "matter", "entity_key": row["code"], "op": "upsert"} for row in rows
-            ])
+            ids = dict(
+                (await session.execute(select(Matter.code, Matter.id).where(Matter.code.like("KI-%")))).all()
+            )
+            await session.execute(
+                insert(Guide),
+                [
+                    {
+                        "matter_id": ids[row["code"]],
+                        "version": 1,
+                        "status": GuideStatus.PUBLISHED,
+                        "conditions": "申请人持有效身份证件。" * 4,
+                        "materials": [{"name": "居民身份证", "required": True}],
+                        "steps": ["申请", "受理", "办结"],
+                    }
+                    for row in rows
+                ],
+            )
+            await session.execute(
+                insert(OutboxEvent),
+                [{"entity": "matter", "entity_key": row["code"], "op": "upsert"} for row in rows],
+            )
     finally:
         await database.dispose()
 
@@ -152,7 +171,10 @@ def run_child_and_kill(url: str, index: Path, mode: str, point: str, wanted: int
     began, for `timed`); return everything it printed."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, url, str(index), mode, point, str(wanted)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
     lines: list[str] = []
@@ -183,7 +205,9 @@ def run_child_and_kill(url: str, index: Path, mode: str, point: str, wanted: int
 
 async def published_count_and_mark(database: Database) -> tuple[int, int]:
     async with database.read() as session:
-        count = (await session.execute(select(func.count()).select_from(Matter).where(Matter.published.is_(True)))).scalar_one()
+        count = (
+            await session.execute(select(func.count()).select_from(Matter).where(Matter.published.is_(True)))
+        ).scalar_one()
         mark = (await session.execute(select(func.max(OutboxEvent.id)))).scalar_one()
     return int(count), int(mark or 0)
 
@@ -229,7 +253,9 @@ async def check_after_kill(url: str, folder: Path, golden: Golden, lines: list[s
         outcome = await asyncio.wait_for(search.ensure_current(), timeout=120)
         published, mark = await published_count_and_mark(database)
         status = search.status()
-        assert status["documents"] == published, f"{outcome}: index has {status['documents']}, database {published}"
+        assert status["documents"] == published, (
+            f"{outcome}: index has {status['documents']}, database {published}"
+        )
         assert status["appliedId"] == mark
         hits = search.search(WORD, limit=100)
         assert len(hits) == 100 and all(hit.code.startswith("KI-") for hit in hits)
@@ -237,5 +263,7 @@ async def check_after_kill(url: str, folder: Path, golden: Golden, lines: list[s
     finally:
         await search.stop()
         await database.dispose()
-    print(f"\nkilled after {lines[-1]!r}: {before_catch_up} documents still searchable, {outcome}, "
-          f"now {published} = published matters, records lost 0")
+    print(
+        f"\nkilled after {lines[-1]!r}: {before_catch_up} documents still searchable, {outcome}, "
+        f"now {published} = published matters, records lost 0"
+    )

@@ -49,14 +49,56 @@ EXAMPLES_PER_FIELD = 30
 ENDPOINT = "http://testserver/graphql"
 
 REAL_CODES = [
-    "511302", "511300", "510000", "331000", "331004", "331081", "331081001", "110105", "520500", "650000",
-    "M-001", "M-002", "M-007", "M-008", "S-001", "luqiao-centre", "taizhou-city-centre",
-    "yangpu-taizhou-2020-10", "社保卡", "nanchong", "户口迁移",
+    "511302",
+    "511300",
+    "510000",
+    "331000",
+    "331004",
+    "331081",
+    "331081001",
+    "110105",
+    "520500",
+    "650000",
+    "M-001",
+    "M-002",
+    "M-007",
+    "M-008",
+    "S-001",
+    "luqiao-centre",
+    "taizhou-city-centre",
+    "yangpu-taizhou-2020-10",
+    "社保卡",
+    "nanchong",
+    "户口迁移",
 ]
 HOSTILE_TEXT = [
-    "", " ", "\x00", "a\x00b", "\ud800", "\udfff x", "\u202e123", "\t\n", "%", "_", "%_%", "\\",
-    "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "hx-get=/staff", "'; DROP TABLE region; --",
-    "社" * 5000, "9" * 400, "-1", "0", "1e308", "NaN", "null", "__typename", "$var", "{}", "[]",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "\udfff x",
+    "\u202e123",
+    "\t\n",
+    "%",
+    "_",
+    "%_%",
+    "\\",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "hx-get=/staff",
+    "'; DROP TABLE region; --",
+    "社" * 5000,
+    "9" * 400,
+    "-1",
+    "0",
+    "1e308",
+    "NaN",
+    "null",
+    "__typename",
+    "$var",
+    "{}",
+    "[]",
 ]
 TEXT = st.one_of(st.sampled_from(REAL_CODES), st.sampled_from(HOSTILE_TEXT), st.text(max_size=40))
 IDS = st.one_of(
@@ -66,7 +108,9 @@ IDS = st.one_of(
 )
 DATES = st.one_of(
     st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)).map(lambda d: d.isoformat()),
-    st.sampled_from(["2024-02-30", "0000-00-00", "9999-12-31", "2024-13-01", "", "yesterday", "2024-01-01T00:00"]),
+    st.sampled_from(
+        ["2024-02-30", "0000-00-00", "9999-12-31", "2024-13-01", "", "yesterday", "2024-01-01T00:00"]
+    ),
     st.text(max_size=20),
 )
 
@@ -115,6 +159,7 @@ def fuzz_app(template_store: TemplateStore, tmp_path_factory: pytest.TempPathFac
     app_settings = template_store.settings_for(url, tmp / "index").with_(rate_limit_per_minute=0)
     app = create_app(app_settings)
     token = run_blocking(make_token(app_settings, "fuzz-admin", "admin", "331000"))
+
     async def idle(self: Any) -> None:  # the follower, switched off for this module (see stop_following)
         await asyncio.Event().wait()
 
@@ -145,7 +190,9 @@ def check(case: Any, status: int, body: bytes) -> None:
     where = f"\n--- query ---\n{case.body}"
     assert status < 500, f"HTTP {status}{where}\n--- body ---\n{body[:500]!r}"
     payload = json.loads(body)
-    assert isinstance(payload, dict) and ("data" in payload or "errors" in payload), f"not a GraphQL answer{where}"
+    assert isinstance(payload, dict) and ("data" in payload or "errors" in payload), (
+        f"not a GraphQL answer{where}"
+    )
     errors = payload.get("errors") or []
     for error in errors:
         code = (error.get("extensions") or {}).get("code")
@@ -167,7 +214,11 @@ def check(case: Any, status: int, body: bytes) -> None:
     suppress_health_check=list(HealthCheck),
 )
 def test_graphql_fields_answer_with_coded_errors_only(case: Any, fuzz_app: Any) -> None:
-    headers = {"Authorization": f"Bearer {fuzz_app.state.fuzz_token}"} if case.operation.definition.is_mutation else {}
+    headers = (
+        {"Authorization": f"Bearer {fuzz_app.state.fuzz_token}"}
+        if case.operation.definition.is_mutation
+        else {}
+    )
     response = case.call(base_url=ENDPOINT, app=fuzz_app, headers=headers)
     OPERATIONS[f"schemathesis:{case.operation.label}"] += 1
     check(case, response.status_code, response.content)
@@ -177,8 +228,16 @@ def test_graphql_fields_answer_with_coded_errors_only(case: Any, fuzz_app: Any) 
 
 # The values most likely to break something below the GraphQL layer; each goes into every slot.
 SPECIAL_TEXT = [
-    "\ud800", "\udfff x", "\x00", "a\x00b", "\u202e123", "社" * 5000, "9" * 400,
-    "<script>alert(1)</script>", "%_%", "'; DROP TABLE region; --",
+    "\ud800",
+    "\udfff x",
+    "\x00",
+    "a\x00b",
+    "\u202e123",
+    "社" * 5000,
+    "9" * 400,
+    "<script>alert(1)</script>",
+    "%_%",
+    "'; DROP TABLE region; --",
 ]
 
 # (root field, operation, valid variables, the slots hostile values go into, needs the admin token).
@@ -187,38 +246,117 @@ SPECIAL_TEXT = [
 Slot = tuple[str, st.SearchStrategy[Any]]
 VARIABLE_OPERATIONS: list[tuple[str, str, dict[str, Any], list[Slot], bool]] = [
     ("region", "query($a:String!){region(code:$a){code fullName}}", {"a": "511302"}, [("a", TEXT)], False),
-    ("regions", "query($a:String,$b:String,$c:String){regions(parentCode:$a,nameContains:$b,after:$c)"
-     "{totalCount edges{node{code name}}}}", {}, [("a", TEXT), ("b", TEXT), ("c", TEXT)], False),
+    (
+        "regions",
+        "query($a:String,$b:String,$c:String){regions(parentCode:$a,nameContains:$b,after:$c)"
+        "{totalCount edges{node{code name}}}}",
+        {},
+        [("a", TEXT), ("b", TEXT), ("c", TEXT)],
+        False,
+    ),
     ("agreement", "query($a:ID!){agreement(id:$a){id title}}", {"a": "1"}, [("a", IDS)], False),
-    ("agreements", "query($a:String,$b:String,$c:String){agreements(partnerCode:$a,localCode:$b,after:$c)"
-     "{totalCount}}", {}, [("a", TEXT), ("b", TEXT), ("c", TEXT)], False),
+    (
+        "agreements",
+        "query($a:String,$b:String,$c:String){agreements(partnerCode:$a,localCode:$b,after:$c){totalCount}}",
+        {},
+        [("a", TEXT), ("b", TEXT), ("c", TEXT)],
+        False,
+    ),
     ("matter", "query($a:String!){matter(code:$a){code name}}", {"a": "M-001"}, [("a", TEXT)], False),
     ("matters", "query($a:String){matters(after:$a){totalCount}}", {}, [("a", TEXT)], False),
     ("hall", "query($a:ID!){hall(id:$a){id name}}", {"a": "1"}, [("a", IDS)], False),
-    ("halls", "query($a:String,$b:String){halls(regionCode:$a,after:$b){totalCount}}", {},
-     [("a", TEXT), ("b", TEXT)], False),
-    ("search", "query($a:String!,$b:String){search(query:$a,homeRegionCode:$b){score highlight matter{code}}}",
-     {"a": "社保卡", "b": "511300"}, [("a", TEXT), ("b", TEXT)], False),
-    ("coverage", "query($a:String!,$b:String,$c:Date){coverage(homeRegionCode:$a,matterCode:$b,onDate:$c)"
-     "{covered kind}}", {"a": "511300", "b": "M-001"}, [("a", TEXT), ("b", TEXT), ("c", DATES)], False),
-    ("whereToHandle", "query($a:String!,$b:String!,$c:Date){whereToHandle(homeRegionCode:$a,matterCode:$b,"
-     "onDate:$c){distanceKm hall{name}}}", {"a": "511300", "b": "M-001"},
-     [("a", TEXT), ("b", TEXT), ("c", DATES)], False),
-    ("upsertMatter", "mutation($i:MatterInput!){upsertMatter(input:$i){code}}",
-     {"i": {"code": "FZ-1", "name": "模糊测试事项", "scope": "CITYWIDE"}},
-     [(f"i.{name}", TEXT) for name in ("code", "name", "department", "keywords[]", "aliases[]", "nationalList",
-                                       "deadline", "source", "sourceUrl", "guide.conditions", "guide.steps[]",
-                                       "guide.materials[].name", "guide.materials[].note", "guide.fee")], True),
-    ("upsertHall", "mutation($i:HallInput!){upsertHall(input:$i){id}}",
-     {"i": {"key": "fz-hall", "name": "模糊测试大厅", "regionCode": "331004", "level": "COUNTY"}},
-     [(f"i.{name}", TEXT) for name in ("key", "name", "regionCode", "address", "phone", "openingHours",
-                                       "matterCodes[]", "source")], True),
-    ("createAgreement", "mutation($i:AgreementInput!){createAgreement(input:$i){id}}",
-     {"i": {"partnerCode": "511302", "localCode": "331004", "signedOn": "2024-01-01"}},
-     [(f"i.{name}", TEXT) for name in ("partnerCode", "localCode", "key", "title", "documentRef", "note",
-                                       "matterCodes[]")] + [("i.signedOn", DATES), ("i.expiresOn", DATES)], True),
-    ("setPartnerIndices", "mutation($a:String!){setPartnerIndices(regionCode:$a){code}}", {"a": "511300"},
-     [("a", TEXT)], True),
+    (
+        "halls",
+        "query($a:String,$b:String){halls(regionCode:$a,after:$b){totalCount}}",
+        {},
+        [("a", TEXT), ("b", TEXT)],
+        False,
+    ),
+    (
+        "search",
+        "query($a:String!,$b:String){search(query:$a,homeRegionCode:$b){score highlight matter{code}}}",
+        {"a": "社保卡", "b": "511300"},
+        [("a", TEXT), ("b", TEXT)],
+        False,
+    ),
+    (
+        "coverage",
+        "query($a:String!,$b:String,$c:Date){coverage(homeRegionCode:$a,matterCode:$b,onDate:$c)"
+        "{covered kind}}",
+        {"a": "511300", "b": "M-001"},
+        [("a", TEXT), ("b", TEXT), ("c", DATES)],
+        False,
+    ),
+    (
+        "whereToHandle",
+        "query($a:String!,$b:String!,$c:Date){whereToHandle(homeRegionCode:$a,matterCode:$b,"
+        "onDate:$c){distanceKm hall{name}}}",
+        {"a": "511300", "b": "M-001"},
+        [("a", TEXT), ("b", TEXT), ("c", DATES)],
+        False,
+    ),
+    (
+        "upsertMatter",
+        "mutation($i:MatterInput!){upsertMatter(input:$i){code}}",
+        {"i": {"code": "FZ-1", "name": "模糊测试事项", "scope": "CITYWIDE"}},
+        [
+            (f"i.{name}", TEXT)
+            for name in (
+                "code",
+                "name",
+                "department",
+                "keywords[]",
+                "aliases[]",
+                "nationalList",
+                "deadline",
+                "source",
+                "sourceUrl",
+                "guide.conditions",
+                "guide.steps[]",
+                "guide.materials[].name",
+                "guide.materials[].note",
+                "guide.fee",
+            )
+        ],
+        True,
+    ),
+    (
+        "upsertHall",
+        "mutation($i:HallInput!){upsertHall(input:$i){id}}",
+        {"i": {"key": "fz-hall", "name": "模糊测试大厅", "regionCode": "331004", "level": "COUNTY"}},
+        [
+            (f"i.{name}", TEXT)
+            for name in (
+                "key",
+                "name",
+                "regionCode",
+                "address",
+                "phone",
+                "openingHours",
+                "matterCodes[]",
+                "source",
+            )
+        ],
+        True,
+    ),
+    (
+        "createAgreement",
+        "mutation($i:AgreementInput!){createAgreement(input:$i){id}}",
+        {"i": {"partnerCode": "511302", "localCode": "331004", "signedOn": "2024-01-01"}},
+        [
+            (f"i.{name}", TEXT)
+            for name in ("partnerCode", "localCode", "key", "title", "documentRef", "note", "matterCodes[]")
+        ]
+        + [("i.signedOn", DATES), ("i.expiresOn", DATES)],
+        True,
+    ),
+    (
+        "setPartnerIndices",
+        "mutation($a:String!){setPartnerIndices(regionCode:$a){code}}",
+        {"a": "511300"},
+        [("a", TEXT)],
+        True,
+    ),
 ]
 OPERATION_IDS = [op[0] for op in VARIABLE_OPERATIONS]
 
@@ -275,9 +413,16 @@ class _Sent:
         self.body = f"{query}\nvariables: {variables!r}"[:2000]
 
 
-@pytest.mark.parametrize(("field", "query", "base", "slots", "needs_token"), VARIABLE_OPERATIONS, ids=OPERATION_IDS)
+@pytest.mark.parametrize(
+    ("field", "query", "base", "slots", "needs_token"), VARIABLE_OPERATIONS, ids=OPERATION_IDS
+)
 def test_every_special_value_in_every_argument(
-    variables_client: Client, field: str, query: str, base: dict[str, Any], slots: list[Slot], needs_token: bool
+    variables_client: Client,
+    field: str,
+    query: str,
+    base: dict[str, Any],
+    slots: list[Slot],
+    needs_token: bool,
 ) -> None:
     """Deterministic sweep: each special value alone in each slot, the other arguments valid."""
     failures = []
@@ -294,12 +439,25 @@ def test_every_special_value_in_every_argument(
     assert not failures, f"{field}: {len(failures)} failing slot/value pairs:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(("field", "query", "base", "slots", "needs_token"), VARIABLE_OPERATIONS, ids=OPERATION_IDS)
-@settings(max_examples=EXAMPLES_PER_FIELD, deadline=None, derandomize=True, database=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+@pytest.mark.parametrize(
+    ("field", "query", "base", "slots", "needs_token"), VARIABLE_OPERATIONS, ids=OPERATION_IDS
+)
+@settings(
+    max_examples=EXAMPLES_PER_FIELD,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 @given(data=st.data())
 def test_hostile_variables_get_coded_errors_only(
-    variables_client: Client, field: str, query: str, base: dict[str, Any], slots: list[Slot], needs_token: bool,
+    variables_client: Client,
+    field: str,
+    query: str,
+    base: dict[str, Any],
+    slots: list[Slot],
+    needs_token: bool,
     data: st.DataObject,
 ) -> None:
     """Random combinations: any subset of the slots replaced by drawn values at once."""

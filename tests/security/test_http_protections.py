@@ -29,12 +29,16 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def strict(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    strict_settings = replace(settings, max_body_bytes=2048, rate_limit_per_minute=60, allowed_hosts=("testserver",))
+    strict_settings = replace(
+        settings, max_body_bytes=2048, rate_limit_per_minute=60, allowed_hosts=("testserver",)
+    )
     async for client in serve(strict_settings):
         yield client
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/graphql?query=%7B__typename%7D", "/search?q=社保卡", "/no-such-page"])
+@pytest.mark.parametrize(
+    "path", ["/", "/healthz", "/graphql?query=%7B__typename%7D", "/search?q=社保卡", "/no-such-page"]
+)
 @SQLITE_ONLY
 async def test_security_headers_on_every_response(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)

@@ -67,16 +67,38 @@ FUZZ = settings(
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 TALLY: Counter[str] = Counter()
 
 # ----------------------------------------------------------------------------- strategies
 
 HOSTILE_TEXT = [
-    "", "   ", "\x00", "a\x00b", "\ud800", "x\udfffy", "\u202e", "\x1b[31m", "\r\n", "<script>alert(1)</script>",
-    '" hx-get="/staff" x="', "'; DROP TABLE matters; --", "%", "null", "true", "2024-02-30", "NaN", "1e999",
-    "x" * 100_000, "社" * 5000, "9" * 400,
+    "",
+    "   ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfffy",
+    "\u202e",
+    "\x1b[31m",
+    "\r\n",
+    "<script>alert(1)</script>",
+    '" hx-get="/staff" x="',
+    "'; DROP TABLE matters; --",
+    "%",
+    "null",
+    "true",
+    "2024-02-30",
+    "NaN",
+    "1e999",
+    "x" * 100_000,
+    "社" * 5000,
+    "9" * 400,
 ]
 JUNK_TEXT = st.one_of(st.text(max_size=20), st.sampled_from(HOSTILE_TEXT))
 JUNK_SCALAR = st.one_of(
@@ -88,9 +110,13 @@ JUNK_SCALAR = st.one_of(
     JUNK_TEXT,
 )
 JUNK = st.recursive(
-    JUNK_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JUNK_TEXT, inner, max_size=3), max_leaves=8
+    JUNK_SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JUNK_TEXT, inner, max_size=3),
+    max_leaves=8,
 )
-SAFE_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(str.strip)
+SAFE_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(
+    str.strip
+)
 DATES = st.dates().map(lambda d: d.isoformat())
 
 # A plausible value for each field of the import format: hostile documents mix these with junk, so
@@ -110,22 +136,44 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "matterCodes": st.none() | st.lists(st.sampled_from(DEMO_MATTERS), max_size=3),
     "keywords": st.lists(SAFE_TEXT, max_size=3),
     "aliases": st.lists(SAFE_TEXT, max_size=2),
-    "signedOn": DATES, "effectiveFrom": DATES, "expiresOn": DATES, "registeredOn": DATES,
-    "latitude": st.floats(min_value=-90, max_value=90), "longitude": st.floats(min_value=-180, max_value=180),
-    "populationIndex": st.floats(min_value=0, max_value=100), "cooperationIndex": st.floats(min_value=0, max_value=100),
+    "signedOn": DATES,
+    "effectiveFrom": DATES,
+    "expiresOn": DATES,
+    "registeredOn": DATES,
+    "latitude": st.floats(min_value=-90, max_value=90),
+    "longitude": st.floats(min_value=-180, max_value=180),
+    "populationIndex": st.floats(min_value=0, max_value=100),
+    "cooperationIndex": st.floats(min_value=0, max_value=100),
     "itemsCount": st.integers(min_value=0, max_value=100_000),
     "guide": st.fixed_dictionaries(
         {},
         optional={
-            "conditions": SAFE_TEXT, "steps": st.lists(SAFE_TEXT | JUNK, max_size=3), "timeLimitDays": JUNK_SCALAR,
-            "materials": st.lists(st.one_of(SAFE_TEXT, st.fixed_dictionaries({"name": SAFE_TEXT | JUNK},
-                                                                             optional={"copies": JUNK, "note": JUNK})),
-                                  max_size=3) | JUNK,
-            "fee": SAFE_TEXT | JUNK, "walkthrough": JUNK,
+            "conditions": SAFE_TEXT,
+            "steps": st.lists(SAFE_TEXT | JUNK, max_size=3),
+            "timeLimitDays": JUNK_SCALAR,
+            "materials": st.lists(
+                st.one_of(
+                    SAFE_TEXT,
+                    st.fixed_dictionaries(
+                        {"name": SAFE_TEXT | JUNK}, optional={"copies": JUNK, "note": JUNK}
+                    ),
+                ),
+                max_size=3,
+            )
+            | JUNK,
+            "fee": SAFE_TEXT | JUNK,
+            "walkthrough": JUNK,
         },
     ),
 }
-BOOLEAN_FIELDS = {"sample", "modesSample", "published", "coordinatesApproximate", "hasCrossRegionWindow", "citywideShared"}
+BOOLEAN_FIELDS = {
+    "sample",
+    "modesSample",
+    "published",
+    "coordinatesApproximate",
+    "hasCrossRegionWindow",
+    "citywideShared",
+}
 
 
 def field_value(name: str) -> st.SearchStrategy[Any]:
@@ -172,67 +220,150 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
 
     matters = [
         {
-            "code": code, "name": draw(SAFE_TEXT), "department": text(), "scope": draw(PLAUSIBLE["scope"]),
-            "modes": draw(PLAUSIBLE["modes"]), "keywords": draw(PLAUSIBLE["keywords"]),
-            "aliases": draw(PLAUSIBLE["aliases"]), "deadline": text(), "published": draw(st.booleans()),
+            "code": code,
+            "name": draw(SAFE_TEXT),
+            "department": text(),
+            "scope": draw(PLAUSIBLE["scope"]),
+            "modes": draw(PLAUSIBLE["modes"]),
+            "keywords": draw(PLAUSIBLE["keywords"]),
+            "aliases": draw(PLAUSIBLE["aliases"]),
+            "deadline": text(),
+            "published": draw(st.booleans()),
             "sample": draw(st.booleans()),
-            "guide": draw(st.none() | st.fixed_dictionaries({
-                "conditions": SAFE_TEXT, "steps": st.lists(SAFE_TEXT, max_size=3),
-                "materials": st.lists(st.fixed_dictionaries({"name": SAFE_TEXT, "required": st.booleans(),
-                                                             "copies": st.none() | st.integers(0, 100)}), max_size=3),
-                "timeLimitDays": st.none() | st.integers(0, 3650), "fee": st.none() | SAFE_TEXT,
-            })),
+            "guide": draw(
+                st.none()
+                | st.fixed_dictionaries(
+                    {
+                        "conditions": SAFE_TEXT,
+                        "steps": st.lists(SAFE_TEXT, max_size=3),
+                        "materials": st.lists(
+                            st.fixed_dictionaries(
+                                {
+                                    "name": SAFE_TEXT,
+                                    "required": st.booleans(),
+                                    "copies": st.none() | st.integers(0, 100),
+                                }
+                            ),
+                            max_size=3,
+                        ),
+                        "timeLimitDays": st.none() | st.integers(0, 3650),
+                        "fee": st.none() | SAFE_TEXT,
+                    }
+                )
+            ),
         }
         for code in codes
     ]
     halls = []
     for i in range(draw(st.integers(min_value=0, max_value=2))):
         located = draw(st.booleans())
-        halls.append({
-            "key": f"vd-{tag}-hall-{i}", "name": draw(SAFE_TEXT), "regionCode": draw(st.sampled_from(COUNTIES + TOWNS)),
-            "level": draw(PLAUSIBLE["level"]), "address": text(), "phone": text(20), "openingHours": text(),
-            "latitude": draw(PLAUSIBLE["latitude"]) if located else None,
-            "longitude": draw(PLAUSIBLE["longitude"]) if located else None,
-            "hasCrossRegionWindow": draw(st.booleans()), "windowServices": draw(PLAUSIBLE["windowServices"]),
-            "matterCodes": draw(st.lists(st.sampled_from(known), max_size=3, unique=True)),
-        })
+        halls.append(
+            {
+                "key": f"vd-{tag}-hall-{i}",
+                "name": draw(SAFE_TEXT),
+                "regionCode": draw(st.sampled_from(COUNTIES + TOWNS)),
+                "level": draw(PLAUSIBLE["level"]),
+                "address": text(),
+                "phone": text(20),
+                "openingHours": text(),
+                "latitude": draw(PLAUSIBLE["latitude"]) if located else None,
+                "longitude": draw(PLAUSIBLE["longitude"]) if located else None,
+                "hasCrossRegionWindow": draw(st.booleans()),
+                "windowServices": draw(PLAUSIBLE["windowServices"]),
+                "matterCodes": draw(st.lists(st.sampled_from(known), max_size=3, unique=True)),
+            }
+        )
     agreements = []
     for i in range(draw(st.integers(min_value=0, max_value=2))):
         signed = draw(st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2090, 1, 1)))
-        agreements.append({
-            "key": f"vd-{tag}-agreement-{i}", "title": text(), "partnerCode": draw(st.sampled_from(PARTNERS)),
-            "localCode": draw(PLAUSIBLE["localCode"]), "signedOn": signed.isoformat(),
-            "expiresOn": draw(st.none() | st.just((signed + dt.timedelta(days=3 * 365)).isoformat())),
-            "registeredOn": draw(st.none() | st.just(signed.isoformat())),
-            "status": draw(PLAUSIBLE["status"]), "citywideShared": draw(st.booleans()),
-            "matterCodes": draw(st.none() | st.lists(st.sampled_from(known), max_size=3, unique=True)),
-            "itemsCount": draw(st.none() | PLAUSIBLE["itemsCount"]), "note": text(),
-        })
+        agreements.append(
+            {
+                "key": f"vd-{tag}-agreement-{i}",
+                "title": text(),
+                "partnerCode": draw(st.sampled_from(PARTNERS)),
+                "localCode": draw(PLAUSIBLE["localCode"]),
+                "signedOn": signed.isoformat(),
+                "expiresOn": draw(st.none() | st.just((signed + dt.timedelta(days=3 * 365)).isoformat())),
+                "registeredOn": draw(st.none() | st.just(signed.isoformat())),
+                "status": draw(PLAUSIBLE["status"]),
+                "citywideShared": draw(st.booleans()),
+                "matterCodes": draw(st.none() | st.lists(st.sampled_from(known), max_size=3, unique=True)),
+                "itemsCount": draw(st.none() | PLAUSIBLE["itemsCount"]),
+                "note": text(),
+            }
+        )
     partners = [
-        {"regionCode": code, "populationIndex": draw(st.none() | PLAUSIBLE["populationIndex"]),
-         "cooperationIndex": draw(st.none() | PLAUSIBLE["cooperationIndex"]), "sample": draw(st.booleans())}
+        {
+            "regionCode": code,
+            "populationIndex": draw(st.none() | PLAUSIBLE["populationIndex"]),
+            "cooperationIndex": draw(st.none() | PLAUSIBLE["cooperationIndex"]),
+            "sample": draw(st.booleans()),
+        }
         for code in draw(st.lists(st.sampled_from(PARTNERS), max_size=2, unique=True))
     ]
     relations = [
-        {"key": f"vd-{tag}-relation-{i}", "kind": draw(PLAUSIBLE["kind"]), "localCode": draw(PLAUSIBLE["localCode"]),
-         "partnerCode": draw(st.sampled_from(PARTNERS)), "since": text(), "note": text()}
+        {
+            "key": f"vd-{tag}-relation-{i}",
+            "kind": draw(PLAUSIBLE["kind"]),
+            "localCode": draw(PLAUSIBLE["localCode"]),
+            "partnerCode": draw(st.sampled_from(PARTNERS)),
+            "since": text(),
+            "note": text(),
+        }
         for i in range(draw(st.integers(min_value=0, max_value=1)))
     ]
     contacts = [
-        {"key": f"vd-{tag}-contact-{i}", "name": draw(SAFE_TEXT), "regionCode": draw(st.sampled_from(COUNTIES + PARTNERS)),
-         "organisation": text(), "role": text(), "phone": text(20), "liaisonGroup": text()}
+        {
+            "key": f"vd-{tag}-contact-{i}",
+            "name": draw(SAFE_TEXT),
+            "regionCode": draw(st.sampled_from(COUNTIES + PARTNERS)),
+            "organisation": text(),
+            "role": text(),
+            "phone": text(20),
+            "liaisonGroup": text(),
+        }
         for i in range(draw(st.integers(min_value=0, max_value=2)))
     ]
-    sections = {"matters": matters, "halls": halls, "agreements": agreements, "partners": partners,
-                "relations": relations, "contacts": contacts}
+    sections = {
+        "matters": matters,
+        "halls": halls,
+        "agreements": agreements,
+        "partners": partners,
+        "relations": relations,
+        "contacts": contacts,
+    }
     return {name: rows for name, rows in sections.items() if rows or draw(st.booleans())}
 
 
-SPECIAL_VALUES = st.sampled_from([
-    10**400, -(10**400), float("nan"), float("inf"), -1, 0, True, [], {}, [[1]], "\ud800", "a\udfffb", "a\x00b", "\x00",
-    "x" * 100_000, "2024-02-30", "9" * 5000, ["\ud800"], ["a\x00b"], [10**400], [None], [{"name": "\ud800"}],
-    {"name": "\ud800"}, {"conditions": "\ud800", "steps": ["\ud800"]}, {"materials": [{"name": "a", "copies": 10**400}]},
-])
+SPECIAL_VALUES = st.sampled_from(
+    [
+        10**400,
+        -(10**400),
+        float("nan"),
+        float("inf"),
+        -1,
+        0,
+        True,
+        [],
+        {},
+        [[1]],
+        "\ud800",
+        "a\udfffb",
+        "a\x00b",
+        "\x00",
+        "x" * 100_000,
+        "2024-02-30",
+        "9" * 5000,
+        ["\ud800"],
+        ["a\x00b"],
+        [10**400],
+        [None],
+        [{"name": "\ud800"}],
+        {"name": "\ud800"},
+        {"conditions": "\ud800", "steps": ["\ud800"]},
+        {"materials": [{"name": "a", "copies": 10**400}]},
+    ]
+)
 MUTATIONS = ("set", "set", "set", "drop", "junk row", "duplicate row", "junk section", "unknown section")
 
 
@@ -276,7 +407,6 @@ def report_counts() -> Iterator[None]:
     print(f"\nimport fuzz: {sum(TALLY.values())} inputs; {dict(sorted(TALLY.items()))}")
 
 
-
 @pytest.fixture
 async def import_ctx(demo_db: Database) -> AsyncIterator[ServiceContext]:
     async with demo_db.read() as session:
@@ -291,9 +421,15 @@ async def snapshot(db: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
     async with db.read() as session:
         for table in Base.metadata.sorted_tables:
-            counts[table.name] = int((await session.execute(select(func.count()).select_from(table))).scalar_one())
-        counts["change_log.max_id"] = int((await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0)
-        counts["outbox.max_id"] = int((await session.execute(select(func.max(OutboxEvent.id)))).scalar_one() or 0)
+            counts[table.name] = int(
+                (await session.execute(select(func.count()).select_from(table))).scalar_one()
+            )
+        counts["change_log.max_id"] = int(
+            (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
+        )
+        counts["outbox.max_id"] = int(
+            (await session.execute(select(func.max(OutboxEvent.id)))).scalar_one() or 0
+        )
     return counts
 
 
@@ -313,10 +449,28 @@ PARSERS_WITH_CONTEXT = {
     "relations": lambda raw, ctx: parse_relation(raw, ctx, "relations", 1),
     "contacts": lambda raw, ctx: parse_contact(raw, ctx, "contacts", 1),
 }
-CASE_FIELDS = ["title", "summary", "matterCode", "countyCode", "partnerCode", "happenedOn", "published", "sample"]
+CASE_FIELDS = [
+    "title",
+    "summary",
+    "matterCode",
+    "countyCode",
+    "partnerCode",
+    "happenedOn",
+    "published",
+    "sample",
+]
 ENTRY_FIELDS = ["question", "answer", "matterCode", "published", "sample", "feedbackId"]
-FEEDBACK_FIELDS = ["description", "stage", "category", "matterCode", "homeRegionCode", "countyCode",
-                   "partnerCode", "pageUrl", "contact"]
+FEEDBACK_FIELDS = [
+    "description",
+    "stage",
+    "category",
+    "matterCode",
+    "homeRegionCode",
+    "countyCode",
+    "partnerCode",
+    "pageUrl",
+    "contact",
+]
 
 
 def loose_record(fields: list[str]) -> st.SearchStrategy[Any]:
@@ -326,12 +480,22 @@ def loose_record(fields: list[str]) -> st.SearchStrategy[Any]:
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @FUZZ
 @given(data=st.data())
-async def test_every_parser_collects_errors_and_never_raises(import_ctx: ServiceContext, data: st.DataObject) -> None:
+async def test_every_parser_collects_errors_and_never_raises(
+    import_ctx: ServiceContext, data: st.DataObject
+) -> None:
     ctx = import_ctx
     section = data.draw(st.sampled_from(SECTIONS), label="section")
-    corrupted = corrupted_documents().map(lambda d: d.get(section)).filter(lambda rows: isinstance(rows, list) and rows)
+    corrupted = (
+        corrupted_documents()
+        .map(lambda d: d.get(section))
+        .filter(lambda rows: isinstance(rows, list) and rows)
+    )
     candidates = [
-        ("parse_" + section, PARSERS_WITH_CONTEXT[section], hostile_record(section) | corrupted.map(lambda r: r[-1])),
+        (
+            "parse_" + section,
+            PARSERS_WITH_CONTEXT[section],
+            hostile_record(section) | corrupted.map(lambda r: r[-1]),
+        ),
         ("parse_case", parse_case, loose_record(CASE_FIELDS)),
         ("parse_entry", lambda raw, _ctx: parse_entry(raw), loose_record(ENTRY_FIELDS)),
         ("parse_feedback", parse_feedback, loose_record(FEEDBACK_FIELDS)),
@@ -344,7 +508,9 @@ async def test_every_parser_collects_errors_and_never_raises(import_ctx: Service
         TALLY[f"{name}:{'ok' if not errors else 'refused'}"] += 1
         if name == "parse_terms" or (name == "parse_guide_form" and raw is None):  # None: "no guide"
             continue
-        assert (parsed is None) == bool(errors), f"{name}: parsed={parsed!r} errors={errors!r} for {describe(raw)}"
+        assert (parsed is None) == bool(errors), (
+            f"{name}: parsed={parsed!r} errors={errors!r} for {describe(raw)}"
+        )
         for error in errors:
             assert error.field and error.message, error
 
@@ -354,7 +520,9 @@ async def test_every_parser_collects_errors_and_never_raises(import_ctx: Service
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @FUZZ
-@given(document=st.one_of(corrupted_documents(), corrupted_documents(), HOSTILE_DOCUMENT), dry_run=st.booleans())
+@given(
+    document=st.one_of(corrupted_documents(), corrupted_documents(), HOSTILE_DOCUMENT), dry_run=st.booleans()
+)
 async def test_hostile_documents_are_refused_whole_or_imported(
     demo_db: Database, import_ctx: ServiceContext, document: dict[str, Any], dry_run: bool
 ) -> None:
@@ -364,7 +532,9 @@ async def test_hostile_documents_are_refused_whole_or_imported(
     except BadInput as refused:
         TALLY["hostile:refused"] += 1
         assert refused.fields or isinstance(refused, ImportFileError), refused.describe()
-        assert await snapshot(demo_db) == before, f"a refused document changed the database: {describe(document)}"
+        assert await snapshot(demo_db) == before, (
+            f"a refused document changed the database: {describe(document)}"
+        )
         return
     except Exception as exc:
         raise AssertionError(f"{type(exc).__name__}: {exc!s:.300} for {describe(document)}") from exc
@@ -382,7 +552,9 @@ async def test_valid_documents_import_and_a_second_import_changes_nothing(
     try:
         await import_document(demo_db, import_ctx, document)
     except BadInput as refused:
-        raise AssertionError(f"a valid document was refused: {refused.describe()}\n{describe(document)}") from refused
+        raise AssertionError(
+            f"a valid document was refused: {refused.describe()}\n{describe(document)}"
+        ) from refused
     after_first = await snapshot(demo_db)
     again = await import_document(demo_db, import_ctx, document)
     TALLY["valid:imported twice"] += 1
@@ -391,7 +563,9 @@ async def test_valid_documents_import_and_a_second_import_changes_nothing(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_reimporting_rows_without_a_key_changes_nothing(demo_db: Database, import_ctx: ServiceContext) -> None:
+async def test_reimporting_rows_without_a_key_changes_nothing(
+    demo_db: Database, import_ctx: ServiceContext
+) -> None:
     """CONTRACT §3: "importing the same file twice changes nothing". A hall, agreement or contact
     without `key` must either be refused (BadInput naming `key`) or be found again on the second
     import — not be created a second time."""
@@ -416,20 +590,51 @@ async def test_reimporting_rows_without_a_key_changes_nothing(demo_db: Database,
 
 # One valid row per section; the sweep puts each special value into each field in turn.
 BASE_ROWS: dict[str, dict[str, Any]] = {
-    "matters": {"code": "SW-1", "name": "扫描事项", "scope": "CITYWIDE",
-                "guide": {"conditions": "条件", "materials": [{"name": "身份证"}], "steps": ["申请"]}},
-    "halls": {"key": "sw-hall", "name": "扫描大厅", "regionCode": "331004", "level": "COUNTY", "latitude": 28.5,
-              "longitude": 121.3, "matterCodes": ["M-001"]},
-    "agreements": {"key": "sw-agreement", "partnerCode": "511302", "localCode": "331004", "signedOn": "2024-01-01",
-                   "matterCodes": ["M-001"]},
+    "matters": {
+        "code": "SW-1",
+        "name": "扫描事项",
+        "scope": "CITYWIDE",
+        "guide": {"conditions": "条件", "materials": [{"name": "身份证"}], "steps": ["申请"]},
+    },
+    "halls": {
+        "key": "sw-hall",
+        "name": "扫描大厅",
+        "regionCode": "331004",
+        "level": "COUNTY",
+        "latitude": 28.5,
+        "longitude": 121.3,
+        "matterCodes": ["M-001"],
+    },
+    "agreements": {
+        "key": "sw-agreement",
+        "partnerCode": "511302",
+        "localCode": "331004",
+        "signedOn": "2024-01-01",
+        "matterCodes": ["M-001"],
+    },
     "partners": {"regionCode": "511300", "populationIndex": 50, "cooperationIndex": 50},
-    "relations": {"key": "sw-relation", "kind": "COOPERATION", "localCode": "331004", "partnerCode": "511300"},
+    "relations": {
+        "key": "sw-relation",
+        "kind": "COOPERATION",
+        "localCode": "331004",
+        "partnerCode": "511300",
+    },
     "contacts": {"key": "sw-contact", "name": "扫描联络人", "regionCode": "511300", "liaisonGroup": "扫描群"},
 }
 GUIDE_FIELDS = ["guide.conditions", "guide.steps", "guide.materials", "guide.timeLimitDays", "guide.fee"]
 SWEEP_VALUES: list[Any] = [
-    10**400, float("nan"), float("inf"), True, "\ud800", "a\x00b", "x" * 100_000, ["\ud800"], ["a\x00b"], [10**400],
-    [[1]], {"name": "\ud800"},
+    10**400,
+    float("nan"),
+    float("inf"),
+    True,
+    "\ud800",
+    "a\x00b",
+    "x" * 100_000,
+    ["\ud800"],
+    ["a\x00b"],
+    [10**400],
+    [[1]],
+    {"name": "\ud800"},
 ]
 
 
@@ -481,8 +686,12 @@ def json_texts() -> st.SearchStrategy[bytes]:
 
 
 def csv_texts() -> st.SearchStrategy[bytes]:
-    cell = st.one_of(JUNK_TEXT, NESTED, st.integers(min_value=1, max_value=20_000).map(lambda n: "[" + "7" * n + "]"),
-                     st.integers(min_value=100_000, max_value=300_000).map(lambda n: "x" * n))
+    cell = st.one_of(
+        JUNK_TEXT,
+        NESTED,
+        st.integers(min_value=1, max_value=20_000).map(lambda n: "[" + "7" * n + "]"),
+        st.integers(min_value=100_000, max_value=300_000).map(lambda n: "x" * n),
+    )
     header = st.sampled_from([COLUMNS["matters"][:4], ["code", "name"], ["", "code"], ["\x00"]])
 
     def table(parts: tuple[list[str], list[list[str]]]) -> bytes:
@@ -492,7 +701,10 @@ def csv_texts() -> st.SearchStrategy[bytes]:
         writer.writerows(parts[1])
         return buffer.getvalue().encode("utf-8", "surrogatepass")
 
-    return st.one_of(st.binary(max_size=300), st.tuples(header, st.lists(st.lists(cell, max_size=3), max_size=3)).map(table))
+    return st.one_of(
+        st.binary(max_size=300),
+        st.tuples(header, st.lists(st.lists(cell, max_size=3), max_size=3)).map(table),
+    )
 
 
 _XLSX: dict[str, bytes] = {}
@@ -503,14 +715,23 @@ def base_xlsx() -> bytes:
     if "base" not in _XLSX:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "base.xlsx"
-            write_document({"matters": [{"code": "X-1", "name": "事项", "guide": {"steps": ["[1]"]}},
-                                        {"code": "X-2", "name": "<b>", "keywords": ["a", "b"]}]}, path)
+            write_document(
+                {
+                    "matters": [
+                        {"code": "X-1", "name": "事项", "guide": {"steps": ["[1]"]}},
+                        {"code": "X-2", "name": "<b>", "keywords": ["a", "b"]},
+                    ]
+                },
+                path,
+            )
             _XLSX["base"] = path.read_bytes()
     return _XLSX["base"]
 
 
 def xlsx_bytes() -> st.SearchStrategy[bytes]:
-    flips = st.lists(st.tuples(st.integers(min_value=0, max_value=10**6), st.integers(0, 255)), min_size=1, max_size=8)
+    flips = st.lists(
+        st.tuples(st.integers(min_value=0, max_value=10**6), st.integers(0, 255)), min_size=1, max_size=8
+    )
 
     def mutate(changes: list[tuple[int, int]]) -> bytes:
         data = bytearray(base_xlsx())
@@ -522,8 +743,12 @@ def xlsx_bytes() -> st.SearchStrategy[bytes]:
         data = base_xlsx()
         return data[: int(len(data) * fraction)]
 
-    return st.one_of(st.binary(max_size=300), flips.map(mutate), st.floats(0, 1).map(truncate),
-                     st.just(b"PK\x03\x04" + b"\x00" * 100))
+    return st.one_of(
+        st.binary(max_size=300),
+        flips.map(mutate),
+        st.floats(0, 1).map(truncate),
+        st.just(b"PK\x03\x04" + b"\x00" * 100),
+    )
 
 
 def xlsx_with_cell(text: str) -> bytes:
@@ -585,7 +810,9 @@ def test_read_document_returns_a_document_or_import_file_error(case: tuple[str, 
             TALLY[f"read {path.suffix}: refused"] += 1
             return
         except Exception as exc:
-            raise AssertionError(f"read_document({name}) raised {type(exc).__name__}: {exc!s:.200} "
-                                 f"for {content[:200]!r}… ({len(content)} bytes)") from exc
+            raise AssertionError(
+                f"read_document({name}) raised {type(exc).__name__}: {exc!s:.200} "
+                f"for {content[:200]!r}… ({len(content)} bytes)"
+            ) from exc
     TALLY[f"read {path.suffix}: read"] += 1
     assert isinstance(document, dict)

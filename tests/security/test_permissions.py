@@ -46,7 +46,12 @@ SEES = {
     "shunqing": {"luqiao-shunqing"},
 }
 # whose contact details: only whoever handles the form
-CONTACTS = {**{name: set() for name in ACTORS}, "city": set(FORMS), "luqiao": SEES["luqiao"], "jiaojiang": SEES["jiaojiang"]}
+CONTACTS = {
+    **{name: set() for name in ACTORS},
+    "city": set(FORMS),
+    "luqiao": SEES["luqiao"],
+    "jiaojiang": SEES["jiaojiang"],
+}
 
 
 def _ctx(name: str, tree: Any) -> ServiceContext:

@@ -286,8 +286,13 @@ async def plant(settings: Settings, admin_name: str) -> dict[str, Any]:
             activity = await create_activity(
                 session,
                 ctx,
-                {"kind": "CONSULTATION", "partnerCode": "511300", "localCode": "331004",
-                 "heldOn": "2026-03-10", "title": "南充—路桥通办会商"},
+                {
+                    "kind": "CONSULTATION",
+                    "partnerCode": "511300",
+                    "localCode": "331004",
+                    "heldOn": "2026-03-10",
+                    "title": "南充—路桥通办会商",
+                },
             )
             edition = await compile_edition(session, ctx, 2030, 5, [])
             ids: dict[str, Any] = {
@@ -335,7 +340,9 @@ async def plant_spare_account(settings: Settings) -> dict[str, Any]:
             await add_token(session, SYSTEM, name)
         async with database.read() as session:
             user = (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one()
-            token = (await session.execute(select(ApiToken.id).where(ApiToken.user_id == user.id))).scalar_one()
+            token = (
+                await session.execute(select(ApiToken.id).where(ApiToken.user_id == user.id))
+            ).scalar_one()
         return {"spare_user": user.id, "spare_token": token}
     finally:
         await database.dispose()

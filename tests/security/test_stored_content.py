@@ -67,59 +67,135 @@ def short(token: str) -> str:
 
 # field label → token; tokens are distinct words (no token is a prefix of another)
 TOKENS = {
-    "matter.name": "Zqmname", "matter.department": "Zqmdept", "matter.keyword": "Zqmkeyw", "matter.alias": "Zqmalias",
-    "matter.deadline": "Zqmdeadl", "guide.conditions": "Zqgcond", "guide.material": "Zqgmat", "guide.materialNote": "Zqgmnote",
-    "guide.step": "Zqgstep", "guide.fee": "Zqgfee", "guide.legalBasis": "Zqglegal", "guide.walkthrough": "Zqgwalk",
-    "hall.name": "Zqhname", "hall.address": "Zqhaddr", "hall.phone": "Zqhphone", "hall.openingHours": "Zqhhours",
-    "agreement.title": "Zqatitle", "agreement.note": "Zqanote", "agreement.documentRef": "Zqaref",
-    "relation.note": "Zqrnote", "contact.name": "Zqcname", "contact.organisation": "Zqcorg", "contact.role": "Zqcrole",
-    "contact.phone": "Zqcphone", "contact.liaisonGroup": "Zqcgroup", "feedback.description": "Zqfdesc",
-    "feedback.contact": "Zqfcontact", "faq.question": "Zqqquest", "faq.answer": "Zqqanswer",
-    "case.title": "Zqktitle", "case.summary": "Zqksummary",
+    "matter.name": "Zqmname",
+    "matter.department": "Zqmdept",
+    "matter.keyword": "Zqmkeyw",
+    "matter.alias": "Zqmalias",
+    "matter.deadline": "Zqmdeadl",
+    "guide.conditions": "Zqgcond",
+    "guide.material": "Zqgmat",
+    "guide.materialNote": "Zqgmnote",
+    "guide.step": "Zqgstep",
+    "guide.fee": "Zqgfee",
+    "guide.legalBasis": "Zqglegal",
+    "guide.walkthrough": "Zqgwalk",
+    "hall.name": "Zqhname",
+    "hall.address": "Zqhaddr",
+    "hall.phone": "Zqhphone",
+    "hall.openingHours": "Zqhhours",
+    "agreement.title": "Zqatitle",
+    "agreement.note": "Zqanote",
+    "agreement.documentRef": "Zqaref",
+    "relation.note": "Zqrnote",
+    "contact.name": "Zqcname",
+    "contact.organisation": "Zqcorg",
+    "contact.role": "Zqcrole",
+    "contact.phone": "Zqcphone",
+    "contact.liaisonGroup": "Zqcgroup",
+    "feedback.description": "Zqfdesc",
+    "feedback.contact": "Zqfcontact",
+    "faq.question": "Zqqquest",
+    "faq.answer": "Zqqanswer",
+    "case.title": "Zqktitle",
+    "case.summary": "Zqksummary",
 }
 # Fields a citizen must be able to read on the public site (the rest are staff-only by design).
 PUBLIC_FIELDS = {
-    "matter.name", "guide.conditions", "guide.material", "guide.step", "guide.fee", "guide.legalBasis",
-    "guide.walkthrough", "hall.name", "hall.address", "hall.phone", "hall.openingHours", "agreement.title",
-    "faq.question", "faq.answer", "case.title", "case.summary",
+    "matter.name",
+    "guide.conditions",
+    "guide.material",
+    "guide.step",
+    "guide.fee",
+    "guide.legalBasis",
+    "guide.walkthrough",
+    "hall.name",
+    "hall.address",
+    "hall.phone",
+    "hall.openingHours",
+    "agreement.title",
+    "faq.question",
+    "faq.answer",
+    "case.title",
+    "case.summary",
 }
 
 
 def document() -> dict[str, Any]:
     t = TOKENS
     return {
-        "matters": [{
-            "code": CODE, "name": payload(t["matter.name"]) + SEARCH_WORD, "department": payload(t["matter.department"]),
-            "scope": "CROSS_PROVINCE", "modes": ["FULL_ONLINE"], "keywords": [short(t["matter.keyword"]), "跨站"],
-            "aliases": [payload(t["matter.alias"])], "deadline": payload(t["matter.deadline"]),
-            "guide": {
-                "conditions": payload(t["guide.conditions"]),
-                "materials": [{"name": payload(t["guide.material"]), "note": payload(t["guide.materialNote"])}],
-                "steps": [payload(t["guide.step"]), "受理"], "fee": payload(t["guide.fee"]),
-                "legalBasis": payload(t["guide.legalBasis"]), "walkthrough": payload(t["guide.walkthrough"]),
-                "timeLimitDays": 3,
-            },
-        }],
-        "halls": [{
-            "key": "xss-hall", "name": payload(t["hall.name"]), "regionCode": COUNTY, "level": "COUNTY",
-            "address": payload(t["hall.address"]), "phone": payload(t["hall.phone"]),
-            "openingHours": payload(t["hall.openingHours"]), "latitude": 28.58, "longitude": 121.37,
-            "hasCrossRegionWindow": True, "matterCodes": [CODE],
-        }],
-        "agreements": [{
-            "key": "xss-agreement", "title": payload(t["agreement.title"]), "partnerCode": PARTNER, "localCode": COUNTY,
-            "signedOn": "2024-01-02", "registeredOn": "2024-01-03", "note": payload(t["agreement.note"]),
-            "documentRef": payload(t["agreement.documentRef"]), "citywideShared": True, "matterCodes": None,
-        }],
-        "relations": [{
-            "key": "xss-relation", "kind": "COOPERATION", "localCode": COUNTY, "partnerCode": PARTNER,
-            "since": "2020", "note": payload(t["relation.note"]),
-        }],
-        "contacts": [{
-            "key": "xss-contact", "name": payload(t["contact.name"]), "regionCode": PARTNER,
-            "organisation": payload(t["contact.organisation"]), "role": payload(t["contact.role"]),
-            "phone": payload(t["contact.phone"]), "liaisonGroup": payload(t["contact.liaisonGroup"]),
-        }],
+        "matters": [
+            {
+                "code": CODE,
+                "name": payload(t["matter.name"]) + SEARCH_WORD,
+                "department": payload(t["matter.department"]),
+                "scope": "CROSS_PROVINCE",
+                "modes": ["FULL_ONLINE"],
+                "keywords": [short(t["matter.keyword"]), "跨站"],
+                "aliases": [payload(t["matter.alias"])],
+                "deadline": payload(t["matter.deadline"]),
+                "guide": {
+                    "conditions": payload(t["guide.conditions"]),
+                    "materials": [
+                        {"name": payload(t["guide.material"]), "note": payload(t["guide.materialNote"])}
+                    ],
+                    "steps": [payload(t["guide.step"]), "受理"],
+                    "fee": payload(t["guide.fee"]),
+                    "legalBasis": payload(t["guide.legalBasis"]),
+                    "walkthrough": payload(t["guide.walkthrough"]),
+                    "timeLimitDays": 3,
+                },
+            }
+        ],
+        "halls": [
+            {
+                "key": "xss-hall",
+                "name": payload(t["hall.name"]),
+                "regionCode": COUNTY,
+                "level": "COUNTY",
+                "address": payload(t["hall.address"]),
+                "phone": payload(t["hall.phone"]),
+                "openingHours": payload(t["hall.openingHours"]),
+                "latitude": 28.58,
+                "longitude": 121.37,
+                "hasCrossRegionWindow": True,
+                "matterCodes": [CODE],
+            }
+        ],
+        "agreements": [
+            {
+                "key": "xss-agreement",
+                "title": payload(t["agreement.title"]),
+                "partnerCode": PARTNER,
+                "localCode": COUNTY,
+                "signedOn": "2024-01-02",
+                "registeredOn": "2024-01-03",
+                "note": payload(t["agreement.note"]),
+                "documentRef": payload(t["agreement.documentRef"]),
+                "citywideShared": True,
+                "matterCodes": None,
+            }
+        ],
+        "relations": [
+            {
+                "key": "xss-relation",
+                "kind": "COOPERATION",
+                "localCode": COUNTY,
+                "partnerCode": PARTNER,
+                "since": "2020",
+                "note": payload(t["relation.note"]),
+            }
+        ],
+        "contacts": [
+            {
+                "key": "xss-contact",
+                "name": payload(t["contact.name"]),
+                "regionCode": PARTNER,
+                "organisation": payload(t["contact.organisation"]),
+                "role": payload(t["contact.role"]),
+                "phone": payload(t["contact.phone"]),
+                "liaisonGroup": payload(t["contact.liaisonGroup"]),
+            }
+        ],
     }
 
 
@@ -140,21 +216,43 @@ async def seed(settings: Settings) -> Seeded:
         citizen = ServiceContext(Actor("public", Role.PARTNER, None, "public"), tree, HOME)
         await import_document(database, admin, document())
         async with database.write() as session:
-            await submit_feedback(session, citizen, {
-                "description": payload(TOKENS["feedback.description"]), "contact": payload(TOKENS["feedback.contact"]),
-                "matterCode": CODE, "homeRegionCode": PARTNER, "countyCode": COUNTY, "stage": "DURING",
-            })
-            entry = await save_entry(session, admin, {
-                "question": payload(TOKENS["faq.question"]), "answer": payload(TOKENS["faq.answer"]),
-                "matterCode": CODE, "published": True,
-            })
+            await submit_feedback(
+                session,
+                citizen,
+                {
+                    "description": payload(TOKENS["feedback.description"]),
+                    "contact": payload(TOKENS["feedback.contact"]),
+                    "matterCode": CODE,
+                    "homeRegionCode": PARTNER,
+                    "countyCode": COUNTY,
+                    "stage": "DURING",
+                },
+            )
+            entry = await save_entry(
+                session,
+                admin,
+                {
+                    "question": payload(TOKENS["faq.question"]),
+                    "answer": payload(TOKENS["faq.answer"]),
+                    "matterCode": CODE,
+                    "published": True,
+                },
+            )
             edition = await compile_edition(session, admin, 2099, 11, [])
             await publish_edition(session, admin, edition.id)
-            case = await save_case(session, admin, {
-                "title": payload(TOKENS["case.title"]), "summary": payload(TOKENS["case.summary"]) + "经过与做法的说明文字",
-                "countyCode": COUNTY, "partnerCode": PARTNER, "matterCode": CODE, "published": True,
-                "happenedOn": dt.date(2024, 5, 1).isoformat(),
-            })
+            case = await save_case(
+                session,
+                admin,
+                {
+                    "title": payload(TOKENS["case.title"]),
+                    "summary": payload(TOKENS["case.summary"]) + "经过与做法的说明文字",
+                    "countyCode": COUNTY,
+                    "partnerCode": PARTNER,
+                    "matterCode": CODE,
+                    "published": True,
+                    "happenedOn": dt.date(2024, 5, 1).isoformat(),
+                },
+            )
             seeded.ids.update(entry=entry.id, edition=edition.id, case=case.id)
         async with database.read() as session:
             for name, model, where in (
@@ -164,9 +262,15 @@ async def seed(settings: Settings) -> Seeded:
                 ("feedback", Feedback, Feedback.matter_code == CODE),
             ):
                 seeded.ids[name] = int((await session.execute(select(model.id).where(where))).scalar_one())
-            seeded.ids["edition_entry"] = int((await session.execute(
-                select(FaqEntry.id).where(FaqEntry.edition_id == seeded.ids["edition"])
-            )).scalars().first())
+            seeded.ids["edition_entry"] = int(
+                (
+                    await session.execute(
+                        select(FaqEntry.id).where(FaqEntry.edition_id == seeded.ids["edition"])
+                    )
+                )
+                .scalars()
+                .first()
+            )
     finally:
         await database.dispose()
     return seeded
@@ -282,7 +386,7 @@ def inspect(url: str, response: httpx.Response, shown: dict[str, set[str]]) -> l
     for fragment in RAW_FRAGMENTS:
         at = body.find(fragment)
         if at >= 0:
-            problems.append(f"{url}: raw {fragment!r} in …{body[max(0, at - 80):at + 80]!r}…")
+            problems.append(f"{url}: raw {fragment!r} in …{body[max(0, at - 80) : at + 80]!r}…")
     visible = [label for label, token in TOKENS.items() if token in body]
     for label in visible:
         shown.setdefault(label, set()).add(url)
@@ -292,8 +396,13 @@ def inspect(url: str, response: httpx.Response, shown: dict[str, set[str]]) -> l
     for label in visible:
         token = TOKENS[label]
         for match in re.finditer(re.escape(token), body):
-            before = body[max(0, match.start() - 60):match.start()]
-            if "&gt;" not in before and "&lt;" not in before and "/search" not in before and "q=" not in before:
+            before = body[max(0, match.start() - 60) : match.start()]
+            if (
+                "&gt;" not in before
+                and "&lt;" not in before
+                and "/search" not in before
+                and "q=" not in before
+            ):
                 problems.append(f"{url}: {label} shown without its escaped markup: …{before}{token}…")
                 break
     return problems
@@ -308,16 +417,22 @@ async def test_markup_in_every_field_is_shown_as_text_everywhere(stored: tuple[S
         for url in public_pages(seeded.ids):
             problems += inspect(url, await public.get(url), shown)
             if url.startswith(("/search", "/matters")):  # the htmx fragment of the same URL
-                problems += inspect(f"{url} (fragment)", await public.get(url, headers={"HX-Request": "true"}), shown)
+                problems += inspect(
+                    f"{url} (fragment)", await public.get(url, headers={"HX-Request": "true"}), shown
+                )
     public_shown = set(shown)
     async with signed_in(application, seeded.settings, "admin", HOME) as staff:
         for url in staff_pages(seeded.ids):
             problems += inspect(url, await staff.get(url), shown)
     assert not problems, "\n".join(problems)
     missing_public = sorted(PUBLIC_FIELDS - public_shown)
-    assert not missing_public, f"not shown on any public page (so escaping there is unproven): {missing_public}"
+    assert not missing_public, (
+        f"not shown on any public page (so escaping there is unproven): {missing_public}"
+    )
     missing = sorted(set(TOKENS) - set(shown))
     assert not missing, f"not shown on any page at all: {missing}"
-    print(f"\nstored content: {len(TOKENS)} fields, {len(public_pages(seeded.ids))} public URLs (+ fragments), "
-          f"{len(staff_pages(seeded.ids))} staff URLs; field → pages: "
-          + "; ".join(f"{label} {len(urls)}" for label, urls in sorted(shown.items())))
+    print(
+        f"\nstored content: {len(TOKENS)} fields, {len(public_pages(seeded.ids))} public URLs (+ fragments), "
+        f"{len(staff_pages(seeded.ids))} staff URLs; field → pages: "
+        + "; ".join(f"{label} {len(urls)}" for label, urls in sorted(shown.items()))
+    )

@@ -58,7 +58,9 @@ class ActivityForm(StaffForm):
     outcome = TextAreaField("成效与后续安排(可不填)")
 
 
-SECTIONS = [("合作交流活动", ["kind", "partnerCode", "localCode", "heldOn", "title", "participants", "outcome"])]
+SECTIONS = [
+    ("合作交流活动", ["kind", "partnerCode", "localCode", "heldOn", "title", "participants", "outcome"])
+]
 
 
 def _form(request: Request, staff: Staff, formdata: Any = None, **data: Any) -> ActivityForm:
@@ -68,14 +70,33 @@ def _form(request: Request, staff: Staff, formdata: Any = None, **data: Any) -> 
     return form
 
 
-def _render_form(request: Request, staff: Staff, form: ActivityForm, activity: Activity | None, *,
-                 general: list[str] | None = None, status: int = 200, conflict: Any = None) -> Response:
-    return page(request, staff, "staff/record_form.html", {
-        "title": f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动", "form": form,
-        "general": general or [], "conflict": conflict, "sections": SECTIONS, "back": "/staff/activities",
-        "action": f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
-        "history": ("activity", str(activity.id)) if activity else None,
-    }, status=status, nav="activities")
+def _render_form(
+    request: Request,
+    staff: Staff,
+    form: ActivityForm,
+    activity: Activity | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
+            "form": form,
+            "general": general or [],
+            "conflict": conflict,
+            "sections": SECTIONS,
+            "back": "/staff/activities",
+            "action": f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
+            "history": ("activity", str(activity.id)) if activity else None,
+        },
+        status=status,
+        nav="activities",
+    )
 
 
 async def _raw(staff: Staff, form: ActivityForm) -> dict[str, Any] | None:
@@ -83,9 +104,15 @@ async def _raw(staff: Staff, form: ActivityForm) -> dict[str, Any] | None:
     if found.problem:
         form.partnerCode.errors = [found.problem]
         return None
-    return {"kind": form.kind.data, "partnerCode": found.code, "localCode": form.localCode.data,
-            "heldOn": form.heldOn.data, "title": form.title.data, "participants": form.participants.data,
-            "outcome": form.outcome.data}
+    return {
+        "kind": form.kind.data,
+        "partnerCode": found.code,
+        "localCode": form.localCode.data,
+        "heldOn": form.heldOn.data,
+        "title": form.title.data,
+        "participants": form.participants.data,
+        "outcome": form.outcome.data,
+    }
 
 
 def _failure(form: ActivityForm, error: ServiceError) -> list[str]:
@@ -98,25 +125,42 @@ def _failure(form: ActivityForm, error: ServiceError) -> list[str]:
 def _rows(staff: Staff, activities: list[Activity]) -> list[dict[str, Any]]:
     tree = staff.catalog.tree
     ctx = staff.ctx()
-    return [{
-        "activity": a, "kind": label(a.kind), "partner": region_name(tree, a.partner_code),
-        "local": region_name(tree, a.local_code), "editable": may_record_activity(ctx, a.local_code),
-    } for a in activities]
+    return [
+        {
+            "activity": a,
+            "kind": label(a.kind),
+            "partner": region_name(tree, a.partner_code),
+            "local": region_name(tree, a.local_code),
+            "editable": may_record_activity(ctx, a.local_code),
+        }
+        for a in activities
+    ]
 
 
 def _due_rows(staff: Staff, items: list[Any]) -> list[dict[str, Any]]:
     tree = staff.catalog.tree
     ctx = staff.ctx()
-    return [{"code": d.partner_code, "name": region_name(tree, d.partner_code), "last": d.last_held, "since": d.window_start}
-            for d in items if may_read_partner_work(ctx, d.partner_code)]
+    return [
+        {
+            "code": d.partner_code,
+            "name": region_name(tree, d.partner_code),
+            "last": d.last_held,
+            "since": d.window_start,
+        }
+        for d in items
+        if may_read_partner_work(ctx, d.partner_code)
+    ]
 
 
 async def due_context(request: Request, staff: Staff) -> dict[str, list[dict[str, Any]]]:
     """The three due lists as the `_activities_due.html` include wants them (also on the tier view)."""
     async with state(request).db.read() as session:
         lists = await due_lists(session, staff.catalog, staff.ctx().today)
-    return {"consultations": _due_rows(staff, lists.consultations), "guidance": _due_rows(staff, lists.guidance),
-            "reviews": _due_rows(staff, lists.reviews)}
+    return {
+        "consultations": _due_rows(staff, lists.consultations),
+        "guidance": _due_rows(staff, lists.guidance),
+        "reviews": _due_rows(staff, lists.reviews),
+    }
 
 
 @staff_page()
@@ -128,22 +172,38 @@ async def activities_list(request: Request, staff: Staff) -> Response:
     today = staff.ctx().today
     async with state(request).db.read() as session:
         activities = await list_activities(
-            session, staff.ctx(), kind=ActivityKind(kind) if kind in ActivityKind.__members__ else None,
-            local_code=county or None, limit=500,
+            session,
+            staff.ctx(),
+            kind=ActivityKind(kind) if kind in ActivityKind.__members__ else None,
+            local_code=county or None,
+            limit=500,
         )
-    return page(request, staff, "staff/activities.html", {
-        "title": "合作交流", "rows": _rows(staff, activities), "kinds": KINDS, "kind": kind, "county": county,
-        "counties": county_choices(staff, include_city=True), "today": today,
-        "due": await due_context(request, staff),
-        "saved": request.query_params.get("saved") == "1",
-    }, nav="activities")
+    return page(
+        request,
+        staff,
+        "staff/activities.html",
+        {
+            "title": "合作交流",
+            "rows": _rows(staff, activities),
+            "kinds": KINDS,
+            "kind": kind,
+            "county": county,
+            "counties": county_choices(staff, include_city=True),
+            "today": today,
+            "due": await due_context(request, staff),
+            "saved": request.query_params.get("saved") == "1",
+        },
+        nav="activities",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
 async def activity_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        preset = {"localCode": staff.region_code if staff.is_county else staff.catalog.home_city,
-                  "heldOn": staff.ctx().today.isoformat()}
+        preset = {
+            "localCode": staff.region_code if staff.is_county else staff.catalog.home_city,
+            "heldOn": staff.ctx().today.isoformat(),
+        }
         partner = request.query_params.get("partner", "")
         if partner in staff.catalog.tree:
             preset["partnerCode"] = partner
@@ -162,7 +222,9 @@ async def activity_new(request: Request, staff: Staff) -> Response:
     except Forbidden:
         raise
     except ServiceError as error:
-        return _render_form(request, staff, form, None, general=_failure(form, error), status=error_status(error))
+        return _render_form(
+            request, staff, form, None, general=_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/activities/partner/{partner}?saved=1")
 
 
@@ -182,17 +244,27 @@ async def activity_edit(request: Request, staff: Staff) -> Response:
         return _render_form(request, staff, form, activity, status=422)
     try:
         async with state(request).db.write() as session:
-            await save_activity(session, staff.ctx(), raw, activity_id=activity_id, version=int_or_none(form.version.data) or 0)
+            await save_activity(
+                session,
+                staff.ctx(),
+                raw,
+                activity_id=activity_id,
+                version=int_or_none(form.version.data) or 0,
+            )
     except Conflict as error:
         async with state(request).db.read() as session:
             fresh = await session.get(Activity, activity_id)
         form.version.data = str(fresh.version if fresh else "")
         rows = side_by_side(error.current or {}, raw, staff.catalog.tree)
-        return _render_form(request, staff, form, fresh or activity, general=[error.message], status=409, conflict=rows)
+        return _render_form(
+            request, staff, form, fresh or activity, general=[error.message], status=409, conflict=rows
+        )
     except Forbidden:
         raise
     except ServiceError as error:
-        return _render_form(request, staff, form, activity, general=_failure(form, error), status=error_status(error))
+        return _render_form(
+            request, staff, form, activity, general=_failure(form, error), status=error_status(error)
+        )
     return see_other(f"/staff/activities/partner/{raw['partnerCode']}?saved=1")
 
 
@@ -215,12 +287,29 @@ async def partner_page(request: Request, staff: Staff) -> Response:
         contacts = await all_contacts(session)
         activities = await list_activities(session, ctx, partner_codes=sorted(related))
         lists = await due_lists(session, catalog, ctx.today)
-    due = [(name, next((d for d in items if d.partner_code == code), None)) for name, items in (
-        ("会商", lists.consultations), ("业务指导", lists.guidance), ("通办后总结", lists.reviews))]
-    return page(request, staff, "staff/activity_partner.html", {
-        "title": f"{tree.full_name(code)}: 协议与合作交流", "code": code, "name": tree.full_name(code),
-        "tier": catalog.tier(code), "agreements": table_rows(agreements, contacts, catalog, ctx.today),
-        "rows": _rows(staff, activities), "due": [(n, d) for n, d in due if d is not None],
-        "latest": latest_per_partner(activities), "saved": request.query_params.get("saved") == "1",
-        "kinds": KINDS,
-    }, nav="activities")
+    due = [
+        (name, next((d for d in items if d.partner_code == code), None))
+        for name, items in (
+            ("会商", lists.consultations),
+            ("业务指导", lists.guidance),
+            ("通办后总结", lists.reviews),
+        )
+    ]
+    return page(
+        request,
+        staff,
+        "staff/activity_partner.html",
+        {
+            "title": f"{tree.full_name(code)}: 协议与合作交流",
+            "code": code,
+            "name": tree.full_name(code),
+            "tier": catalog.tier(code),
+            "agreements": table_rows(agreements, contacts, catalog, ctx.today),
+            "rows": _rows(staff, activities),
+            "due": [(n, d) for n, d in due if d is not None],
+            "latest": latest_per_partner(activities),
+            "saved": request.query_params.get("saved") == "1",
+            "kinds": KINDS,
+        },
+        nav="activities",
+    )

@@ -38,11 +38,20 @@ def client_address(request: Request) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
-def _login_page(request: Request, form: LoginForm, message: str | None, status: int, new_pre: str | None) -> Response:
+def _login_page(
+    request: Request, form: LoginForm, message: str | None, status: int, new_pre: str | None
+) -> Response:
     response = render(
         request,
         "staff/login.html",
-        {"title": "工作人员登录", "form": form, "message": message, "staff": None, "staff_nav": "", "nav_current": "staff"},
+        {
+            "title": "工作人员登录",
+            "form": form,
+            "message": message,
+            "staff": None,
+            "staff_nav": "",
+            "nav_current": "staff",
+        },
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )
@@ -64,9 +73,18 @@ async def login(request: Request) -> Response:
     form = make_form(request, LoginForm, formdata)
     form.password.data = ""  # never echo a password back
     if is_new or not csrf_ok(request, formdata):
-        return _login_page(request, form, "页面已过期或浏览器未保存 Cookie, 请重新输入后登录。", 403, value if is_new else None)
+        return _login_page(
+            request,
+            form,
+            "页面已过期或浏览器未保存 Cookie, 请重新输入后登录。",
+            403,
+            value if is_new else None,
+        )
     result = await sign_in(  # its own short read and write (argon2 runs with no transaction open)
-        state(request).db, str(formdata.get("name", ""))[:200], str(formdata.get("password", ""))[:1000], client_address(request)
+        state(request).db,
+        str(formdata.get("name", ""))[:200],
+        str(formdata.get("password", ""))[:1000],
+        client_address(request),
     )
     if result.throttled:
         response = _login_page(
@@ -102,18 +120,27 @@ async def home(request: Request, staff: Staff) -> Response:
     ctx = staff.ctx()
     today = ctx.today
     async with state(request).db.read() as session:
-        query = select(Feedback).where(Feedback.status != FeedbackStatus.RESOLVED, visible_feedback_filter(ctx))
+        query = select(Feedback).where(
+            Feedback.status != FeedbackStatus.RESOLVED, visible_feedback_filter(ctx)
+        )
         open_items = list((await session.execute(query.order_by(Feedback.created_at))).scalars())
         total = (await session.execute(select(func.count()).select_from(Feedback))).scalar_one()
     overdue = [f for f in open_items if response_overdue(f, today)]
     late = [
-        a for a in catalog.agreements
+        a
+        for a in catalog.agreements
         if rules.is_late_registration(a.signed_on, a.registered_on) and is_own_local_record(ctx, a.local_code)
     ]
     return page(
         request,
         staff,
         "staff/home.html",
-        {"title": "工作台", "open_items": open_items, "overdue": overdue, "late": late, "feedback_total": total},
+        {
+            "title": "工作台",
+            "open_items": open_items,
+            "overdue": overdue,
+            "late": late,
+            "feedback_total": total,
+        },
         nav="home",
     )

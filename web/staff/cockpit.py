@@ -72,12 +72,28 @@ async def table(request: Request, staff: Staff) -> Response:
     provinces = sorted({(r.province_code, r.province_name) for r in all_rows})
     years = sorted({r.signed_on.year for r in all_rows}, reverse=True)
     query = "&".join(f"{k}={quote(v)}" for k, v in filters.as_dict().items())
-    return page(request, staff, "staff/table.html", {
-        "title": "通办合作表", "rows": rows, "filters": filters, "provinces": provinces, "years": years,
-        "counties": county_choices(staff), "statuses": [s.value for s in AgreementStatus], "tiers": [*TIERS, NO_TIER],
-        "columns": TABLE_COLUMNS, "cell": table_cell, "export_query": ("?" + query) if query else "",
-        "filters_text": _filters_text(filters, staff), "today": staff.ctx().today, "city": tree.name(staff.catalog.home_city),
-    }, nav="table")
+    return page(
+        request,
+        staff,
+        "staff/table.html",
+        {
+            "title": "通办合作表",
+            "rows": rows,
+            "filters": filters,
+            "provinces": provinces,
+            "years": years,
+            "counties": county_choices(staff),
+            "statuses": [s.value for s in AgreementStatus],
+            "tiers": [*TIERS, NO_TIER],
+            "columns": TABLE_COLUMNS,
+            "cell": table_cell,
+            "export_query": ("?" + query) if query else "",
+            "filters_text": _filters_text(filters, staff),
+            "today": staff.ctx().today,
+            "city": tree.name(staff.catalog.home_city),
+        },
+        nav="table",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
@@ -92,7 +108,9 @@ async def table_export(request: Request, staff: Staff) -> Response:
         body = to_xlsx(rows, f"{city}跨区域通办合作表", today, _filters_text(filters, staff))
         media, ext = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
     disposition = f"attachment; filename=\"tongban-table-{today.isoformat()}.{ext}\"; filename*=UTF-8''{quote(name)}.{ext}"
-    return Response(body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )
 
 
 def _outreach_form(request: Request, staff: Staff, formdata: Any = None, **data: Any) -> OutreachForm:
@@ -101,7 +119,9 @@ def _outreach_form(request: Request, staff: Staff, formdata: Any = None, **data:
     return form
 
 
-async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, general: list[str] | None = None, status: int = 200) -> Response:
+async def _render_dashboard(
+    request: Request, staff: Staff, form: OutreachForm, general: list[str] | None = None, status: int = 200
+) -> Response:
     today = staff.ctx().today
     tree = staff.catalog.tree
     async with state(request).db.read() as session:
@@ -112,36 +132,76 @@ async def _render_dashboard(request: Request, staff: Staff, form: OutreachForm, 
         search_clicks = await click_share(session)
     tree = staff.catalog.tree
     charts = {
-        "per_year": svg.vertical_bars([(str(y), float(n)) for y, n in board.per_year], "各年度签订的通办协议数", "份"),
-        "tiers": svg.stacked_tiers([(name, counts, total) for _, name, counts, total in board.by_province], "合作地区按省份和四色分级"),
+        "per_year": svg.vertical_bars(
+            [(str(y), float(n)) for y, n in board.per_year], "各年度签订的通办协议数", "份"
+        ),
+        "tiers": svg.stacked_tiers(
+            [(name, counts, total) for _, name, counts, total in board.by_province],
+            "合作地区按省份和四色分级",
+        ),
         "three_day": svg.share_bar(
-            [("3日内更新", board.three_day["on_time"], "#2e7d32"), ("逾期更新", board.three_day["late"], "#c62828"),
-             ("未记录登记日", board.three_day["unknown"], "#9e9e9e")], "通办合作表3日内更新情况"),
-        "reach": svg.horizontal_bars([(c.name, float(c.partners_reached), "") for c in board.counties], "各县(市、区)可受理的合作地区数", "个"),
+            [
+                ("3日内更新", board.three_day["on_time"], "#2e7d32"),
+                ("逾期更新", board.three_day["late"], "#c62828"),
+                ("未记录登记日", board.three_day["unknown"], "#9e9e9e"),
+            ],
+            "通办合作表3日内更新情况",
+        ),
+        "reach": svg.horizontal_bars(
+            [(c.name, float(c.partners_reached), "") for c in board.counties],
+            "各县(市、区)可受理的合作地区数",
+            "个",
+        ),
         "ranking": svg.horizontal_bars([(c.name, c.score, "") for c in board.ranking], "比学赶超积分", "分"),
         "map": svg.hall_map(board.halls, "服务大厅分布图"),
     }
-    return page(request, staff, "staff/dashboard.html", {
-        "title": "驾驶舱", "board": board, "charts": charts, "visits": visits, "form": form, "general": general or [],
-        "ranking_rule": RANKING_RULE, "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
-        "saved": request.query_params.get("saved"), "search_clicks": search_clicks,
-        "activity_table": activity_table(board, staff.catalog), "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
-        "survey": survey, "health": health,
-        "index_alert": state(request).search.alert() if state(request).search is not None else None,
-    }, status=status, nav="dashboard")
+    return page(
+        request,
+        staff,
+        "staff/dashboard.html",
+        {
+            "title": "驾驶舱",
+            "board": board,
+            "charts": charts,
+            "visits": visits,
+            "form": form,
+            "general": general or [],
+            "ranking_rule": RANKING_RULE,
+            "county_names": {c: tree.name(c) for c in tree.local_counties(staff.catalog.home_city)},
+            "saved": request.query_params.get("saved"),
+            "search_clicks": search_clicks,
+            "activity_table": activity_table(board, staff.catalog),
+            "activity_kinds": [(k.value, label(k.value)) for k in ActivityKind],
+            "survey": survey,
+            "health": health,
+            "index_alert": state(request).search.alert() if state(request).search is not None else None,
+        },
+        status=status,
+        nav="dashboard",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
 async def dashboard(request: Request, staff: Staff) -> Response:
-    form = _outreach_form(request, staff, countyCode=staff.region_code if staff.is_county else "", visitedOn=staff.ctx().today.isoformat())
+    form = _outreach_form(
+        request,
+        staff,
+        countyCode=staff.region_code if staff.is_county else "",
+        visitedOn=staff.ctx().today.isoformat(),
+    )
     return await _render_dashboard(request, staff, form)
 
 
 @staff_page(*LOCAL_ROLES)
 async def outreach(request: Request, staff: Staff) -> Response:
     form = _outreach_form(request, staff, await request.form())
-    raw = {"countyCode": form.countyCode.data, "place": form.place.data, "visitedOn": form.visitedOn.data,
-           "peopleServed": form.peopleServed.data, "note": form.note.data}
+    raw = {
+        "countyCode": form.countyCode.data,
+        "place": form.place.data,
+        "visitedOn": form.visitedOn.data,
+        "peopleServed": form.peopleServed.data,
+        "note": form.note.data,
+    }
     try:
         async with state(request).db.write() as session:
             await log_visit(session, staff.ctx(), raw)
@@ -176,8 +236,12 @@ async def survey_export(request: Request, staff: Staff) -> Response:
     if request.url.path.endswith(".csv"):
         body, media, ext = survey_to_csv(responses, catalog), "text/csv; charset=utf-8", "csv"
     else:
-        body = survey_to_xlsx(responses, catalog, f"{catalog.tree.name(catalog.home_city)}跨区域办事需求调查", today)
+        body = survey_to_xlsx(
+            responses, catalog, f"{catalog.tree.name(catalog.home_city)}跨区域办事需求调查", today
+        )
         media, ext = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
     name = f"需求调查-{today.isoformat()}"
     disposition = f"attachment; filename=\"tongban-survey-{today.isoformat()}.{ext}\"; filename*=UTF-8''{quote(name)}.{ext}"
-    return Response(body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )

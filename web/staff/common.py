@@ -48,8 +48,14 @@ def page(
     status: int = 200,
     nav: str = "",
 ) -> Response:
-    base: dict[str, Any] = {"staff": staff, "staff_nav": nav, "nav_current": "staff", "title": "工作台", "logout_form": None,
-                            "local_time": local_time}
+    base: dict[str, Any] = {
+        "staff": staff,
+        "staff_nav": nav,
+        "nav_current": "staff",
+        "title": "工作台",
+        "logout_form": None,
+        "local_time": local_time,
+    }
     if staff is not None:
         base["logout_form"] = make_form(request, CsrfOnly)
     base.update(context or {})
@@ -64,7 +70,9 @@ def see_other(url: str) -> Response:
 # ------------------------------------------------------------------ regions
 
 
-def county_choices(staff: Staff, *, include_city: bool = False, only_own: bool = False) -> list[tuple[str, str]]:
+def county_choices(
+    staff: Staff, *, include_city: bool = False, only_own: bool = False
+) -> list[tuple[str, str]]:
     """The home city's counties (a county account: only its own when `only_own`)."""
     tree = staff.catalog.tree
     home = staff.catalog.home_city
@@ -80,7 +88,11 @@ def county_choices(staff: Staff, *, include_city: bool = False, only_own: bool =
 def matter_choices(staff: Staff, scope: str | None = "CROSS_PROVINCE") -> list[tuple[str, str]]:
     """The catalogue's matters as (code, label) choices, of one scope (None: all)."""
     matters = staff.catalog.matters.values()
-    return [(m.code, f"{m.name}({m.code})") for m in sorted(matters, key=lambda m: m.code) if scope is None or m.scope == scope]
+    return [
+        (m.code, f"{m.name}({m.code})")
+        for m in sorted(matters, key=lambda m: m.code)
+        if scope is None or m.scope == scope
+    ]
 
 
 def local_place_choices(staff: Staff) -> list[tuple[str, str]]:
@@ -110,7 +122,9 @@ async def lookup_region(tree: rules.RegionTree, text: str | None) -> RegionLooku
         if value in tree:
             return RegionLookup(value)
         return RegionLookup(None, (), f"没有代码为 {value} 的行政区划")
-    exact = [p.code for p in tree if p.level != "TOWN" and (p.name == value or tree.full_name(p.code) == value)]
+    exact = [
+        p.code for p in tree if p.level != "TOWN" and (p.name == value or tree.full_name(p.code) == value)
+    ]
     if len(exact) == 1:
         return RegionLookup(exact[0])
     suggestions = (await regions.pinyin_index(tree)).suggest(value, limit=12)
@@ -142,7 +156,9 @@ class Outcome:
     conflict: list[tuple[str, str, str, bool]] | None = None
 
 
-def conflict_rows(current: dict[str, Any] | None, mine: dict[str, Any], tree: Any) -> list[tuple[str, str, str, bool]]:
+def conflict_rows(
+    current: dict[str, Any] | None, mine: dict[str, Any], tree: Any
+) -> list[tuple[str, str, str, bool]]:
     return side_by_side(current or {}, mine, tree)
 
 

@@ -70,31 +70,67 @@ async def desk(request: Request, staff: Staff) -> Response:
     if matter_code and matter is None:
         problems.append(f"没有编码为 {matter_code} 的公开事项")
     context: dict[str, Any] = {
-        "title": "窗口助手", "home_text": home_text, "home": home, "matter_code": matter_code, "matter": matter,
-        "candidates": found.candidates, "problems": problems, "coverage": None, "halls": [], "guide": None,
-        "liaisons": [], "local_liaisons": [], "feedback_form": None, "agreements": [],
+        "title": "窗口助手",
+        "home_text": home_text,
+        "home": home,
+        "matter_code": matter_code,
+        "matter": matter,
+        "candidates": found.candidates,
+        "problems": problems,
+        "coverage": None,
+        "halls": [],
+        "guide": None,
+        "liaisons": [],
+        "local_liaisons": [],
+        "feedback_form": None,
+        "agreements": [],
         "matters_by_scope": _matters_by_scope(catalog),
     }
     if home is not None and matter is not None:
         coverage = catalog.coverage(home, matter.code)
         options = catalog.where_to_handle(home, matter.code) if coverage.covered else []
         async with state(request).db.read() as session:
-            row = (await session.execute(select(Matter).options(selectinload(Matter.guides)).where(Matter.code == matter.code))).scalar_one()
+            row = (
+                await session.execute(
+                    select(Matter).options(selectinload(Matter.guides)).where(Matter.code == matter.code)
+                )
+            ).scalar_one()
             contacts = await all_contacts(session)
-        partner = coverage.agreements[0].partner_code if coverage.agreements else (tree.city_of(home) or tree.province_of(home) or home)
+        partner = (
+            coverage.agreements[0].partner_code
+            if coverage.agreements
+            else (tree.city_of(home) or tree.province_of(home) or home)
+        )
         own_county = staff.region_code if staff.is_county else ""
         context.update(
             coverage=coverage,
-            halls=[(o, region_name(tree, o.county_code)) for o in options if not own_county or o.county_code in (own_county, catalog.home_city)]
+            halls=[
+                (o, region_name(tree, o.county_code))
+                for o in options
+                if not own_county or o.county_code in (own_county, catalog.home_city)
+            ]
             or [(o, region_name(tree, o.county_code)) for o in options],
             guide=published_guide(row),
             matter_row=row,
             agreements=[(a, [tree.name(c) for c in catalog.local_reach(a)]) for a in coverage.agreements],
-            liaisons=[contact_view(c, tree) for c in contacts_for_region(contacts, tree, home) if not catalog.is_local(c.region_code)],
-            local_liaisons=[contact_view(c, tree) for c in contacts_for_region(contacts, tree, staff.region_code)] if staff.is_county else [],
+            liaisons=[
+                contact_view(c, tree)
+                for c in contacts_for_region(contacts, tree, home)
+                if not catalog.is_local(c.region_code)
+            ],
+            local_liaisons=[
+                contact_view(c, tree) for c in contacts_for_region(contacts, tree, staff.region_code)
+            ]
+            if staff.is_county
+            else [],
             home_name=tree.full_name(home),
             feedback_form=_feedback_form(
-                request, staff, stage="DURING", matterCode=matter.code, homeRegionCode=home, countyCode=own_county,
+                request,
+                staff,
+                stage="DURING",
+                matterCode=matter.code,
+                homeRegionCode=home,
+                countyCode=own_county,
                 partnerCode=partner if not catalog.is_local(partner) else "",
             ),
         )
@@ -118,7 +154,11 @@ async def feedback_list(request: Request, staff: Staff) -> Response:
     county = params.get("county", "")
     partner = params.get("partner", "").strip()[:12]
     overdue_only = params.get("overdue") == "1"
-    query = select(Feedback).where(visible_feedback_filter(staff.ctx())).order_by(Feedback.created_at.desc(), Feedback.id.desc())
+    query = (
+        select(Feedback)
+        .where(visible_feedback_filter(staff.ctx()))
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+    )
     if status in FeedbackStatus.__members__:
         query = query.where(Feedback.status == status)
     if county:
@@ -133,25 +173,52 @@ async def feedback_list(request: Request, staff: Staff) -> Response:
         rows = [r for r in rows if r[1]]
     tree = staff.catalog.tree
     partners = sorted({f.partner_code for f in items if f.partner_code}, key=lambda c: c)
-    return page(request, staff, "staff/feedback_list.html", {
-        "title": "问题反馈单", "rows": rows, "status": status, "county": county, "partner": partner, "overdue_only": overdue_only,
-        "counties": county_choices(staff), "partners": [(c, region_name(tree, c)) for c in partners],
-        "categories": CATEGORIES, "statuses": list(FeedbackStatus),
-    }, nav="feedback")
+    return page(
+        request,
+        staff,
+        "staff/feedback_list.html",
+        {
+            "title": "问题反馈单",
+            "rows": rows,
+            "status": status,
+            "county": county,
+            "partner": partner,
+            "overdue_only": overdue_only,
+            "counties": county_choices(staff),
+            "partners": [(c, region_name(tree, c)) for c in partners],
+            "categories": CATEGORIES,
+            "statuses": list(FeedbackStatus),
+        },
+        nav="feedback",
+    )
 
 
 @staff_page()
 async def feedback_new(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
-        data = {k: request.query_params.get(k, "")[:40] for k in ("matterCode", "homeRegionCode", "countyCode", "partnerCode", "stage")}
+        data = {
+            k: request.query_params.get(k, "")[:40]
+            for k in ("matterCode", "homeRegionCode", "countyCode", "partnerCode", "stage")
+        }
         if staff.is_county and not data["countyCode"]:
             data["countyCode"] = staff.region_code
         if staff.is_partner and not data["partnerCode"]:
             data["partnerCode"] = staff.region_code
         return _render_feedback_new(request, staff, _feedback_form(request, staff, **data))
     form = _feedback_form(request, staff, await request.form())
-    raw = {name: getattr(form, name).data for name in ("description", "stage", "category", "matterCode", "homeRegionCode",
-                                                        "countyCode", "partnerCode", "contact")}
+    raw = {
+        name: getattr(form, name).data
+        for name in (
+            "description",
+            "stage",
+            "category",
+            "matterCode",
+            "homeRegionCode",
+            "countyCode",
+            "partnerCode",
+            "contact",
+        )
+    }
     try:
         async with state(request).db.write() as session:
             feedback = await submit_feedback(session, staff.ctx(), raw)
@@ -162,25 +229,53 @@ async def feedback_new(request: Request, staff: Staff) -> Response:
     return see_other(f"/staff/feedback/{feedback_id}?saved=1")
 
 
-def _render_feedback_new(request: Request, staff: Staff, form: FeedbackForm, general: list[str] | None = None, status: int = 200) -> Response:
-    return page(request, staff, "staff/record_form.html", {
-        "title": "填报问题反馈单", "form": form, "general": general or [], "conflict": None, "back": "/staff/feedback",
-        "sections": [("问题", ["description", "stage", "category"]),
-                     ("涉及", ["matterCode", "homeRegionCode", "countyCode", "partnerCode", "contact"])],
-        "action": "/staff/feedback/new", "history": None,
-    }, status=status, nav="feedback")
+def _render_feedback_new(
+    request: Request, staff: Staff, form: FeedbackForm, general: list[str] | None = None, status: int = 200
+) -> Response:
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": "填报问题反馈单",
+            "form": form,
+            "general": general or [],
+            "conflict": None,
+            "back": "/staff/feedback",
+            "sections": [
+                ("问题", ["description", "stage", "category"]),
+                ("涉及", ["matterCode", "homeRegionCode", "countyCode", "partnerCode", "contact"]),
+            ],
+            "action": "/staff/feedback/new",
+            "history": None,
+        },
+        status=status,
+        nav="feedback",
+    )
 
 
 async def _load_feedback(request: Request, feedback_id: int) -> Feedback:
     async with state(request).db.read() as session:
-        feedback = (await session.execute(select(Feedback).options(selectinload(Feedback.events)).where(Feedback.id == feedback_id))).scalar_one_or_none()
+        feedback = (
+            await session.execute(
+                select(Feedback).options(selectinload(Feedback.events)).where(Feedback.id == feedback_id)
+            )
+        ).scalar_one_or_none()
     if feedback is None:
         raise NotFound(f"没有编号为 {feedback_id} 的反馈单")
     return feedback
 
 
-async def _render_feedback(request: Request, staff: Staff, feedback: Feedback, *, general: list[str] | None = None,
-                           status: int = 200, move_form: MoveForm | None = None, failed: str | None = None) -> Response:
+async def _render_feedback(
+    request: Request,
+    staff: Staff,
+    feedback: Feedback,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    move_form: MoveForm | None = None,
+    failed: str | None = None,
+) -> Response:
     ctx = staff.ctx()
     current = FeedbackStatus(feedback.status)
     handle = may_handle(ctx, feedback)
@@ -188,17 +283,43 @@ async def _render_feedback(request: Request, staff: Staff, feedback: Feedback, *
     if handle:
         for target in sorted(TRANSITIONS[current], key=lambda s: list(FeedbackStatus).index(s)):
             text = "重新打开" if current == FeedbackStatus.RESOLVED else ACTIONS[target.value]
-            form = move_form if (move_form is not None and failed == target.value) else make_form(
-                request, MoveForm, data={"version": feedback.version, "to_status": target.value})
+            form = (
+                move_form
+                if (move_form is not None and failed == target.value)
+                else make_form(
+                    request, MoveForm, data={"version": feedback.version, "to_status": target.value}
+                )
+            )
             actions.append((target.value, text, form))
     tree = staff.catalog.tree
-    faq_link = f"/staff/faq/entries/new?feedback={feedback.id}" if current == FeedbackStatus.RESOLVED and staff.is_local else None
-    return page(request, staff, "staff/feedback.html", {
-        "title": f"问题反馈单 {feedback.reference}", "item": feedback, "actions": actions, "general": general or [],
-        "overdue": response_overdue(feedback, ctx.today), "categories": CATEGORIES,
-        "names": {k: region_name(tree, getattr(feedback, k)) for k in ("home_region_code", "county_code", "partner_code")},
-        "may_handle": handle, "faq_link": faq_link, "show_contact": may_see_feedback_contact(ctx, feedback), "saved": request.query_params.get("saved"),
-    }, status=status, nav="feedback")
+    faq_link = (
+        f"/staff/faq/entries/new?feedback={feedback.id}"
+        if current == FeedbackStatus.RESOLVED and staff.is_local
+        else None
+    )
+    return page(
+        request,
+        staff,
+        "staff/feedback.html",
+        {
+            "title": f"问题反馈单 {feedback.reference}",
+            "item": feedback,
+            "actions": actions,
+            "general": general or [],
+            "overdue": response_overdue(feedback, ctx.today),
+            "categories": CATEGORIES,
+            "names": {
+                k: region_name(tree, getattr(feedback, k))
+                for k in ("home_region_code", "county_code", "partner_code")
+            },
+            "may_handle": handle,
+            "faq_link": faq_link,
+            "show_contact": may_see_feedback_contact(ctx, feedback),
+            "saved": request.query_params.get("saved"),
+        },
+        status=status,
+        nav="feedback",
+    )
 
 
 @staff_page()
@@ -216,20 +337,44 @@ async def feedback_move(request: Request, staff: Staff) -> Response:
     target = (form.to_status.data or "").strip()
     try:
         async with state(request).db.write() as session:
-            await move_feedback(session, staff.ctx(), feedback_id, int_or_none(form.version.data) or 0, target, (form.note.data or "").strip() or None)
+            await move_feedback(
+                session,
+                staff.ctx(),
+                feedback_id,
+                int_or_none(form.version.data) or 0,
+                target,
+                (form.note.data or "").strip() or None,
+            )
     except Conflict as error:
         feedback = await _load_feedback(request, feedback_id)
-        return await _render_feedback(request, staff, feedback, general=[error.message, "页面已更新为最新状态, 您填写的说明仍保留在表单中。"],
-                                      status=409, move_form=_refreshed(request, form, feedback), failed=target)
+        return await _render_feedback(
+            request,
+            staff,
+            feedback,
+            general=[error.message, "页面已更新为最新状态, 您填写的说明仍保留在表单中。"],
+            status=409,
+            move_form=_refreshed(request, form, feedback),
+            failed=target,
+        )
     except BadInput as error:
         feedback = await _load_feedback(request, feedback_id)
         general = apply_errors(form, error.fields, {"status": "to_status"})
-        return await _render_feedback(request, staff, feedback, general=[error.message, *general], status=error_status(error),
-                                      move_form=form, failed=target)
+        return await _render_feedback(
+            request,
+            staff,
+            feedback,
+            general=[error.message, *general],
+            status=error_status(error),
+            move_form=form,
+            failed=target,
+        )
     return see_other(f"/staff/feedback/{feedback_id}?saved=1")
 
 
 def _refreshed(request: Request, form: MoveForm, feedback: Feedback) -> MoveForm:
-    fresh = make_form(request, MoveForm, data={"version": feedback.version, "to_status": form.to_status.data, "note": form.note.data})
+    fresh = make_form(
+        request,
+        MoveForm,
+        data={"version": feedback.version, "to_status": form.to_status.data, "note": form.note.data},
+    )
     return fresh
-

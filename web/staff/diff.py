@@ -128,7 +128,8 @@ def display(value: Any, field: str = "", tree: Any = None) -> str:
         return f"{tree.full_name(value)}({value})"
     if field == "materials" and isinstance(value, list):
         return "\n".join(
-            f"{m.get('name', '')}{'' if m.get('required', True) else '(非必需)'}" + (f" ×{m['copies']}" if m.get("copies") else "")
+            f"{m.get('name', '')}{'' if m.get('required', True) else '(非必需)'}"
+            + (f" ×{m['copies']}" if m.get("copies") else "")
             for m in value
             if isinstance(m, dict)
         )
@@ -179,7 +180,10 @@ def field_change(field: str, before: Any, after: Any, tree: Any = None) -> Field
     left, right = display(before, field, tree), display(after, field, tree)
     multiline = "\n" in left or "\n" in right
     if multiline:
-        segments: tuple[tuple[Segment, ...], tuple[Segment, ...]] = ((Segment("same", left),), (Segment("same", right),))
+        segments: tuple[tuple[Segment, ...], tuple[Segment, ...]] = (
+            (Segment("same", left),),
+            (Segment("same", right),),
+        )
         lines = line_diff("" if before in (None, "", []) else left, "" if after in (None, "", []) else right)
     else:
         lines = ()
@@ -188,14 +192,19 @@ def field_change(field: str, before: Any, after: Any, tree: Any = None) -> Field
             segments = (Segment("same", left),), (Segment("ins", right),)
         elif after in (None, "", []):
             segments = (Segment("del", left),), (Segment("same", right),)
-        elif len(left) + len(right) > 4000 or difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() < 0.5:
+        elif (
+            len(left) + len(right) > 4000
+            or difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() < 0.5
+        ):
             segments = whole  # unrelated texts: a character diff would only confuse
         else:
             segments = char_segments(left, right)
     return FieldChange(field, FIELD_LABELS.get(field, field), left, right, segments[0], segments[1], lines)
 
 
-def record_diff(before: dict[str, Any] | None, after: dict[str, Any] | None, tree: Any = None) -> list[FieldChange]:
+def record_diff(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, tree: Any = None
+) -> list[FieldChange]:
     """The fields that differ between two snapshots (a created record: every filled field)."""
     before = before or {}
     after = after or {}
@@ -209,7 +218,9 @@ def record_diff(before: dict[str, Any] | None, after: dict[str, Any] | None, tre
     return changes
 
 
-def side_by_side(theirs: dict[str, Any], mine: dict[str, Any], tree: Any = None) -> list[tuple[str, str, str, bool]]:
+def side_by_side(
+    theirs: dict[str, Any], mine: dict[str, Any], tree: Any = None
+) -> list[tuple[str, str, str, bool]]:
     """(label, their value, my value, differs) for every field either side has: for a stale save."""
     keys = list(theirs.keys()) + [k for k in mine if k not in theirs]
     rows = []

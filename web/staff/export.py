@@ -22,9 +22,22 @@ from api.services.cells import as_text_cell, csv_escape
 from api.services.dashboard import TABLE_COLUMNS, TableRow, table_cell
 
 WIDTHS = {
-    "partner_name": 22, "province_name": 10, "tier": 10, "local_name": 14, "title": 36, "signed_on": 12,
-    "effective_from": 12, "expires_on": 12, "status": 9, "reach_text": 20, "matters": 14, "items_count": 8,
-    "registered_on": 12, "registration_text": 20, "liaisons": 26, "document_ref": 18,
+    "partner_name": 22,
+    "province_name": 10,
+    "tier": 10,
+    "local_name": 14,
+    "title": 36,
+    "signed_on": 12,
+    "effective_from": 12,
+    "expires_on": 12,
+    "status": 9,
+    "reach_text": 20,
+    "matters": 14,
+    "items_count": 8,
+    "registered_on": 12,
+    "registration_text": 20,
+    "liaisons": 26,
+    "document_ref": 18,
     "latest_activity": 30,
 }
 
@@ -78,7 +91,9 @@ def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_tex
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=True)
         if row.late:
-            sheet.cell(row=r, column=[a for a, _ in TABLE_COLUMNS].index("registration_text") + 1).font = Font(color="B00020", bold=True)
+            sheet.cell(
+                row=r, column=[a for a, _ in TABLE_COLUMNS].index("registration_text") + 1
+            ).font = Font(color="B00020", bold=True)
     sheet.freeze_panes = "A4"
     if rows:
         sheet.auto_filter.ref = f"A3:{last}{len(rows) + 3}"
@@ -100,8 +115,15 @@ def to_xlsx(rows: Sequence[TableRow], title: str, drawn_up: dt.date, filters_tex
 
 
 SURVEY_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("编号", 8), ("提交日期", 12), ("身份", 8), ("来自省份", 12), ("来自市县", 14), ("需要办理的事项", 40),
-    ("其他事项", 20), ("遇到的困难", 30), ("意见", 40),
+    ("编号", 8),
+    ("提交日期", 12),
+    ("身份", 8),
+    ("来自省份", 12),
+    ("来自市县", 14),
+    ("需要办理的事项", 40),
+    ("其他事项", 20),
+    ("遇到的困难", 30),
+    ("意见", 40),
 )
 
 
@@ -118,13 +140,23 @@ def survey_rows(responses: Sequence[Any], catalog: Any) -> list[list[Any]]:
     rows = []
     for response in responses:
         created = response.created_at.date() if response.created_at else None
-        rows.append([
-            response.id, created, RESPONDENTS.get(response.respondent, response.respondent),
-            tree.name(response.home_province) if response.home_province in tree else response.home_province,
-            tree.full_name(response.home_region) if response.home_region and response.home_region in tree else "",
-            "、".join(matter(c) for c in response.matter_codes or []), response.other_matter or "",
-            "、".join(OBSTACLES.get(o, o) for o in response.obstacles or []), response.comment or "",
-        ])
+        rows.append(
+            [
+                response.id,
+                created,
+                RESPONDENTS.get(response.respondent, response.respondent),
+                tree.name(response.home_province)
+                if response.home_province in tree
+                else response.home_province,
+                tree.full_name(response.home_region)
+                if response.home_region and response.home_region in tree
+                else "",
+                "、".join(matter(c) for c in response.matter_codes or []),
+                response.other_matter or "",
+                "、".join(OBSTACLES.get(o, o) for o in response.obstacles or []),
+                response.comment or "",
+            ]
+        )
     return rows
 
 
@@ -151,8 +183,12 @@ def survey_to_xlsx(responses: Sequence[Any], catalog: Any, title: str, drawn_up:
     as_text_cell(summary_sheet["A1"])
     as_text_cell(summary_sheet["A2"])
     row = 4
-    for heading, items in (("需要办理的事项", summary.by_matter), ("来自省份", summary.by_province),
-                           ("遇到的困难", summary.by_obstacle), ("身份", summary.by_respondent)):
+    for heading, items in (
+        ("需要办理的事项", summary.by_matter),
+        ("来自省份", summary.by_province),
+        ("遇到的困难", summary.by_obstacle),
+        ("身份", summary.by_respondent),
+    ):
         summary_sheet.cell(row=row, column=1, value=heading).font = Font(bold=True)
         summary_sheet.cell(row=row, column=2, value="份数").font = Font(bold=True)
         row += 1

@@ -76,12 +76,23 @@ class AgreementForm(StaffForm):
     signedOn = date_field("签约日期")
     effectiveFrom = date_field("生效日期(留空同签约日)")
     expiresOn = date_field("到期日期(长期有效留空)")
-    status = LooseSelect("状态", choices=_choices(s for s in AgreementStatus if s not in (AgreementStatus.PENDING, AgreementStatus.EXPIRED)))
+    status = LooseSelect(
+        "状态",
+        choices=_choices(
+            s for s in AgreementStatus if s not in (AgreementStatus.PENDING, AgreementStatus.EXPIRED)
+        ),
+    )
     citywideShared = BooleanField("一地签约、全市共享: 与本地签约后, 合作效力及于台州市各县(市、区)")
-    includesClause = LooseSelect("签署文本是否写明“一地签约、全市共享”条款", choices=_pairs([
-        ("", "尚未核对"), ("yes", "是, 签署文本含该条款"), ("no", "否, 签署文本不含该条款(需补充协议)")]))
+    includesClause = LooseSelect(
+        "签署文本是否写明“一地签约、全市共享”条款",
+        choices=_pairs(
+            [("", "尚未核对"), ("yes", "是, 签署文本含该条款"), ("no", "否, 签署文本不含该条款(需补充协议)")]
+        ),
+    )
     notSharedReason = TextAreaField("未实行全市共享的原因(取消上一项勾选时必填, 公众查询时可见)")
-    coverage = LooseSelect("通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")]))
+    coverage = LooseSelect(
+        "通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")])
+    )
     matterCodes = CheckboxList("约定事项")
     itemsCount = StringField("协议载明的事项数", widget=NumberInput(min=0))
     documentRef = StringField("文号")
@@ -137,7 +148,9 @@ class HallForm(StaffForm):
     address = StringField("地址")
     phone = StringField("电话")
     openingHours = TextAreaField("办公时间")
-    coordinates = StringField("从地图复制的坐标(可选, 如 28.66,121.42 或 28.66°N, 121.42°E; 填写后覆盖下面的经纬度, 并标记为精确位置)")
+    coordinates = StringField(
+        "从地图复制的坐标(可选, 如 28.66,121.42 或 28.66°N, 121.42°E; 填写后覆盖下面的经纬度, 并标记为精确位置)"
+    )
     latitude = StringField("纬度")
     longitude = StringField("经度")
     coordinatesApproximate = BooleanField("坐标为近似位置")

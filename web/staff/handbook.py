@@ -59,29 +59,74 @@ async def faq_home(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
         working = await working_entries(session)
         all_editions = await editions(session)
-        candidates = [f for f in await candidate_feedback(session) if may_see_feedback(staff.ctx(), f)] if staff.is_local else []
+        candidates = (
+            [f for f in await candidate_feedback(session) if may_see_feedback(staff.ctx(), f)]
+            if staff.is_local
+            else []
+        )
     year, month = next_edition_month(staff.ctx().today)
-    compile_form = make_form(request, EditionForm, data={"year": str(year), "month": str(month), "feedback": [str(f.id) for f in candidates]})
+    compile_form = make_form(
+        request,
+        EditionForm,
+        data={"year": str(year), "month": str(month), "feedback": [str(f.id) for f in candidates]},
+    )
     compile_form.feedback.choices = [(str(f.id), f"{f.reference}: {f.description[:60]}") for f in candidates]
-    return page(request, staff, "staff/faq.html", {
-        "title": "通办常见问题解答知识手册", "working": working, "editions": all_editions, "candidates": candidates,
-        "compile_form": compile_form, "general": [], "saved": request.query_params.get("saved"),
-    }, nav="faq")
+    return page(
+        request,
+        staff,
+        "staff/faq.html",
+        {
+            "title": "通办常见问题解答知识手册",
+            "working": working,
+            "editions": all_editions,
+            "candidates": candidates,
+            "compile_form": compile_form,
+            "general": [],
+            "saved": request.query_params.get("saved"),
+        },
+        nav="faq",
+    )
 
 
 def _entry_raw(form: FaqEntryForm) -> dict[str, Any]:
-    return {"question": form.question.data, "answer": form.answer.data, "matterCode": form.matterCode.data,
-            "published": bool(form.published.data), "feedbackId": form.feedbackId.data or None}
+    return {
+        "question": form.question.data,
+        "answer": form.answer.data,
+        "matterCode": form.matterCode.data,
+        "published": bool(form.published.data),
+        "feedbackId": form.feedbackId.data or None,
+    }
 
 
-def _render_entry(request: Request, staff: Staff, form: FaqEntryForm, entry: FaqEntry | None, *, general: list[str] | None = None,
-                  status: int = 200, conflict: Any = None, feedback: Feedback | None = None) -> Response:
-    return page(request, staff, "staff/record_form.html", {
-        "title": "修改手册问答" if entry else "新增手册问答", "form": form, "general": general or [], "conflict": conflict,
-        "sections": [("问答", ["question", "answer", "matterCode", "published"])], "back": "/staff/faq",
-        "action": f"/staff/faq/entries/{entry.id}/edit" if entry else "/staff/faq/entries/new",
-        "history": ("faq", str(entry.id)) if entry else None, "source_feedback": feedback,
-    }, status=status, nav="faq")
+def _render_entry(
+    request: Request,
+    staff: Staff,
+    form: FaqEntryForm,
+    entry: FaqEntry | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    feedback: Feedback | None = None,
+) -> Response:
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": "修改手册问答" if entry else "新增手册问答",
+            "form": form,
+            "general": general or [],
+            "conflict": conflict,
+            "sections": [("问答", ["question", "answer", "matterCode", "published"])],
+            "back": "/staff/faq",
+            "action": f"/staff/faq/entries/{entry.id}/edit" if entry else "/staff/faq/entries/new",
+            "history": ("faq", str(entry.id)) if entry else None,
+            "source_feedback": feedback,
+        },
+        status=status,
+        nav="faq",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
@@ -96,15 +141,28 @@ async def faq_entry_new(request: Request, staff: Staff) -> Response:
             if feedback is None or not may_see_feedback(staff.ctx(), feedback):
                 raise NotFound(f"没有编号为 {feedback_id} 的反馈单")
             if feedback is not None:
-                data.update(question=feedback.description, answer=feedback.resolution or "", matterCode=feedback.matter_code or "",
-                            feedbackId=str(feedback.id))
-        return _render_entry(request, staff, make_form(request, FaqEntryForm, data=data), None, feedback=feedback)
+                data.update(
+                    question=feedback.description,
+                    answer=feedback.resolution or "",
+                    matterCode=feedback.matter_code or "",
+                    feedbackId=str(feedback.id),
+                )
+        return _render_entry(
+            request, staff, make_form(request, FaqEntryForm, data=data), None, feedback=feedback
+        )
     form = make_form(request, FaqEntryForm, await request.form())
     try:
         async with state(request).db.write() as session:
             await save_entry(session, staff.ctx(), _entry_raw(form))
     except BadInput as error:
-        return _render_entry(request, staff, form, None, general=[error.message, *apply_errors(form, error.fields)], status=error_status(error))
+        return _render_entry(
+            request,
+            staff,
+            form,
+            None,
+            general=[error.message, *apply_errors(form, error.fields)],
+            status=error_status(error),
+        )
     return see_other("/staff/faq?saved=entry")
 
 
@@ -113,30 +171,57 @@ async def faq_entry_edit(request: Request, staff: Staff) -> Response:
     entry_id = int_or_none(request.path_params["id"]) or 0
     async with state(request).db.read() as session:
         entry = await session.get(FaqEntry, entry_id)
-        edition = await session.get(FaqEdition, entry.edition_id) if entry is not None and entry.edition_id else None
+        edition = (
+            await session.get(FaqEdition, entry.edition_id)
+            if entry is not None and entry.edition_id
+            else None
+        )
     if entry is None:
         raise NotFound(f"没有编号为 {entry_id} 的问答")
-    problem = faq_entry_edit_problem(staff.ctx(), edition is not None, edition is not None and edition.published_at is not None)
+    problem = faq_entry_edit_problem(
+        staff.ctx(), edition is not None, edition is not None and edition.published_at is not None
+    )
     if problem is not None:
         raise Forbidden(problem)
     back = f"/staff/faq/editions/{edition.id}" if edition else "/staff/faq"
     if request.method == "GET":
-        data = {"version": entry.version, "question": entry.question, "answer": entry.answer, "matterCode": entry.matter_code or "",
-                "published": entry.published, "feedbackId": str(entry.feedback_id or "")}
+        data = {
+            "version": entry.version,
+            "question": entry.question,
+            "answer": entry.answer,
+            "matterCode": entry.matter_code or "",
+            "published": entry.published,
+            "feedbackId": str(entry.feedback_id or ""),
+        }
         return _render_entry(request, staff, make_form(request, FaqEntryForm, data=data), entry)
     form = make_form(request, FaqEntryForm, await request.form())
     raw = _entry_raw(form)
     try:
         async with state(request).db.write() as session:
-            await save_entry(session, staff.ctx(), raw, entry_id=entry_id, version=int_or_none(form.version.data) or 0)
+            await save_entry(
+                session, staff.ctx(), raw, entry_id=entry_id, version=int_or_none(form.version.data) or 0
+            )
     except Conflict as error:
         async with state(request).db.read() as session:
             fresh = await session.get(FaqEntry, entry_id)
         form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, {k: raw.get(k) for k in ("question", "answer", "matterCode", "published")}, None)
-        return _render_entry(request, staff, form, fresh or entry, general=[error.message], status=409, conflict=rows)
+        rows = side_by_side(
+            error.current or {},
+            {k: raw.get(k) for k in ("question", "answer", "matterCode", "published")},
+            None,
+        )
+        return _render_entry(
+            request, staff, form, fresh or entry, general=[error.message], status=409, conflict=rows
+        )
     except BadInput as error:
-        return _render_entry(request, staff, form, entry, general=[error.message, *apply_errors(form, error.fields)], status=error_status(error))
+        return _render_entry(
+            request,
+            staff,
+            form,
+            entry,
+            general=[error.message, *apply_errors(form, error.fields)],
+            status=error_status(error),
+        )
     return see_other(back + "?saved=entry")
 
 
@@ -156,10 +241,22 @@ async def faq_compile(request: Request, staff: Staff) -> Response:
             candidates = await candidate_feedback(session)
         form.feedback.choices = [(str(f.id), f"{f.reference}: {f.description[:60]}") for f in candidates]
         general = [error.message, *apply_errors(form, error.fields)]
-        return page(request, staff, "staff/faq.html", {
-            "title": "通办常见问题解答知识手册", "working": working, "editions": all_editions, "candidates": candidates,
-            "compile_form": form, "general": general, "saved": None,
-        }, status=error_status(error), nav="faq")
+        return page(
+            request,
+            staff,
+            "staff/faq.html",
+            {
+                "title": "通办常见问题解答知识手册",
+                "working": working,
+                "editions": all_editions,
+                "candidates": candidates,
+                "compile_form": form,
+                "general": general,
+                "saved": None,
+            },
+            status=error_status(error),
+            nav="faq",
+        )
     return see_other(f"/staff/faq/editions/{edition_id}")
 
 
@@ -171,10 +268,19 @@ async def faq_edition(request: Request, staff: Staff) -> Response:
         entries = await edition_entries(session, edition_id) if edition else []
     if edition is None:
         raise NotFound(f"没有编号为 {edition_id} 的手册版本")
-    return page(request, staff, "staff/faq_edition.html", {
-        "title": edition.title, "edition": edition, "entries": entries, "publish_form": make_form(request, DeleteForm),
-        "saved": request.query_params.get("saved"),
-    }, nav="faq")
+    return page(
+        request,
+        staff,
+        "staff/faq_edition.html",
+        {
+            "title": edition.title,
+            "edition": edition,
+            "entries": entries,
+            "publish_form": make_form(request, DeleteForm),
+            "saved": request.query_params.get("saved"),
+        },
+        nav="faq",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -195,14 +301,46 @@ def _case_form(request: Request, staff: Staff, formdata: Any = None, **data: Any
     return form
 
 
-def _render_case(request: Request, staff: Staff, form: CaseForm, case: Case | None, *, general: list[str] | None = None,
-                 status: int = 200, conflict: Any = None) -> Response:
-    return page(request, staff, "staff/record_form.html", {
-        "title": f"修改案例: {case.title}" if case else "新增通办案例", "form": form, "general": general or [], "conflict": conflict,
-        "sections": [("案例", ["title", "summary", "matterCode", "countyCode", "partnerCode", "happenedOn", "published"])],
-        "back": "/staff/cases", "action": f"/staff/cases/{case.id}/edit" if case else "/staff/cases/new",
-        "history": ("case", str(case.id)) if case else None,
-    }, status=status, nav="cases")
+def _render_case(
+    request: Request,
+    staff: Staff,
+    form: CaseForm,
+    case: Case | None,
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+) -> Response:
+    return page(
+        request,
+        staff,
+        "staff/record_form.html",
+        {
+            "title": f"修改案例: {case.title}" if case else "新增通办案例",
+            "form": form,
+            "general": general or [],
+            "conflict": conflict,
+            "sections": [
+                (
+                    "案例",
+                    [
+                        "title",
+                        "summary",
+                        "matterCode",
+                        "countyCode",
+                        "partnerCode",
+                        "happenedOn",
+                        "published",
+                    ],
+                )
+            ],
+            "back": "/staff/cases",
+            "action": f"/staff/cases/{case.id}/edit" if case else "/staff/cases/new",
+            "history": ("case", str(case.id)) if case else None,
+        },
+        status=status,
+        nav="cases",
+    )
 
 
 async def _case_raw(staff: Staff, form: CaseForm) -> dict[str, Any] | None:
@@ -210,9 +348,15 @@ async def _case_raw(staff: Staff, form: CaseForm) -> dict[str, Any] | None:
     if found.problem:
         form.partnerCode.errors = [found.problem]
         return None
-    return {"title": form.title.data, "summary": form.summary.data, "matterCode": form.matterCode.data,
-            "countyCode": form.countyCode.data, "partnerCode": found.code, "happenedOn": form.happenedOn.data,
-            "published": bool(form.published.data)}
+    return {
+        "title": form.title.data,
+        "summary": form.summary.data,
+        "matterCode": form.matterCode.data,
+        "countyCode": form.countyCode.data,
+        "partnerCode": found.code,
+        "happenedOn": form.happenedOn.data,
+        "published": bool(form.published.data),
+    }
 
 
 @staff_page()
@@ -222,10 +366,20 @@ async def cases_list(request: Request, staff: Staff) -> Response:
     ctx = staff.ctx()
     editable = {c.id for c in cases if may_edit_case(ctx, c.county_code)}
     tree = staff.catalog.tree
-    return page(request, staff, "staff/cases.html", {
-        "title": "通办案例集", "cases": cases, "editable": editable,
-        "names": {c.id: (region_name(tree, c.county_code), region_name(tree, c.partner_code)) for c in cases},
-    }, nav="cases")
+    return page(
+        request,
+        staff,
+        "staff/cases.html",
+        {
+            "title": "通办案例集",
+            "cases": cases,
+            "editable": editable,
+            "names": {
+                c.id: (region_name(tree, c.county_code), region_name(tree, c.partner_code)) for c in cases
+            },
+        },
+        nav="cases",
+    )
 
 
 @staff_page(*LOCAL_ROLES)
@@ -241,7 +395,14 @@ async def case_new(request: Request, staff: Staff) -> Response:
         async with state(request).db.write() as session:
             await save_case(session, staff.ctx(), raw)
     except BadInput as error:
-        return _render_case(request, staff, form, None, general=[error.message, *apply_errors(form, error.fields)], status=error_status(error))
+        return _render_case(
+            request,
+            staff,
+            form,
+            None,
+            general=[error.message, *apply_errors(form, error.fields)],
+            status=error_status(error),
+        )
     return see_other("/staff/cases?saved=1")
 
 
@@ -264,15 +425,26 @@ async def case_edit(request: Request, staff: Staff) -> Response:
         return _render_case(request, staff, form, case, status=422)
     try:
         async with state(request).db.write() as session:
-            await save_case(session, staff.ctx(), raw, case_id=case_id, version=int_or_none(form.version.data) or 0)
+            await save_case(
+                session, staff.ctx(), raw, case_id=case_id, version=int_or_none(form.version.data) or 0
+            )
     except Conflict as error:
         async with state(request).db.read() as session:
             fresh = await session.get(Case, case_id)
         form.version.data = str(fresh.version if fresh else "")
         rows = side_by_side(error.current or {}, raw, staff.catalog.tree)
-        return _render_case(request, staff, form, fresh or case, general=[error.message], status=409, conflict=rows)
+        return _render_case(
+            request, staff, form, fresh or case, general=[error.message], status=409, conflict=rows
+        )
     except BadInput as error:
-        return _render_case(request, staff, form, case, general=[error.message, *apply_errors(form, error.fields)], status=error_status(error))
+        return _render_case(
+            request,
+            staff,
+            form,
+            case,
+            general=[error.message, *apply_errors(form, error.fields)],
+            status=error_status(error),
+        )
     return see_other("/staff/cases?saved=1")
 
 
@@ -290,15 +462,29 @@ async def public_faq(request: Request) -> Response:
         published = await editions(session, published_only=True)
         if wanted:
             match = _EDITION.match(wanted)
-            edition = next((e for e in published if match and (e.year, e.month) == (int(match[1]), int(match[2]))), None)
+            edition = next(
+                (e for e in published if match and (e.year, e.month) == (int(match[1]), int(match[2]))), None
+            )
         else:
             edition = await latest_published(session)
         entries = [e for e in await edition_entries(session, edition.id) if e.published] if edition else []
     if wanted and edition is None:
-        return _public(request, "staff/public_faq.html", {"title": "没有这一版手册", "edition": None, "entries": [], "editions": published}, 404)
-    return _public(request, "staff/public_faq.html", {
-        "title": edition.title if edition else "通办常见问题解答", "edition": edition, "entries": entries, "editions": published,
-    })
+        return _public(
+            request,
+            "staff/public_faq.html",
+            {"title": "没有这一版手册", "edition": None, "entries": [], "editions": published},
+            404,
+        )
+    return _public(
+        request,
+        "staff/public_faq.html",
+        {
+            "title": edition.title if edition else "通办常见问题解答",
+            "edition": edition,
+            "entries": entries,
+            "editions": published,
+        },
+    )
 
 
 async def public_cases(request: Request) -> Response:
@@ -306,10 +492,15 @@ async def public_cases(request: Request) -> Response:
         cases = await list_cases(session, published_only=True)
     catalog = await state(request).catalog.get()
     tree = catalog.tree
-    return _public(request, "staff/public_cases.html", {
-        "title": "跨区域通办案例集", "cases": cases,
-        "names": {c.id: (region_name(tree, c.county_code), region_name(tree, c.partner_code)) for c in cases},
-        "sample_notice": any(c.is_sample for c in cases),
-    })
-
-
+    return _public(
+        request,
+        "staff/public_cases.html",
+        {
+            "title": "跨区域通办案例集",
+            "cases": cases,
+            "names": {
+                c.id: (region_name(tree, c.county_code), region_name(tree, c.partner_code)) for c in cases
+            },
+            "sample_notice": any(c.is_sample for c in cases),
+        },
+    )

@@ -16,7 +16,20 @@ async def health_page(request: Request, staff: Staff) -> Response:
     ctx = staff.ctx()
     async with state(request).db.read() as session:
         report = await data_health(session, ctx.tree, ctx.home_city, ctx.today)
-    places = [report.city, *report.counties] if staff.is_admin else [c for c in report.counties if c.code == staff.region_code]
-    return page(request, staff, "staff/health.html", {
-        "title": "数据体检", "report": report, "places": places, "kinds": KINDS,
-    }, nav="health")
+    places = (
+        [report.city, *report.counties]
+        if staff.is_admin
+        else [c for c in report.counties if c.code == staff.region_code]
+    )
+    return page(
+        request,
+        staff,
+        "staff/health.html",
+        {
+            "title": "数据体检",
+            "report": report,
+            "places": places,
+            "kinds": KINDS,
+        },
+        nav="health",
+    )

@@ -82,7 +82,9 @@ async def import_page(request: Request, staff: Staff) -> Response:
         return _render(request, staff, status=400, problem="请选择“检查”或“导入”")
     upload = formdata.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _render(request, staff, status=422, mode=mode, problem="请选择要上传的文件(.xlsx、.csv、.zip 或 .json)")
+        return _render(
+            request, staff, status=422, mode=mode, problem="请选择要上传的文件(.xlsx、.csv、.zip 或 .json)"
+        )
     try:
         content = await upload.read(MAX_IMPORT_BYTES + 1)
     finally:
@@ -95,12 +97,16 @@ async def import_page(request: Request, staff: Staff) -> Response:
         return _render(request, staff, status=422, mode=mode, filename=filename, problem=error.message)
     actor = dataclasses.replace(staff.actor, via="import")  # the change log's channel: 导入
     try:
-        outcome = await run_import(state(request).db, staff.catalog.service_context(actor), document, apply=mode == "apply")
+        outcome = await run_import(
+            state(request).db, staff.catalog.service_context(actor), document, apply=mode == "apply"
+        )
     except ServiceError as error:  # e.g. a section that is not a list
         return _render(request, staff, status=422, mode=mode, filename=filename, problem=error.describe())
     seconds = time.perf_counter() - started
     status = 200 if outcome.ok else 422
-    return _render(request, staff, status=status, mode=mode, filename=filename, outcome=outcome, seconds=seconds)
+    return _render(
+        request, staff, status=status, mode=mode, filename=filename, outcome=outcome, seconds=seconds
+    )
 
 
 @staff_page(*LOCAL_ROLES)
@@ -109,6 +115,8 @@ async def import_template(request: Request, staff: Staff) -> Response:
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": "attachment; filename=\"tongban-import-template.xlsx\"; "
-                 "filename*=UTF-8''%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"},
+        headers={
+            "Content-Disposition": 'attachment; filename="tongban-import-template.xlsx"; '
+            "filename*=UTF-8''%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
+        },
     )

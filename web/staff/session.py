@@ -79,7 +79,9 @@ class StaffCSRF(SessionCSRF):
         if "##" not in data:
             raise ValidationError(field.gettext("CSRF token missing."))
         expires, given = data.split("##", 1)
-        expected = hmac.new(self.form_meta.csrf_secret, (self.session["csrf"] + expires).encode(), hashlib.sha1)
+        expected = hmac.new(
+            self.form_meta.csrf_secret, (self.session["csrf"] + expires).encode(), hashlib.sha1
+        )
         if not hmac.compare_digest(expected.hexdigest(), given):
             raise ValidationError(field.gettext("CSRF failed."))
         if self.time_limit and self.now().strftime(self.TIME_FORMAT) > expires:
@@ -208,7 +210,11 @@ def set_session_cookie(request: Request, response: Response, session_id: str) ->
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=bool(_state(request).settings.https_only)
+        SESSION_COOKIE,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=bool(_state(request).settings.https_only),
     )
 
 
@@ -251,8 +257,15 @@ def problem(request: Request, status: int, title: str, message: str, staff: Staf
     return render(
         request,
         "staff/problem.html",
-        {"title": title, "message": message, "staff": staff, "nav_current": "staff", "staff_nav": "", "logout_form": None,
-         "local_time": str},
+        {
+            "title": title,
+            "message": message,
+            "staff": staff,
+            "nav_current": "staff",
+            "staff_nav": "",
+            "logout_form": None,
+            "local_time": str,
+        },
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )
@@ -260,7 +273,13 @@ def problem(request: Request, status: int, title: str, message: str, staff: Staf
 
 def safe_next(value: str | None) -> str:
     """Only a path inside the staff area: never an open redirect."""
-    if value and value.startswith("/staff") and not value.startswith("//") and "\\" not in value and "\n" not in value:
+    if (
+        value
+        and value.startswith("/staff")
+        and not value.startswith("//")
+        and "\\" not in value
+        and "\n" not in value
+    ):
         return value[:500]
     return "/staff/"
 
@@ -275,9 +294,13 @@ def staff_page(*roles: Role) -> Callable[[StaffHandler], Callable[[Request], Awa
             staff = await current_staff(request)
             if staff is None:
                 if request.method in ("GET", "HEAD"):
-                    target = "/staff/login?next=" + quote(request.url.path + ("?" + request.url.query if request.url.query else ""), safe="")
+                    target = "/staff/login?next=" + quote(
+                        request.url.path + ("?" + request.url.query if request.url.query else ""), safe=""
+                    )
                     return RedirectResponse(target, status_code=303)
-                return problem(request, 403, "需要登录", "登录已失效或尚未登录: 本次提交未被处理, 请重新登录后再试。")
+                return problem(
+                    request, 403, "需要登录", "登录已失效或尚未登录: 本次提交未被处理, 请重新登录后再试。"
+                )
             request.state.csrf_context = session_csrf_context(staff.session_id)
             request.state.staff = staff
             if roles and staff.role not in roles:
@@ -285,10 +308,15 @@ def staff_page(*roles: Role) -> Callable[[StaffHandler], Callable[[Request], Awa
             if request.method == "POST":
                 formdata = await request.form()
                 if not csrf_ok(request, formdata):
-                    log.warning("staff POST without a valid CSRF token: %s by %s", request.url.path, staff.name)
+                    log.warning(
+                        "staff POST without a valid CSRF token: %s by %s", request.url.path, staff.name
+                    )
                     return problem(
-                        request, 403, "提交未被接受",
-                        "表单校验码无效或已过期(CSRF): 本次提交未被处理。请返回刷新页面后重新提交。", staff,
+                        request,
+                        403,
+                        "提交未被接受",
+                        "表单校验码无效或已过期(CSRF): 本次提交未被处理。请返回刷新页面后重新提交。",
+                        staff,
                     )
             try:
                 response = await handler(request, staff)

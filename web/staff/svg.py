@@ -17,7 +17,13 @@ from typing import Any
 from markupsafe import Markup, escape
 
 TIER_FILLS = {"RED": "#c62828", "GREEN": "#2e7d32", "BLUE": "#1565c0", "YELLOW": "#f9a825", "NONE": "#9e9e9e"}
-TIER_NAMES = {"RED": "红色·重点", "GREEN": "绿色·人口", "BLUE": "蓝色·合作", "YELLOW": "黄色·潜力", "NONE": "未分级"}
+TIER_NAMES = {
+    "RED": "红色·重点",
+    "GREEN": "绿色·人口",
+    "BLUE": "蓝色·合作",
+    "YELLOW": "黄色·潜力",
+    "NONE": "未分级",
+}
 ACCENT = "#1f5f8b"
 MUTED = "#6b7280"
 GRID = "#d1d5db"
@@ -37,7 +43,9 @@ def _open(width: float, height: float, title: str, desc: str, css: str) -> list[
     ]
 
 
-def _text(x: float, y: float, text: Any, css: str = "", anchor: str = "start", size: int = 12, fill: str = "#1f2937") -> str:
+def _text(
+    x: float, y: float, text: Any, css: str = "", anchor: str = "start", size: int = 12, fill: str = "#1f2937"
+) -> str:
     css_attr = f' class="{css}"' if css else ""
     return (
         f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" fill="{fill}"{css_attr}>'
@@ -57,13 +65,17 @@ def vertical_bars(items: Sequence[tuple[str, float]], title: str, unit: str = ""
     for tick in range(0, 5):
         value = peak * tick / 4
         y = top + plot - plot * tick / 4
-        parts.append(f'<line x1="{left}" y1="{_num(y)}" x2="{width - 6}" y2="{_num(y)}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{_num(y)}" x2="{width - 6}" y2="{_num(y)}" stroke="{GRID}" stroke-width="1"/>'
+        )
         parts.append(_text(left - 6, y + 4, _num(round(value, 1)), anchor="end", size=10, fill=MUTED))
     for index, (name, value) in enumerate(items):
         x = left + index * step + (step - bar) / 2
         h = plot * value / peak
         y = top + plot - h
-        parts.append(f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(bar)}" height="{_num(max(h, 0.5))}" fill="{ACCENT}" class="bar"><title>{escape(name)}: {escape(_num(value))}{escape(unit)}</title></rect>')
+        parts.append(
+            f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(bar)}" height="{_num(max(h, 0.5))}" fill="{ACCENT}" class="bar"><title>{escape(name)}: {escape(_num(value))}{escape(unit)}</title></rect>'
+        )
         parts.append(_text(x + bar / 2, y - 4, _num(value), anchor="middle", size=11))
         parts.append(_text(x + bar / 2, height - 10, name, anchor="middle", size=11))
     if not items:
@@ -72,7 +84,9 @@ def vertical_bars(items: Sequence[tuple[str, float]], title: str, unit: str = ""
     return Markup("".join(parts))
 
 
-def horizontal_bars(items: Sequence[tuple[str, float, str]], title: str, unit: str = "", label_width: int = 110) -> Markup:
+def horizontal_bars(
+    items: Sequence[tuple[str, float, str]], title: str, unit: str = "", label_width: int = 110
+) -> Markup:
     """A bar per row (label, value, note), e.g. the county ranking (比学赶超)."""
     row = 24
     width = 560
@@ -85,7 +99,9 @@ def horizontal_bars(items: Sequence[tuple[str, float, str]], title: str, unit: s
         y = 8 + index * row
         w = span * max(value, 0) / peak
         parts.append(_text(label_width - 8, y + 15, name, anchor="end"))
-        parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{_num(max(w, 0.5))}" height="{row - 8}" fill="{ACCENT}" class="bar"><title>{escape(name)}: {escape(_num(value))}{escape(unit)} {escape(note)}</title></rect>')
+        parts.append(
+            f'<rect x="{label_width}" y="{y + 3}" width="{_num(max(w, 0.5))}" height="{row - 8}" fill="{ACCENT}" class="bar"><title>{escape(name)}: {escape(_num(value))}{escape(unit)} {escape(note)}</title></rect>'
+        )
         parts.append(_text(label_width + w + 6, y + 15, f"{_num(value)}{unit}", size=11))
     if not items:
         parts.append(_text(width / 2, 24, "暂无数据", anchor="middle", fill=MUTED))
@@ -101,9 +117,13 @@ def stacked_tiers(rows: Sequence[tuple[str, dict[str, int], int]], title: str) -
     height = max(row * len(rows) + 44, 60)
     peak = max((total for _, _, total in rows), default=0) or 1
     span = width - label_width - 40
-    desc = "; ".join(
-        f"{name}: " + ", ".join(f"{TIER_NAMES[t]} {n}" for t, n in counts.items() if n) for name, counts, _ in rows
-    ) or "暂无数据"
+    desc = (
+        "; ".join(
+            f"{name}: " + ", ".join(f"{TIER_NAMES[t]} {n}" for t, n in counts.items() if n)
+            for name, counts, _ in rows
+        )
+        or "暂无数据"
+    )
     parts = _open(width, height, title, desc, "chart-tiers")
     for index, (name, counts, total) in enumerate(rows):
         y = 8 + index * row
@@ -114,7 +134,9 @@ def stacked_tiers(rows: Sequence[tuple[str, dict[str, int], int]], title: str) -
             if not count:
                 continue
             w = span * count / peak
-            parts.append(f'<rect x="{_num(x)}" y="{y + 3}" width="{_num(w)}" height="{row - 8}" fill="{TIER_FILLS[tier]}" class="tier-seg tier-seg-{tier.lower()}"><title>{escape(name)} {escape(TIER_NAMES[tier])}: {count}</title></rect>')
+            parts.append(
+                f'<rect x="{_num(x)}" y="{y + 3}" width="{_num(w)}" height="{row - 8}" fill="{TIER_FILLS[tier]}" class="tier-seg tier-seg-{tier.lower()}"><title>{escape(name)} {escape(TIER_NAMES[tier])}: {count}</title></rect>'
+            )
             x += w
         parts.append(_text(x + 6, y + 15, total, size=11))
     legend_y = height - 14
@@ -137,9 +159,15 @@ def share_bar(parts_in: Sequence[tuple[str, int, str]], title: str) -> Markup:
     for name, count, fill in parts_in:
         w = (width - 2) * count / total
         if w > 0:
-            parts.append(f'<rect x="{_num(x + 1)}" y="4" width="{_num(w)}" height="28" fill="{fill}"><title>{escape(name)}: {count}</title></rect>')
+            parts.append(
+                f'<rect x="{_num(x + 1)}" y="4" width="{_num(w)}" height="28" fill="{fill}"><title>{escape(name)}: {count}</title></rect>'
+            )
             if w > 40:
-                parts.append(_text(x + 1 + w / 2, 23, f"{round(100 * count / total)}%", anchor="middle", fill="#ffffff"))
+                parts.append(
+                    _text(
+                        x + 1 + w / 2, 23, f"{round(100 * count / total)}%", anchor="middle", fill="#ffffff"
+                    )
+                )
         x += w
     lx = 4.0
     for name, count, fill in parts_in:
@@ -182,19 +210,36 @@ def hall_map(halls: Sequence[dict[str, Any]], title: str) -> Markup:
     lat_line = math.ceil(min_lat / step) * step
     while lat_line <= max_lat:
         _, y = project(lat_line, min_lon)
-        parts.append(f'<line x1="0" y1="{_num(y)}" x2="{width}" y2="{_num(y)}" stroke="{GRID}" stroke-width="0.6"/>')
-        parts.append(_text(width - 4, y - 2, f"{lat_line:.2f}".rstrip("0").rstrip(".") + "°N", anchor="end", size=9, fill=MUTED))
+        parts.append(
+            f'<line x1="0" y1="{_num(y)}" x2="{width}" y2="{_num(y)}" stroke="{GRID}" stroke-width="0.6"/>'
+        )
+        parts.append(
+            _text(
+                width - 4,
+                y - 2,
+                f"{lat_line:.2f}".rstrip("0").rstrip(".") + "°N",
+                anchor="end",
+                size=9,
+                fill=MUTED,
+            )
+        )
         lat_line += step
     lon_line = math.ceil(min_lon / step) * step
     while lon_line <= max_lon:
         x, _ = project(min_lat, lon_line)
-        parts.append(f'<line x1="{_num(x)}" y1="0" x2="{_num(x)}" y2="{height}" stroke="{GRID}" stroke-width="0.6"/>')
-        parts.append(_text(x + 2, height - 4, f"{lon_line:.2f}".rstrip("0").rstrip(".") + "°E", size=9, fill=MUTED))
+        parts.append(
+            f'<line x1="{_num(x)}" y1="0" x2="{_num(x)}" y2="{height}" stroke="{GRID}" stroke-width="0.6"/>'
+        )
+        parts.append(
+            _text(x + 2, height - 4, f"{lon_line:.2f}".rstrip("0").rstrip(".") + "°E", size=9, fill=MUTED)
+        )
         lon_line += step
 
     counties: dict[str, list[tuple[float, float]]] = {}
     for hall in points:
-        counties.setdefault(str(hall.get("county", "")), []).append(project(float(hall["lat"]), float(hall["lon"])))
+        counties.setdefault(str(hall.get("county", "")), []).append(
+            project(float(hall["lat"]), float(hall["lon"]))
+        )
     for name, coords in counties.items():
         cx = sum(c[0] for c in coords) / len(coords)
         cy = sum(c[1] for c in coords) / len(coords)

@@ -21,14 +21,21 @@ from web.staff.common import error_status, int_or_none, lookup_region, page, reg
 from web.staff.forms import apply_errors
 from web.staff.session import ADMIN_ONLY, CsrfOnly, Staff, StaffForm, make_form, staff_page
 
-ROLE_CHOICES = [SelectChoice("county", "县(市、区)工作人员"), SelectChoice("partner", "合作地区工作人员"), SelectChoice("admin", "市级管理员")]
+ROLE_CHOICES = [
+    SelectChoice("county", "县(市、区)工作人员"),
+    SelectChoice("partner", "合作地区工作人员"),
+    SelectChoice("admin", "市级管理员"),
+]
 ERROR_FIELDS = {"name": "username", "region": "regionCode"}  # users.add_user's field names → this form's
 
 
 class AccountForm(StaffForm):
     username = StringField("账号名")
     role = SelectField("角色", choices=ROLE_CHOICES)
-    regionCode = StringField("地区(行政区划代码或名称)", description="县(市、区)账号填本市的县(市、区); 合作地区账号填合作地区, 如 511300 或 南充市")
+    regionCode = StringField(
+        "地区(行政区划代码或名称)",
+        description="县(市、区)账号填本市的县(市、区); 合作地区账号填合作地区, 如 511300 或 南充市",
+    )
     password = PasswordField("初始密码(至少10位)")
 
 
@@ -36,21 +43,38 @@ class PasswordForm(StaffForm):
     password = PasswordField("新密码(至少10位)")
 
 
-async def _render(request: Request, staff: Staff, form: Any = None, *, status: int = 200, general: list[str] | None = None,
-                  reset: tuple[int, Any] | None = None) -> Response:
+async def _render(
+    request: Request,
+    staff: Staff,
+    form: Any = None,
+    *,
+    status: int = 200,
+    general: list[str] | None = None,
+    reset: tuple[int, Any] | None = None,
+) -> Response:
     async with state(request).db.read() as session:
         accounts = await list_accounts(session, staff.ctx())
-    return page(request, staff, "staff/users.html", {
-        "title": "账号管理",
-        "form": form or make_form(request, AccountForm),
-        "accounts": accounts,
-        "role_labels": ROLE_LABELS,
-        "region_name": lambda code: region_name(staff.catalog.tree, code),
-        "action_form": make_form(request, CsrfOnly),
-        "password_forms": {a.user.id: (reset[1] if reset and reset[0] == a.user.id else make_form(request, PasswordForm)) for a in accounts},
-        "general": general or [],
-        "saved": request.query_params.get("saved"),
-    }, status=status, nav="users")
+    return page(
+        request,
+        staff,
+        "staff/users.html",
+        {
+            "title": "账号管理",
+            "form": form or make_form(request, AccountForm),
+            "accounts": accounts,
+            "role_labels": ROLE_LABELS,
+            "region_name": lambda code: region_name(staff.catalog.tree, code),
+            "action_form": make_form(request, CsrfOnly),
+            "password_forms": {
+                a.user.id: (reset[1] if reset and reset[0] == a.user.id else make_form(request, PasswordForm))
+                for a in accounts
+            },
+            "general": general or [],
+            "saved": request.query_params.get("saved"),
+        },
+        status=status,
+        nav="users",
+    )
 
 
 @staff_page(*ADMIN_ONLY)
@@ -64,7 +88,14 @@ async def users_page(request: Request, staff: Staff) -> Response:
         return await _render(request, staff, form, status=422)
     try:
         async with state(request).db.write() as session:
-            await create_account(session, staff.ctx(), form.username.data or "", form.password.data or "", form.role.data or "", found.code)
+            await create_account(
+                session,
+                staff.ctx(),
+                form.username.data or "",
+                form.password.data or "",
+                form.role.data or "",
+                found.code,
+            )
     except BadInput as error:
         general = apply_errors(form, error.fields, ERROR_FIELDS)
         return await _render(request, staff, form, status=error_status(error), general=general)
@@ -96,7 +127,9 @@ async def user_password(request: Request, staff: Staff) -> Response:
             await reset_password(session, staff.ctx(), user_id, form.password.data or "")
     except BadInput as error:
         apply_errors(form, error.fields)
-        return await _render(request, staff, status=error_status(error), general=[error.message], reset=(user_id, form))
+        return await _render(
+            request, staff, status=error_status(error), general=[error.message], reset=(user_id, form)
+        )
     return see_other("/staff/users?saved=password")
 
 

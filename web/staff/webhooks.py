@@ -21,10 +21,16 @@ async def webhooks_list(request: Request, staff: Staff) -> Response:
     async with state(request).db.read() as session:
         rows = await webhook_statuses(session, staff.actor)
     tree = staff.catalog.tree
-    names = {r.webhook.region_code: tree.full_name(r.webhook.region_code) for r in rows if r.webhook.region_code in tree}
+    names = {
+        r.webhook.region_code: tree.full_name(r.webhook.region_code)
+        for r in rows
+        if r.webhook.region_code in tree
+    }
     enabled = bool(state(request).settings.webhook_allowed_hosts)
     return page(
-        request, staff, "staff/webhooks.html",
+        request,
+        staff,
+        "staff/webhooks.html",
         {"title": "变更推送 (Webhook)", "rows": rows, "region_names": names, "enabled": enabled},
         nav="webhooks",
     )
