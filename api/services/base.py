@@ -245,7 +245,7 @@ class Bulk:
 async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
     """Insert what `bulk` collected (new matters and their guides, then change log and outbox rows,
     in the order they were made) and flush the ORM's updates; empties `bulk`."""
-    from sqlalchemy import JSON, Text, bindparam, cast, insert, inspect, select
+    from sqlalchemy import JSON, Table, Text, bindparam, cast, insert, inspect, select
 
     from api.models import Guide, Matter
 
@@ -266,6 +266,7 @@ async def write_bulk(session: AsyncSession, bulk: Bulk) -> None:
     await session.flush()
     if bulk.audits:
         table = ChangeLog.__table__
+        assert isinstance(table, Table)  # a declared model's table (typed as any FromClause)
         # JSON text already: stored as it is (SQLite keeps JSON as text; PostgreSQL casts it)
         postgres = session.get_bind().dialect.name == "postgresql"
         as_text = {

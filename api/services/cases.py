@@ -59,7 +59,11 @@ def parse_case(raw: Any, ctx: ServiceContext) -> tuple[CaseData | None, list[Fie
         "title": reader.text("title", required=True, max_len=200),
         "summary": summary,
         "matter_code": reader.text("matterCode", max_len=40),
-        "county_code": local_county_of(ctx.tree, ctx.home_city, county) if county in ctx.tree else None,
+        "county_code": (
+            local_county_of(ctx.tree, ctx.home_city, county)
+            if county is not None and county in ctx.tree
+            else None
+        ),
         "partner_code": partner,
         "happened_on": reader.date("happenedOn"),
         "published": reader.boolean("published", False),

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -353,7 +353,11 @@ class Catalog:
         return ServiceContext(actor=actor, tree=self.tree, home_city=self.home_city, today=day or today())
 
 
-def _remember(memo: dict[Any, Any], key: Any, value: Any, limit: int = MEMO_LIMIT) -> Any:
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V, limit: int = MEMO_LIMIT) -> _V:
     """Keep `value` in one of a snapshot's memos, which starts afresh when full (bounded memory)."""
     if len(memo) >= limit:
         memo.clear()

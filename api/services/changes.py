@@ -52,7 +52,7 @@ async def settle(session: AsyncSession, wait: float = SETTLE_SECONDS) -> bool:
     with a smaller id than any we read is committed. Polls with a try-lock, so a reader never
     queues in front of writers (no deadlock with writers waiting on each other). False when
     writers kept it for `wait` seconds."""
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return True
     deadline = asyncio.get_running_loop().time() + wait
     while True:
@@ -112,7 +112,11 @@ async def _readable_contacts(
     if not wanted:
         return set()
     rows = await session.execute(select(Contact.key, Contact.region_code).where(Contact.key.in_(wanted)))
-    return {key for key, region in rows.all() if may_read_contact(actor, tree, home_city, region)}
+    return {
+        key  # never None: matched by `in_(wanted)`
+        for key, region in rows.all()
+        if key is not None and may_read_contact(actor, tree, home_city, region)
+    }
 
 
 async def read_changes(

@@ -43,12 +43,13 @@ def parse_relation(
         if code is not None and code not in ctx.tree:
             reader.fail(field, f"未知行政区划代码 {code}")
     if (
-        local in ctx.tree
+        local is not None
+        and local in ctx.tree
         and local != ctx.home_city
         and local_county_of(ctx.tree, ctx.home_city, local) is None
     ):
         reader.fail("localCode", f"本地一方应在{ctx.tree.name(ctx.home_city)}范围内")
-    values = {
+    values: dict[str, Any] = {  # model attribute → value (the record's columns)
         "kind": reader.enum("kind", RelationKind, required=True),
         "local_code": local,
         "partner_code": partner,
@@ -96,7 +97,7 @@ def parse_contact(
     region = reader.text("regionCode", required=True, max_len=12)
     if region is not None and region not in ctx.tree:
         reader.fail("regionCode", f"未知行政区划代码 {region}")
-    values = {
+    values: dict[str, Any] = {  # model attribute → value (the record's columns)
         "name": reader.text("name", required=True, max_len=80),
         "region_code": region,
         "organisation": reader.text("organisation", max_len=200),

@@ -79,7 +79,7 @@ def parse_entry(raw: Any) -> tuple[EntryData | None, list[FieldError]]:
     answer = reader.text("answer", required=True, max_len=20000)
     if question is not None and len(question) < 4:
         reader.fail("question", "问题至少4个字")
-    values = {
+    values: dict[str, Any] = {  # model attribute → value (the record's columns)
         "question": question,
         "answer": answer,
         "matter_code": reader.text("matterCode", max_len=40),

@@ -30,8 +30,9 @@ def _bad_character(text: str, *, allow_newlines: bool) -> str | None:
 class Reader:
     """Reads typed values out of one raw record (a camelCase dict), remembering every problem."""
 
-    def __init__(self, raw: Mapping[str, Any], section: str | None = None, row: int | None = None) -> None:
-        self.raw = raw if isinstance(raw, Mapping) else {}
+    def __init__(self, raw: object, section: str | None = None, row: int | None = None) -> None:
+        # `raw` is whatever a file or request held: anything but a mapping is one error, not a crash
+        self.raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         self.section = section
         self.row = row
         self.errors: list[FieldError] = []

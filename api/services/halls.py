@@ -50,7 +50,7 @@ def parse_hall(
     has_window = reader.boolean("hasCrossRegionWindow", False)
     if has_window and not services:
         services = [s.value for s in WindowService]
-    values = {
+    values: dict[str, Any] = {  # model attribute → value (the record's columns)
         "name": reader.text("name", required=True, max_len=200),
         "region_code": region_code,
         "level": reader.enum("level", HallLevel, default=HallLevel.COUNTY),

@@ -195,13 +195,18 @@ class SearchService:
             await asyncio.to_thread(self._index.close)
             self._index = None
 
+    def _stop_requested(self) -> bool:
+        # A call, not the attribute, so a type checker does not carry `while not self._stopping`
+        # past the await that stop() runs during.
+        return self._stopping
+
     async def _follow(self) -> None:
         self._wake = asyncio.Event()
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_seconds):
                     await self._wake.wait()
-            if self._stopping:
+            if self._stop_requested():  # stop() may have run while we waited
                 return
             self._wake.clear()
             if self.health.rebuilding:

@@ -104,7 +104,7 @@ def parse_matter(
 ) -> tuple[MatterData | None, list[FieldError]]:
     reader = Reader(raw, section, row)
     code = reader.text("code", required=True, max_len=CODE_MAX)
-    values = {
+    values: dict[str, Any] = {  # model attribute → value (the record's columns)
         "name": reader.text("name", required=True, max_len=200),
         "department": reader.text("department", max_len=120) or "",
         "scope": reader.enum("scope", MatterScope, default=MatterScope.CROSS_PROVINCE),
@@ -178,14 +178,14 @@ async def unchanged_since_planned(session: AsyncSession, bulk: Bulk, new_codes: 
         if len(rows) != len(codes[start : start + _CHUNK]):
             raise Conflict("导入期间有事项被删除, 未写入任何数据, 请重新导入")
     for start in range(0, len(new_codes), _CHUNK):
-        query = select(Matter.code).where(Matter.code.in_(new_codes[start : start + _CHUNK])).limit(1)
-        taken = (await session.execute(query)).scalar_one_or_none()
+        taken_query = select(Matter.code).where(Matter.code.in_(new_codes[start : start + _CHUNK])).limit(1)
+        taken = (await session.execute(taken_query)).scalar_one_or_none()
         if taken is not None:
             raise Conflict(f"导入期间事项 {taken} 已被他人新建, 未写入任何数据, 请重新导入")
 
 
 async def load_matter(session: AsyncSession, code: str, for_update: bool = False) -> Matter | None:
-    preloaded = session.info.get(PRELOADED)
+    preloaded: dict[str, Matter] | None = session.info.get(PRELOADED)
     if preloaded is not None and code in preloaded:
         return preloaded[code]
     query = select(Matter).options(selectinload(Matter.guides)).where(Matter.code == code)

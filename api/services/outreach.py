@@ -27,7 +27,11 @@ async def log_visit(session: AsyncSession, ctx: ServiceContext, raw: Any) -> Out
     if visited_on is not None and visited_on > ctx.today:
         reader.fail("visitedOn", "上门日期不能晚于今天")
     values = {
-        "county_code": local_county_of(ctx.tree, ctx.home_city, county) if county in ctx.tree else None,
+        "county_code": (
+            local_county_of(ctx.tree, ctx.home_city, county)
+            if county is not None and county in ctx.tree
+            else None
+        ),
         "place": reader.text("place", required=True, max_len=200),
         "visited_on": visited_on,
         "people_served": reader.integer("peopleServed", minimum=0, maximum=100000) or 0,

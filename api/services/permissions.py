@@ -159,11 +159,9 @@ def may_edit_contact(ctx: ServiceContext, region_code: str) -> bool:
     actor = ctx.actor
     if actor.role in (Role.ADMIN, Role.COUNTY):
         return True
-    return (
-        actor.role == Role.PARTNER
-        and bool(actor.region_code)
-        and ctx.tree.contains(actor.region_code, region_code)
-    )
+    if actor.role != Role.PARTNER or not actor.region_code:
+        return False
+    return ctx.tree.contains(actor.region_code, region_code)
 
 
 def may_edit_case(ctx: ServiceContext, county_code: str | None) -> bool:
@@ -224,9 +222,7 @@ def _feedback_visible(actor: Actor, county_code: str | None, partner_in_scope: b
         return True
     if actor.role == Role.COUNTY:
         return actor.region_code is not None and county_code == actor.region_code
-    if actor.role == Role.PARTNER:
-        return partner_in_scope
-    return False
+    return actor.role == Role.PARTNER and partner_in_scope
 
 
 def may_see_feedback(ctx: ServiceContext, feedback: Feedback) -> bool:

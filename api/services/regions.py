@@ -7,8 +7,17 @@ from collections.abc import Iterable
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.enums import RegionLevel
 from api.models import Region
-from api.rules import Place, RegionTree
+from api.rules import Level, Place, RegionTree
+
+# The stored level (an enum) as the rules spell it (a literal): the same four words.
+PLACE_LEVEL: dict[RegionLevel, Level] = {
+    RegionLevel.PROVINCE: "PROVINCE",
+    RegionLevel.CITY: "CITY",
+    RegionLevel.COUNTY: "COUNTY",
+    RegionLevel.TOWN: "TOWN",
+}
 
 
 async def load_regions(session: AsyncSession, rows: Iterable[dict[str, str | None]]) -> int:
@@ -43,6 +52,4 @@ async def region_count(session: AsyncSession) -> int:
 
 async def load_tree(session: AsyncSession) -> RegionTree:
     rows = await session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
-    return RegionTree(
-        Place(code, name, getattr(level, "value", level), parent) for code, name, level, parent in rows
-    )
+    return RegionTree(Place(code, name, PLACE_LEVEL[level], parent) for code, name, level, parent in rows)

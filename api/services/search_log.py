@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import SearchEvent
@@ -192,6 +193,7 @@ async def write_events(
 async def prune(session: AsyncSession, days: int = KEEP_DAYS) -> int:
     """Delete the events older than ``days`` days; how many went."""
     result = await session.execute(delete(SearchEvent).where(SearchEvent.at < _since(days)))
+    assert isinstance(result, CursorResult)  # what a DELETE gives (it has the row count)
     return int(result.rowcount or 0)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import ChangeLog, LoginAttempt
@@ -61,14 +61,14 @@ def aware(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 async def _failures(
-    session: AsyncSession, since: dt.datetime, *where: object
+    session: AsyncSession, since: dt.datetime, *where: ColumnElement[bool]
 ) -> tuple[int, dt.datetime | None, dt.datetime | None]:
     """How many failures match, the oldest and the latest, within the window."""
     row = (
         await session.execute(
             select(func.count(), func.min(LoginAttempt.at), func.max(LoginAttempt.at)).where(
                 LoginAttempt.at > since, *where
-            )  # type: ignore[arg-type]
+            )
         )
     ).one()
     return int(row[0]), aware(row[1]), aware(row[2])

@@ -69,7 +69,7 @@ def parse_survey(
     if respondent is not None and respondent not in RESPONDENTS:
         reader.fail("respondent", "请选择个人或企业")
     province = reader.text("homeProvince", required=True, max_len=12)
-    if province is not None and (province not in tree or tree.get(province).level != "PROVINCE"):
+    if province is not None and (province not in tree or tree.place(province).level != "PROVINCE"):
         reader.fail("homeProvince", "请从列表中选择省份")
         province = None
     home_text = reader.text("homeRegion", max_len=20)

@@ -64,6 +64,8 @@ async def save_synonym(
     if errors:
         raise BadInput("同义词组有误", errors)
     require_admin(ctx, "搜索同义词词典")
+    row: SearchSynonym | None
+    before: dict[str, list[str]] | None
     if synonym_id is None:
         row = SearchSynonym(terms=terms)
         session.add(row)

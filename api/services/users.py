@@ -76,7 +76,7 @@ async def add_user(
         and (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none()
     ):
         errors.append(FieldError("name", f"账号 {name} 已存在"))
-    if errors:
+    if errors or role_value is None:  # (no role is always one of the errors)
         raise BadInput("无法创建账号", errors)
     user = StaffUser(
         name=name, password_hash=hash_password(password), role=role_value, region_code=region_code
@@ -91,7 +91,7 @@ async def add_user(
         "create",
         None,
         {"name": name, "role": role_value.value, "regionCode": region_code},
-    )  # type: ignore[union-attr]
+    )
     return user
 
 

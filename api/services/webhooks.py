@@ -283,7 +283,7 @@ async def resolve_target(url: str, allowed_hosts: tuple[str, ...]) -> tuple[str,
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise Refused(f"无法解析主机 {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]  # IPv4/6: a str
         bad = [str(a) for a in addresses if not _public(a) and str(a) not in allowed_hosts]
         if not addresses or bad:
             raise Refused(f"主机 {host} 解析到非公网地址 {', '.join(bad) or '(无)'}, 已拒绝 (SSRF 防护)")
