@@ -244,7 +244,7 @@ def normalise_document(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             record = {}
             for column, value in row.items():
-                key = heading_map.get(str(column).strip(), column)
+                key = heading_map.get(str(column).strip()) or column  # an unknown heading stays as it is
                 record[key] = _normalise_cell(section, key, value)
             converted.append(record)
         result[section] = converted
@@ -603,9 +603,9 @@ async def _write(
         summary.created = summary.changed = 0
     outcome.changes = []
     for entity, key, action, before, after in logs:
-        section = SECTION_OF.get(entity)
-        if section is None:
+        if entity not in SECTION_OF:
             continue
+        section = SECTION_OF[entity]
         summary = outcome.sections.setdefault(section, SectionSummary())
         if action == "create":
             summary.created += 1

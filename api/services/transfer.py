@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,22 +263,27 @@ def read_document(path: Path) -> dict[str, Any]:
             workbook = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for a broken file
             raise ImportFileError(f"{path.name} 不是有效的 XLSX 文件: {type(exc).__name__}") from exc
-        document: dict[str, Any] = {}
+        sheets: dict[str, Any] = {}
         try:
             for sheet in workbook.worksheets:
                 table = [list(r) for r in sheet.iter_rows(values_only=True)]
                 if table:
-                    document[sheet.title] = _rows_from_table(table[0], table[1:])
+                    sheets[sheet.title] = _rows_from_table(table[0], table[1:])
         finally:
             workbook.close()
-        return document
+        return sheets
     raise ImportFileError(f"不支持的文件类型 {suffix or '(无扩展名)'}: 请用 .json、.csv 或 .xlsx")
 
 
 # ----------------------------------------------------------------------------- validating and writing
 
 
-PARSERS = {
+# Each section's parser and saver. What passes between them is that section's own record class
+# (MatterData, HallData, …): one dict cannot type that per key, so the record is `Any` here only.
+Parser = Callable[[Any, ServiceContext, str, int], tuple[Any, list[FieldError]]]
+Saver = Callable[[AsyncSession, ServiceContext, Any], Awaitable[object]]
+
+PARSERS: dict[str, Parser] = {
     "matters": lambda raw, ctx, s, r: parse_matter(raw, s, r),
     "halls": parse_hall,
     "agreements": parse_agreement,
@@ -333,7 +338,7 @@ async def validate_document(
     return parsed, errors
 
 
-SAVERS = {
+SAVERS: dict[str, Saver] = {
     "matters": lambda s, c, d: save_matter(s, c, d),
     "halls": lambda s, c, d: save_hall(s, c, d),
     "agreements": lambda s, c, d: save_agreement(s, c, d, register_today=False),
