@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 
 def _import_jieba() -> Any:
@@ -56,6 +56,21 @@ def _import_jieba() -> Any:
 
 
 jieba = _import_jieba()
+
+
+class JiebaTokenizer(Protocol):
+    """What this module uses of ``jieba.Tokenizer`` (jieba ships no type information)."""
+
+    tmp_dir: str | None
+    cache_file: str | None
+    FREQ: dict[str, int]
+
+    def initialize(self) -> None: ...
+
+    def add_word(self, word: str) -> None: ...
+
+    def cut(self, sentence: str, cut_all: bool = False, HMM: bool = True) -> Iterator[str]: ...
+
 
 __all__ = [
     "abbreviations",
@@ -82,7 +97,7 @@ _DATA = Path(__file__).with_name("synonyms.txt")
 _LEXICON = Path(__file__).with_name("lexicon.txt")
 _STOPWORDS = Path(__file__).with_name("stopwords.txt")
 
-_tokenizer: jieba.Tokenizer | None = None
+_tokenizer: JiebaTokenizer | None = None
 #: jieba's own block pattern (see ``_precise``)
 _HAN_BLOCKS: re.Pattern[str] = jieba.re_han_default
 _tokenizer_lock = threading.Lock()
@@ -104,7 +119,7 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or is_cjk(ch)
 
 
-def jieba_tokenizer() -> jieba.Tokenizer:
+def jieba_tokenizer() -> JiebaTokenizer:
     """The process-wide jieba tokenizer, loaded once and quietly.
 
     Loading the dictionary takes about a second; jieba caches the parsed dictionary in
@@ -118,7 +133,7 @@ def jieba_tokenizer() -> jieba.Tokenizer:
     with _tokenizer_lock:
         if _tokenizer is None:
             jieba.setLogLevel(logging.WARNING)
-            tk = jieba.Tokenizer()
+            tk: JiebaTokenizer = jieba.Tokenizer()
             tk.tmp_dir = _cache_dir()
             tk.cache_file = "tongban-jieba.cache"
             tk.initialize()
@@ -205,7 +220,7 @@ def _cache_dir() -> str:
     return tempfile.gettempdir()
 
 
-def _add_word(tk: jieba.Tokenizer, word: str) -> None:
+def _add_word(tk: JiebaTokenizer, word: str) -> None:
     if len(word) >= 2 and word not in _added_words and all(_is_word_char(c) for c in word):
         tk.add_word(word)
         _added_words.add(word)
@@ -375,7 +390,8 @@ def _pinyin_tables() -> _PinyinTables:
     all_syllables: frozenset[str] = frozenset()
     prefixes: dict[str, str] = {}
     readings: dict[str, tuple[str, ...]] = {}
-    first, rests = "", {}
+    first = ""
+    rests: dict[str, str] = {}  # the rest of each phrase (and of its prefixes) → _PHRASE or _PREFIX
 
     def flush() -> None:
         if rests:
@@ -466,8 +482,12 @@ def generate_pinyin_data() -> str:
     from pypinyin.constants import PHRASES_DICT, RE_HANS
     from pypinyin.pinyin_dict import pinyin_dict
 
+    def each_character(chars: str) -> list[str]:
+        return list(chars)
+
     def read(text: str) -> list[str]:
-        return lazy_pinyin(text, errors=lambda s: list(s))
+        # pypinyin documents that an `errors` callback may return a list (its stub says str only)
+        return lazy_pinyin(text, errors=each_character)  # type: ignore[arg-type]
 
     han = [o for o in range(0x110000) if not 0xD800 <= o <= 0xDFFF and RE_HANS.match(chr(o))]
     ranges: list[list[int]] = []
@@ -737,7 +757,7 @@ def lexicon_pairs(lines: Iterable[str]) -> set[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Filler words of colloquial questions (怎么, 哪里, 了 …), dropped from queries."""
-    words = set()
+    words: set[str] = set()
     for raw in _STOPWORDS.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
         words.update(normalize(w).strip() for w in _SPLIT.split(line) if w.strip())

@@ -170,7 +170,7 @@ class _Handle:
     def code_of(self, docnum: int) -> str:
         code = self.codes.get(docnum)
         if code is None:
-            code = self.codes[docnum] = self.searcher.stored_fields(docnum).get("code") or ""
+            code = self.codes[docnum] = self.searcher.reader().stored_fields(docnum).get("code") or ""
         return code
 
     def cached(self, key: tuple[str, int]) -> Answer | None:
@@ -294,7 +294,7 @@ class SearchIndex:
         handle.retired = True
         if handle.refs == 0:
             with contextlib.suppress(Exception):
-                handle.searcher.close()
+                handle.searcher.close()  # type: ignore[no-untyped-call]  # unannotated in whoosh3
 
     def _acquire(self, check_commits: bool = True) -> _Handle | None:
         with self._state_lock:
@@ -311,7 +311,7 @@ class SearchIndex:
             if check_commits and due:
                 self._checked_at = now
                 try:
-                    fresh = gen.handle.searcher.up_to_date()
+                    fresh = gen.handle.searcher.up_to_date()  # type: ignore[no-untyped-call]  # unannotated in whoosh3
                 except OSError:
                     fresh = True  # folder vanished (removed by another process); pointer moves next
                 if not fresh:
@@ -331,7 +331,7 @@ class SearchIndex:
             handle.refs -= 1
             if handle.retired and handle.refs == 0:
                 with contextlib.suppress(Exception):
-                    handle.searcher.close()
+                    handle.searcher.close()  # type: ignore[no-untyped-call]  # unannotated in whoosh3
 
     def is_ready(self) -> bool:
         """True when a complete index generation is available for searching."""
@@ -442,7 +442,7 @@ class SearchIndex:
                 number = docnum if same else searcher.document_number(code=code)
                 if number is None:
                     continue
-                stored = searcher.stored_fields(number)
+                stored = searcher.reader().stored_fields(number)  # (what Searcher copies at run time)
                 if stored.get("code") == code:
                     made[code] = highlight(stored, answer.terms_of(mask))
         except Exception:
@@ -537,7 +537,7 @@ class SearchIndex:
                 self.rebuild([], 0)
             name = store.read_pointer(self._dir)
             assert name is not None
-            ix = windex.open_dir(str(self._dir / name))
+            ix: windex.Index = windex.open_dir(str(self._dir / name))  # (its close() is typed on Index)
             try:
                 writer = self._writer(ix)
                 try:

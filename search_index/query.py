@@ -384,19 +384,21 @@ def _block_weights(
     matcher: W3LeafMatcher, offset: int, deleted: Container[int]
 ) -> Iterator[tuple[int, float]]:
     """The postings of a fresh W3LeafMatcher block by block (its `id`/`weight`/`next`, unrolled)."""
-    while matcher.is_active():
+    # (W3LeafMatcher's methods are unannotated in whoosh3: each call below is marked no-untyped-call)
+    while matcher.is_active():  # type: ignore[no-untyped-call]
         if matcher._ids is None:  # noqa: SLF001 - W3LeafMatcher's block arrays; docs/UPGRADING.md
-            matcher._read_ids()  # noqa: SLF001 - decodes the block's ids
+            matcher._read_ids()  # type: ignore[no-untyped-call]  # noqa: SLF001 - decodes the block's ids
         if matcher._weights is None:  # noqa: SLF001 - W3LeafMatcher's block arrays
-            matcher._read_weights()  # noqa: SLF001 - decodes the block's weights
+            matcher._read_weights()  # type: ignore[no-untyped-call]  # noqa: SLF001 - decodes the block's weights
         ids, weights = matcher._ids, matcher._weights  # noqa: SLF001 - the whole block at once
+        assert ids is not None and weights is not None  # both decoded just above
         if deleted:
             yield from ((d + offset, w) for d, w in zip(ids, weights, strict=True) if d not in deleted)
         elif offset:
             yield from ((d + offset, w) for d, w in zip(ids, weights, strict=True))
         else:
             yield from zip(ids, weights, strict=True)
-        matcher._next_block()  # noqa: SLF001 - next block (resets the arrays)
+        matcher._next_block()  # type: ignore[no-untyped-call]  # noqa: SLF001 - next block (resets the arrays)
 
 
 def execute(searcher: Any, plan: QueryPlan, limit: int, shared: PostingsCache | None = None) -> list[Scored]:

@@ -10,7 +10,7 @@ would index the same, as no analysed term contains whitespace.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from whoosh.fields import ID, KEYWORD, STORED, Schema
@@ -54,10 +54,11 @@ class TermList(KEYWORD):
     goes Whoosh's way. Stored in the index's pickled schema by this name: keep it importable.
     """
 
-    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+    def index(self, value: Any, **kwargs: Any) -> Generator[tuple[bytes, int, float, bytes]]:
         if not isinstance(value, (list, tuple)):
             yield from super().index(value, **kwargs)
             return
+        assert self.format is not None  # a KEYWORD field always has one (Frequency)
         boost = float(self.format.field_boost)
         for term, frequency in Counter(value).items():
             yield term.encode("utf-8"), frequency, frequency * boost, pack_uint(frequency)

@@ -92,7 +92,10 @@ def create_index(folder: Path, schema: Schema, in_memory: bool = False) -> winde
     sort runs that overflow the writer's pool are held in memory until then.
     """
     if in_memory:
-        return RamStorage().create_index(schema)
+        # whoosh3 leaves its storage classes unannotated (no-untyped-call); the index is a FileIndex
+        storage = RamStorage()  # type: ignore[no-untyped-call]
+        ix: windex.FileIndex = storage.create_index(schema)  # type: ignore[no-untyped-call]
+        return ix
     return windex.create_in(str(folder), schema)
 
 
@@ -101,8 +104,9 @@ def save_index(ix: windex.Index, folder: Path) -> None:
 
     An in-memory index is first written into ``folder`` as it is (the same files).
     """
-    if isinstance(ix.storage, RamStorage):
-        copy_storage(ix.storage, FileStorage(str(folder)))
+    if isinstance(ix, windex.FileIndex) and isinstance(ix.storage, RamStorage):
+        # (unannotated in whoosh3, as above)
+        copy_storage(ix.storage, FileStorage(str(folder)))  # type: ignore[no-untyped-call]
     ix.close()
     fsync_tree(folder)
 
