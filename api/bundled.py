@@ -2,8 +2,8 @@
 
 Why a module: `tongban init` must work from an installed wheel on a fresh machine, so the files are
 package data in `api/data/` and are located relative to this module, never through the shared data
-folder the team built them from (`api/data/build_demo.py` does that, offline). See `api/data/SOURCES.md`
-for where every record comes from and which ones are illustrative (`sample: true`).
+folder the team built them from (`tools/build_demo.py` does that, offline, outside the package). See
+`api/data/SOURCES.md` for where every record comes from and which ones are illustrative (`sample: true`).
 """
 
 from __future__ import annotations

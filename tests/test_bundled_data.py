@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from api import bundled
-from api.data import build_demo
+from tools import build_demo
 
 TAIZHOU = "331000"
 TAIZHOU_COUNTIES = {"331002", "331003", "331004", "331022", "331023", "331024", "331081", "331082", "331083"}
@@ -337,10 +337,36 @@ def test_every_unsourced_record_is_sample(demo: dict[str, Any]) -> None:
 # -------------------------------------------------------------------------------------------- rebuild
 
 
+def test_the_runtime_never_needs_the_offline_build_tool() -> None:
+    """`tongban init --demo` reads api/data/ only: tools/ (build_demo.py and its samples) is neither
+    imported by the packages nor shipped in them."""
+    import re
+    import tomllib
+
+    from setuptools import find_namespace_packages
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = find_namespace_packages(
+        str(root), include=config["tool"]["setuptools"]["packages"]["find"]["include"]
+    )
+    assert "api" in shipped and "api.data" in shipped
+    assert not [p for p in shipped if p.split(".")[0] == "tools"]
+    uses_tools = re.compile(r"^\s*(from\s+tools\b|import\s+tools\b)|[\"']tools[\"'/]", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(root))
+        for package in {p.split(".")[0] for p in shipped}
+        for path in (root / package).rglob("*.py")
+        if uses_tools.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert bundled.demo_path().parent == root / "api" / "data"
+
+
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the shared data folder is not beside this checkout")
 def test_committed_files_are_the_build_output() -> None:
     for path, text in build_demo.outputs(SHARED_DATA).items():
-        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: rerun api/data/build_demo.py"
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: rerun tools/build_demo.py"
 
 
 # Matters handled anywhere in China (so a sample marking them 全省通办 or 全市通办 would mislead): the
