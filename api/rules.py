@@ -142,11 +142,15 @@ class RegionTree:
     (an unknown region contains nothing and lies in nothing).
     """
 
-    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo", "_full_names")
+    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo", "_county_of_memo", "_full_names")
 
     _places: Mapping[str, Place]
     _children: Mapping[str, tuple[str, ...]]
     _ancestors: Mapping[str, tuple[str, ...]]
+    # derived answers, remembered per tree (the places never change)
+    _counties_memo: dict[str, tuple[str, ...]]  # home city → its local counties (`local_counties`)
+    _county_of_memo: dict[tuple[str, str], str | None]  # (home city, code) → local county (`local_county_of`)
+    _full_names: dict[str, str]  # code → full name (`full_name`)
 
     def __init__(self, places: Iterable[Place]) -> None:
         by_code: dict[str, Place] = {}
@@ -178,6 +182,7 @@ class RegionTree:
         object.__setattr__(self, "_ancestors", MappingProxyType(ancestors))
         # derived answers only; the places themselves never change
         object.__setattr__(self, "_counties_memo", {})
+        object.__setattr__(self, "_county_of_memo", {})
         object.__setattr__(self, "_full_names", {})
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -244,7 +249,7 @@ class RegionTree:
 
     def full_name(self, code: str) -> str:
         """Province → … → the region itself, e.g. "四川省南充市顺庆区"."""
-        names: dict[str, str] = self._full_names  # type: ignore[attr-defined]
+        names = self._full_names
         found = names.get(code)
         if found is None:
             chain = (*reversed(self.ancestors(code)), code)
@@ -262,7 +267,7 @@ class RegionTree:
         single local unit, so it returns ``(home_city,)``: otherwise such a city
         could never have a hall that handles anything.
         """
-        memo: dict[str, tuple[str, ...]] = self._counties_memo  # type: ignore[attr-defined]
+        memo = self._counties_memo
         found = memo.get(home_city)
         if found is None:
             counties = tuple(c for c in self.children(home_city) if self._places[c].level == "COUNTY")
@@ -277,7 +282,7 @@ def local_county_of(tree: RegionTree, home_city: str, code: str) -> str | None:
     (which may be a town) in its county. For the home city itself this is None
     unless the city has no counties (then it is its own local unit).
     """
-    memo: dict[tuple[str, str], str | None] = tree._counties_memo  # type: ignore[attr-defined]  # noqa: SLF001 - our own RegionTree's per-tree memo (see docs/UPGRADING.md)
+    memo = tree._county_of_memo  # noqa: SLF001 - our own RegionTree's per-tree memo (see docs/UPGRADING.md)
     key = (home_city, code)
     if key in memo:
         return memo[key]
@@ -773,8 +778,8 @@ def place_halls(tree: RegionTree, home_city: str, halls: Iterable[HallFacts]) ->
     }
     sites = []
     for rank, (hall, county, city_level) in enumerate(by_place):
-        located = hall.latitude is not None and hall.longitude is not None
-        phi = math.radians(hall.latitude) if located else None  # type: ignore[arg-type]
+        latitude, longitude = hall.latitude, hall.longitude
+        phi = math.radians(latitude) if latitude is not None and longitude is not None else None
         cos_phi = math.cos(phi) if phi is not None else 0.0
         sites.append(HallSite(hall, county, city_level, rank, by_name[id(hall)], phi, cos_phi))
     return tuple(sites)

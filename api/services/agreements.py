@@ -128,10 +128,10 @@ def parse_agreement(
         values["not_shared_reason"] = None  # shared citywide (or signed by the city): no exception
     elif require_not_shared_reason and not values["not_shared_reason"]:
         reader.fail("notSharedReason", NOT_SHARED_REASON_REQUIRED)
-    if reader.errors:
+    if reader.errors or partner is None or local is None:  # (both required: an error when missing)
         return None, reader.errors
     if not values["title"]:
-        values["title"] = default_title(ctx, partner, local)  # type: ignore[arg-type]
+        values["title"] = default_title(ctx, partner, local)
     registered_given = registered is not None  # null or empty: the server's date
     data = AgreementData(
         key=key,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ async def read_changes(
     after: int,
     size: int,
     entities: Iterable[str] | None = None,
-    keep: object = None,
+    keep: Callable[[ChangeRow], bool] | None = None,
     wait: float = SETTLE_SECONDS,
 ) -> tuple[list[ChangeRow], bool]:
     """Up to `size` changes after `after` that `actor` may see (optionally only these `entities`,
@@ -162,7 +162,7 @@ async def read_changes(
             if e.entity == "contact" and e.entity_key not in contacts:
                 continue
             row = ChangeRow(seq=e.id, entity=e.entity, key=e.entity_key, action=actions[e.id], at=_utc(e.at))
-            if keep is not None and not keep(row):  # type: ignore[operator]
+            if keep is not None and not keep(row):
                 continue
             found.append(row)
             if len(found) > size:
@@ -210,7 +210,7 @@ async def recent_changes(
     tree: RegionTree,
     home_city: str,
     limit: int,
-    keep: object = None,
+    keep: Callable[[ChangeRow], bool] | None = None,
     scan: int = 5000,
 ) -> list[ChangeRow]:
     """The newest `limit` changes `actor` may see that `keep(row)` accepts, newest first, looking
@@ -235,7 +235,7 @@ async def recent_changes(
         if e.entity == "contact" and e.entity_key not in contacts:
             continue
         row = ChangeRow(seq=e.id, entity=e.entity, key=e.entity_key, action=actions[e.id], at=_utc(e.at))
-        if keep is not None and not keep(row):  # type: ignore[operator]
+        if keep is not None and not keep(row):
             continue
         found.append(row)
         if len(found) >= limit:

@@ -23,6 +23,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -175,7 +176,7 @@ HEADINGS: dict[str, dict[str, str]] = {
 }
 
 # Columns whose drop-downs show Chinese labels: the label is read back as the enum value.
-ENUM_COLUMNS: dict[tuple[str, str], type] = {
+ENUM_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("matters", "scope"): MatterScope,
     ("matters", "modes"): HandlingMode,
     ("halls", "level"): HallLevel,
@@ -197,15 +198,15 @@ _LEADING_CODE = re.compile(r"^\s*(\d{6}(?:\d{3})?)(?:\s+\S.*)?$")
 _LIST_SPLIT = re.compile(r"[、,，;；\s]+")
 
 
-def _enum_value(cls: type, value: Any) -> Any:
+def _enum_value(cls: type[StrEnum], value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    for member in cls:  # type: ignore[attr-defined]
+    for member in cls:
         if text == LABELS.get(member.value):
             return member.value
     former = FORMER_LABELS.get(text)  # a file written before the words were unified
-    if former is not None and former in {m.value for m in cls}:  # type: ignore[attr-defined]
+    if former is not None and former in {m.value for m in cls}:
         return former
     return value
 
@@ -722,7 +723,7 @@ def template_workbook(county_choices: list[tuple[str, str]]) -> bytes:
             strict = True
             cls = ENUM_COLUMNS.get((section, name))
             if cls is not None:
-                choices = [LABELS[m.value] for m in cls]  # type: ignore[attr-defined]
+                choices = [LABELS[m.value] for m in cls]
                 strict = name not in ("modes", "windowServices")  # several values may be typed
             elif name in BOOLEAN_COLUMNS:
                 choices = ["是", "否"]

@@ -26,20 +26,21 @@ async def log_visit(session: AsyncSession, ctx: ServiceContext, raw: Any) -> Out
     visited_on = reader.date("visitedOn", required=True)
     if visited_on is not None and visited_on > ctx.today:
         reader.fail("visitedOn", "上门日期不能晚于今天")
+    county_code = (
+        local_county_of(ctx.tree, ctx.home_city, county)
+        if county is not None and county in ctx.tree
+        else None
+    )
     values = {
-        "county_code": (
-            local_county_of(ctx.tree, ctx.home_city, county)
-            if county is not None and county in ctx.tree
-            else None
-        ),
+        "county_code": county_code,
         "place": reader.text("place", required=True, max_len=200),
         "visited_on": visited_on,
         "people_served": reader.integer("peopleServed", minimum=0, maximum=100000) or 0,
         "note": reader.text("note", max_len=5000),
     }
-    if reader.errors:
+    if reader.errors or county_code is None:  # (no county is always one of the errors)
         raise BadInput("上门服务记录有误", reader.errors)
-    require_local(ctx, values["county_code"], "上门服务记录")  # type: ignore[arg-type]
+    require_local(ctx, county_code, "上门服务记录")
     visit = OutreachVisit(**values)
     session.add(visit)
     await session.flush()

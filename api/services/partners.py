@@ -111,12 +111,11 @@ async def set_tier_thresholds(
 ) -> dict[str, float]:
     require_admin(ctx, "四色分级阈值")
     reader = Reader({"population": population, "cooperation": cooperation})
-    values = {
-        "population": reader.number("population", minimum=0, maximum=100),
-        "cooperation": reader.number("cooperation", minimum=0, maximum=100),
-    }
-    if reader.errors or None in values.values():
+    population_at = reader.number("population", minimum=0, maximum=100)
+    cooperation_at = reader.number("cooperation", minimum=0, maximum=100)
+    if reader.errors or population_at is None or cooperation_at is None:
         raise BadInput("阈值应为 0 到 100 之间的数字", reader.errors)
+    values = {"population": population_at, "cooperation": cooperation_at}
     setting = await session.get(AppSetting, TIER_THRESHOLDS_KEY)
     before = await tier_thresholds(session)
     if setting is None:
@@ -126,4 +125,4 @@ async def set_tier_thresholds(
         setting.version += 1
     await audit(session, ctx.actor, "setting", TIER_THRESHOLDS_KEY, "update", before, values)
     queue(session, "setting", TIER_THRESHOLDS_KEY)
-    return values  # type: ignore[return-value]
+    return values
