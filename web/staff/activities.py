@@ -38,6 +38,7 @@ from web.staff.common import (
     int_or_none,
     lookup_region,
     page,
+    record_form,
     region_name,
     save_form,
     see_other,
@@ -82,20 +83,17 @@ def _render_form(
     status: int = 200,
     conflict: Any = None,
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
-            "form": form,
-            "general": general or [],
-            "conflict": conflict,
-            "sections": SECTIONS,
-            "back": "/staff/activities",
-            "action": f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
-            "history": ("activity", str(activity.id)) if activity else None,
-        },
+        form,
+        title=f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
+        general=general,
+        conflict=conflict,
+        sections=SECTIONS,
+        back="/staff/activities",
+        action=f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
+        history=("activity", str(activity.id)) if activity else None,
         status=status,
         nav="activities",
     )

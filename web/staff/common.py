@@ -68,6 +68,37 @@ def page(
     return render(request, template, base, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def record_form(
+    request: Request,
+    staff: Staff,
+    form: Any,
+    *,
+    title: str,
+    sections: Any,
+    action: str,
+    back: str,
+    nav: str,
+    history: tuple[str, str] | None = None,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    **extra: Any,
+) -> Response:
+    """A record's new or edit page (staff/record_form.html): its sections of fields with the service's
+    errors next to them, what no field shows above the form, a stale save side by side (`conflict`)."""
+    context = {
+        "title": title,
+        "form": form,
+        "sections": sections,
+        "action": action,
+        "back": back,
+        "history": history,
+        "general": general or [],
+        "conflict": conflict,
+    }
+    return page(request, staff, "staff/record_form.html", {**context, **extra}, status=status, nav=nav)
+
+
 def see_other(url: str) -> Response:
     """After a successful POST: 303 to the record, so a reload never submits twice."""
     return RedirectResponse(url, status_code=303)
