@@ -219,14 +219,14 @@ AGREEMENT = Record(
         Field("includesClause", "协议文本含“一地签约、全市共享”条款", "boolean"),
         Field(
             "matterCodes",
-            "约定事项",
+            "通办事项",
             "string_list",
             aliases=("适用事项编码(空=全部跨省事项)", "适用事项编码"),
         ),
         Field("documentRef", "文号"),
         Field("registeredOn", "登记日期", "date"),
         Field("registeredOnReason", "更正登记日期的原因", template=False, exported=False),
-        Field("itemsCount", "事项数", "integer", hint="协议载明的数目"),
+        Field("itemsCount", "事项数", "integer", hint="协议载明"),
         _note(),
         _source(),
         _source_url(),
@@ -336,7 +336,11 @@ LIAISON_GROUP = Record(
     ),
 )
 
-SYNONYM = Record("synonym", "同义词", (Field("terms", "同义词", "string_list"),))
+SYNONYM = Record(
+    "synonym",
+    "同义词",
+    (Field("terms", "同义词", "string_list", hint="逗号或顿号分隔, 如: 社保卡、社会保障卡"),),
+)
 
 RECORDS: Mapping[str, Record] = MappingProxyType(
     {

@@ -200,12 +200,6 @@ class Outcome:
         return {"general": self.general, "status": self.status, "conflict": self.conflict}
 
 
-def conflict_rows(
-    current: dict[str, Any] | None, mine: dict[str, Any], tree: Any, record: str | None = None
-) -> list[tuple[str, str, str, bool]]:
-    return side_by_side(current or {}, mine, tree, record)
-
-
 async def fetch(request: Request, model: type[T], ident: Any) -> T | None:
     """One row by primary key in its own read transaction (a stale save's fresh copy)."""
     async with state(request).db.read() as session:
