@@ -3,9 +3,9 @@ form to record or change an activity, and each partner region's cooperation page
 next to its activities).
 
 Same shape as the other record forms: GET renders (403 before anything is shown when the account
-may not record for that county), POST builds the import-format dict and calls the one service
-function inside one write transaction; field errors come back next to their fields with the input
-kept (422), a stale version shows both versions (409), success is a 303.
+may not record for that county), POST builds the import-format dict and saves it through
+`common.save_form`; field errors come back next to their fields with the input kept (422), a stale
+version shows both versions (409), success is a 303.
 """
 
 from __future__ import annotations
@@ -78,24 +78,19 @@ def _render_form(
     staff: Staff,
     form: ActivityForm,
     activity: Activity | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     return record_form(
         request,
         staff,
         form,
         title=f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
-        general=general,
-        conflict=conflict,
         sections=SECTIONS,
         back="/staff/activities",
         action=f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
         history=("activity", str(activity.id)) if activity else None,
-        status=status,
         nav="activities",
+        **shown,
     )
 
 

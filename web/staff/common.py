@@ -234,7 +234,8 @@ async def save_form(
     except Conflict as error:
         current = {k: v for k, v in (error.current or {}).items() if k not in leave_out}
         fresh = await reload() if reload is not None else None
-        form.version.data = str(fresh.version if fresh is not None else "")
+        if hasattr(form, "version"):
+            form.version.data = str(fresh.version if fresh is not None else "")
         typed = mine(current) if callable(mine) else mine
         rows = side_by_side(current, dict(typed), tree, record)
         return None, Outcome(409, [error.message], rows, fresh)

@@ -1,10 +1,6 @@
 """Contacts (一录) and liaison groups (一群): list, new and edit.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -79,10 +75,7 @@ async def _render_contact_form(
     staff: Staff,
     form: ContactForm,
     contact: Contact | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     form.liaisonGroup.render_kw = {"list": "liaison-groups"}
     return record_form(
@@ -91,14 +84,12 @@ async def _render_contact_form(
         form,
         title=f"修改联络人: {contact.name}" if contact else "新增联络人",
         sections=CONTACT_SECTIONS,
-        general=general,
-        conflict=conflict,
         datalist=("liaison-groups", await _group_names(request)),
         action=f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new",
         back="/staff/contacts",
         history=("contact", contact.key or str(contact.id)) if contact else None,
-        status=status,
         nav="contacts",
+        **shown,
     )
 
 

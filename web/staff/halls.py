@@ -1,10 +1,6 @@
 """Halls and their windows (大厅、窗口): list, new and edit, with pasted map coordinates.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -112,10 +108,7 @@ def _render_hall_form(
     staff: Staff,
     form: HallForm,
     hall: Hall | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     return record_form(
         request,
@@ -123,13 +116,11 @@ def _render_hall_form(
         form,
         title=f"修改服务大厅: {hall.name}" if hall else "新增服务大厅",
         sections=HALL_SECTIONS,
-        general=general,
-        conflict=conflict,
         action=f"/staff/halls/{hall.id}/edit" if hall else "/staff/halls/new",
         back="/staff/halls",
         history=("hall", hall.key or str(hall.id)) if hall else None,
-        status=status,
         nav="halls",
+        **shown,
     )
 
 

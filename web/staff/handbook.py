@@ -107,25 +107,21 @@ def _render_entry(
     form: FaqEntryForm,
     entry: FaqEntry | None,
     *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
     feedback: Feedback | None = None,
+    **shown: Any,
 ) -> Response:
     return record_form(
         request,
         staff,
         form,
         title="修改手册问答" if entry else "新增手册问答",
-        general=general,
-        conflict=conflict,
         sections=[("问答", ["question", "answer", "matterCode", "published"])],
         back="/staff/faq",
         action=f"/staff/faq/entries/{entry.id}/edit" if entry else "/staff/faq/entries/new",
         history=("faq", str(entry.id)) if entry else None,
         source_feedback=feedback,
-        status=status,
         nav="faq",
+        **shown,
     )
 
 
@@ -291,18 +287,13 @@ def _render_case(
     staff: Staff,
     form: CaseForm,
     case: Case | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     return record_form(
         request,
         staff,
         form,
         title=f"修改案例: {case.title}" if case else "新增通办案例",
-        general=general,
-        conflict=conflict,
         sections=[
             (
                 "案例",
@@ -320,8 +311,8 @@ def _render_case(
         back="/staff/cases",
         action=f"/staff/cases/{case.id}/edit" if case else "/staff/cases/new",
         history=("case", str(case.id)) if case else None,
-        status=status,
         nav="cases",
+        **shown,
     )
 
 

@@ -1,10 +1,6 @@
 """Matters and their service guides (办事指南): list, detail, new, edit, draft, publish and diff.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -99,10 +95,7 @@ def _render_matter_form(
     staff: Staff,
     form: MatterForm,
     matter: Matter | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     if matter is not None:
         form.code.render_kw = {"readonly": True}
@@ -112,13 +105,11 @@ def _render_matter_form(
         form,
         title=f"修改事项 {matter.code}" if matter else "新增事项",
         sections=MATTER_SECTIONS,
-        general=general,
-        conflict=conflict,
         action=f"/staff/matters/{matter.code}/edit" if matter else "/staff/matters/new",
         back=f"/staff/matters/{matter.code}" if matter else "/staff/matters",
         history=("matter", matter.code) if matter else None,
-        status=status,
         nav="matters",
+        **shown,
     )
 
 

@@ -1,10 +1,6 @@
 """Partner indices and tier thresholds (admins).
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -15,14 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.models import Region
-from api.services.base import BadInput, NotFound
+from api.services.base import NotFound
 from api.services.partners import set_tier_thresholds, tier_thresholds
 from api.services.versioned import update_partner_indices
 from web.staff.activities import due_context as activity_due_context
 from web.staff.common import (
-    error_status,
     fetch,
-    form_failure,
     int_or_none,
     page,
     record_form,
@@ -87,11 +81,16 @@ async def partners_list(request: Request, staff: Staff) -> Response:
 @staff_page(*ADMIN_ONLY)
 async def thresholds_save(request: Request, staff: Staff) -> Response:
     form = make_form(request, ThresholdForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            await set_tier_thresholds(session, staff.ctx(), form.population.data, form.cooperation.data)
-    except BadInput as error:
-        return await _render_partners(request, staff, form, form_failure(form, error), error_status(error))
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: set_tier_thresholds(
+            session, staff.ctx(), form.population.data, form.cooperation.data
+        ),
+        record="setting",
+    )
+    if failed is not None:
+        return await _render_partners(request, staff, form, failed.general, failed.status)
     return see_other("/staff/partners?saved=thresholds")
 
 
