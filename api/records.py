@@ -39,6 +39,7 @@ from api.enums import (
     RelationKind,
     WindowService,
 )
+from api.words import ENTITY_LABELS
 
 Reader = Literal["text", "date", "boolean", "integer", "number", "enum", "enum_list", "string_list", "nested"]
 
@@ -62,8 +63,7 @@ class Field:
 
 @dataclass(frozen=True)
 class Record:
-    entity: str  # the change log's entity name (`api.words.ENTITY_LABELS`)
-    title: str  # the record type's Chinese name
+    entity: str  # the change log's entity name; its Chinese name is `api.words.ENTITY_LABELS`
     fields: tuple[Field, ...]
     section: str | None = None  # the import format's section, when the record can be imported
     _by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
@@ -72,6 +72,10 @@ class Record:
         by_name = {f.name: f for f in self.fields}
         assert len(by_name) == len(self.fields), f"{self.entity}: a field is named twice"
         object.__setattr__(self, "_by_name", MappingProxyType(by_name))
+
+    @property
+    def title(self) -> str:
+        return ENTITY_LABELS[self.entity]
 
     def __getitem__(self, name: str) -> Field:
         return self._by_name[name]
@@ -132,7 +136,6 @@ def _note() -> Field:
 
 MATTER = Record(
     "matter",
-    "事项",
     (
         Field("code", "事项编码", required=True),
         Field("name", "事项名称", required=True),
@@ -156,7 +159,6 @@ MATTER = Record(
 
 GUIDE = Record(
     "guide",
-    "办事指南",
     (
         Field("conditions", "受理条件"),
         Field("materials", "申请材料", "nested", hint="每行一项: 名称 | 必需/非必需 | 份数 | 备注"),
@@ -174,7 +176,6 @@ GUIDE = Record(
 
 HALL = Record(
     "hall",
-    "服务大厅",
     (
         Field("key", "大厅标识", hint="可选"),
         Field("name", "大厅名称", required=True),
@@ -199,7 +200,6 @@ HALL = Record(
 
 AGREEMENT = Record(
     "agreement",
-    "通办协议",
     (
         Field("key", "协议标识", hint="可选, 供导入导出对应"),
         Field("title", "协议名称", hint="留空自动生成"),
@@ -238,7 +238,6 @@ AGREEMENT = Record(
 
 PARTNER = Record(
     "partner",
-    "合作地区指数",
     (
         Field("regionCode", "合作地区", required=True, aliases=("地区代码",)),
         Field("populationIndex", "人口潜力指数", "number", hint="0–100", aliases=("人口指数",)),
@@ -250,7 +249,6 @@ PARTNER = Record(
 
 RELATION = Record(
     "relation",
-    "结对关系",
     (
         Field("key", "关系标识", required=True),
         Field("kind", "关系类型", "enum", required=True, choices=RelationKind),
@@ -267,7 +265,6 @@ RELATION = Record(
 
 CONTACT = Record(
     "contact",
-    "联络人",
     (
         Field("key", "联络人标识"),
         Field("name", "姓名", required=True),
@@ -285,7 +282,6 @@ CONTACT = Record(
 
 ACTIVITY = Record(
     "activity",
-    "合作交流活动",
     (
         Field("kind", "活动类型", "enum", required=True, choices=ActivityKind),
         Field("partnerCode", "合作地区", required=True, hint="代码或名称"),
@@ -300,7 +296,6 @@ ACTIVITY = Record(
 
 FAQ_ENTRY = Record(
     "faq",
-    "手册问答",
     (
         Field("question", "问题", required=True),
         Field("answer", "解答", required=True),
@@ -313,7 +308,6 @@ FAQ_ENTRY = Record(
 
 CASE = Record(
     "case",
-    "通办案例",
     (
         Field("title", "案例标题", required=True),
         Field("summary", "经过与做法", required=True),
@@ -328,7 +322,6 @@ CASE = Record(
 
 LIAISON_GROUP = Record(
     "liaison-group",
-    "联络群",
     (
         Field("name", "联络群名称", required=True),
         Field("channel", "渠道", hint="如 浙政钉群号"),
@@ -338,7 +331,6 @@ LIAISON_GROUP = Record(
 
 SYNONYM = Record(
     "synonym",
-    "同义词",
     (Field("terms", "同义词", "string_list", hint="逗号或顿号分隔, 如: 社保卡、社会保障卡"),),
 )
 
