@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from api.enums import label
+from api.records import RECORDS
 from api.services.base import SHANGHAI
 from api.words import LABELS
 from search_index.query import MAX_QUERY_CHARS
@@ -188,6 +189,7 @@ def build_environment(reload: bool = False) -> Environment:
         PRESUMED_NOTE=PRESUMED_NOTE,
         PRESUMED_SHORT=PRESUMED_SHORT,
         feedback_categories=PUBLIC_CATEGORIES,
+        fields=RECORDS,  # each record's field names: {{ fields.agreement.label("signedOn") }}
     )
     return env
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from api import rules
 from api.enums import FeedbackStatus, label, value_of
 from api.models import Activity, Agreement, Contact, Feedback, Hall, OutreachVisit
+from api.records import AGREEMENT
 from api.services.feedback import response_overdue
 
 TIERS = ("RED", "GREEN", "BLUE", "YELLOW")
@@ -260,25 +261,40 @@ def table_rows(
     return rows
 
 
+# The cooperation table's columns; an agreement's own fields are headed by its field table (api/records.py).
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("partner_name", "合作地区"),
+    ("partner_name", AGREEMENT.label("partnerCode")),
     ("province_name", "所属省份"),
     ("tier", "分级"),
-    ("local_name", "本地签约方"),
-    ("title", "协议名称"),
-    ("signed_on", "签约日期"),
-    ("effective_from", "生效日期"),
-    ("expires_on", "到期日期"),
-    ("status", "状态"),
+    ("local_name", AGREEMENT.label("localCode")),
+    ("title", AGREEMENT.label("title")),
+    ("signed_on", AGREEMENT.label("signedOn")),
+    ("effective_from", AGREEMENT.label("effectiveFrom")),
+    ("expires_on", AGREEMENT.label("expiresOn")),
+    ("status", AGREEMENT.label("status")),
     ("reach_text", "效力范围"),
-    ("matters", "通办事项"),
-    ("items_count", "事项数"),
-    ("registered_on", "登记日期"),
+    ("matters", AGREEMENT.label("matterCodes")),
+    ("items_count", AGREEMENT.label("itemsCount")),
+    ("registered_on", AGREEMENT.label("registeredOn")),
     ("registration_text", "3日内更新"),
     ("liaisons", "合作地联络人"),
-    ("document_ref", "文号"),
+    ("document_ref", AGREEMENT.label("documentRef")),
     ("latest_activity", "最近合作交流"),
 )
+#: which agreement field each cooperation-table column shows (tests/test_records.py holds them together)
+TABLE_FIELDS: dict[str, str] = {
+    "partner_name": "partnerCode",
+    "local_name": "localCode",
+    "title": "title",
+    "signed_on": "signedOn",
+    "effective_from": "effectiveFrom",
+    "expires_on": "expiresOn",
+    "status": "status",
+    "matters": "matterCodes",
+    "items_count": "itemsCount",
+    "registered_on": "registeredOn",
+    "document_ref": "documentRef",
+}
 
 
 def table_cell(row: TableRow, attribute: str) -> Any:

@@ -42,6 +42,7 @@ from api.enums import (
     WindowService,
 )
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
+from api.records import SECTIONS as RECORD_SECTIONS
 from api.services.agreements import natural_key as agreement_key
 from api.services.base import FieldError, Forbidden, ServiceContext, ServiceError
 from api.services.halls import natural_key as hall_key
@@ -84,95 +85,10 @@ SECTION_TITLES: dict[str, str] = {
     "contacts": "联络人",
 }
 
-# The template's column headings (CONTRACT §3 field names stay accepted as headings too).
+# The template's column headings, from each record's field table (api/records.py). A sheet may also
+# use a field's former heading (its `aliases`) or its CONTRACT §3 name.
 HEADINGS: dict[str, dict[str, str]] = {
-    "matters": {
-        "code": "事项编码",
-        "name": "事项名称",
-        "department": "主管部门",
-        "scope": "通办范围",
-        "modes": "办理方式",
-        "modesSample": "办理方式为示例",
-        "keywords": "关键词",
-        "aliases": "别名",
-        "nationalList": "国家清单批次",
-        "deadline": "完成时限",
-        "published": "公开",
-        "source": "来源",
-        "sourceUrl": "来源网址",
-        "sample": "示例数据",
-        "verifiedOn": "核实日期",
-        "guide": "办事指南(JSON)",
-    },
-    "halls": {
-        "key": "大厅标识",
-        "name": "大厅名称",
-        "regionCode": "所在地区",
-        "level": "层级",
-        "address": "地址",
-        "phone": "电话",
-        "openingHours": "办公时间",
-        "latitude": "纬度",
-        "longitude": "经度",
-        "coordinatesApproximate": "坐标为估算",
-        "hasCrossRegionWindow": "设跨区域通办窗口",
-        "windowServices": "窗口服务",
-        "matterCodes": "可办事项编码",
-        "source": "来源",
-        "sourceUrl": "来源网址",
-        "sample": "示例数据",
-        "verifiedOn": "核实日期",
-    },
-    "agreements": {
-        "key": "协议标识",
-        "title": "协议名称",
-        "partnerCode": "合作地区代码",
-        "localCode": "本市签约地区",
-        "signedOn": "签约日期",
-        "effectiveFrom": "生效日期",
-        "expiresOn": "到期日期",
-        "status": "状态",
-        "citywideShared": "全市共享",
-        "includesClause": "协议文本含“一地签约、全市共享”条款",
-        "matterCodes": "适用事项编码(空=全部跨省事项)",
-        "documentRef": "文号",
-        "registeredOn": "登记日期",
-        "itemsCount": "事项数",
-        "note": "备注",
-        "source": "来源",
-        "sourceUrl": "来源网址",
-        "sample": "示例数据",
-        "verifiedOn": "核实日期",
-    },
-    "partners": {
-        "regionCode": "地区代码",
-        "populationIndex": "人口指数",
-        "cooperationIndex": "合作指数",
-        "sample": "示例数据",
-    },
-    "relations": {
-        "key": "关系标识",
-        "kind": "关系类型",
-        "localCode": "本市地区",
-        "partnerCode": "结对地区代码",
-        "since": "起始",
-        "note": "备注",
-        "source": "来源",
-        "sourceUrl": "来源网址",
-        "verifiedOn": "核实日期",
-    },
-    "contacts": {
-        "key": "联络人标识",
-        "name": "姓名",
-        "regionCode": "所属地区",
-        "organisation": "单位",
-        "role": "职务",
-        "phone": "电话",
-        "email": "电子邮箱",
-        "liaisonGroup": "联络群",
-        "sample": "示例数据",
-        "verifiedOn": "核实日期",
-    },
+    section: record.headings() for section, record in RECORD_SECTIONS.items()
 }
 
 # Columns whose drop-downs show Chinese labels: the label is read back as the enum value.
@@ -237,7 +153,7 @@ def normalise_document(document: dict[str, Any]) -> dict[str, Any]:
         if section not in SECTIONS or not isinstance(rows, list):
             result[section] = rows
             continue
-        heading_map = {heading: key for key, heading in HEADINGS[section].items()}
+        heading_map = RECORD_SECTIONS[section].heading_names()
         converted = []
         for row in rows:
             if not isinstance(row, dict):
@@ -677,11 +593,11 @@ BOOLEAN_COLUMNS = {
 INSTRUCTIONS = [
     "本模板用于在工作台“数据导入”页面上传, 与命令行 tongban import 使用同一套规则和提示。",
     "每个工作表对应一个部分(事项、服务大厅、通办协议、合作地区指数、结对关系、联络人); 不需要的工作表可以删除或留空。",
-    "第一行是列标题, 请勿修改; 从第二行起每行一条记录。已存在的记录按标识(事项编码、大厅标识、协议标识、地区代码等)更新, 不存在的新建。",
+    "第一行是列标题, 请勿修改; 从第二行起每行一条记录。已存在的记录按标识(事项编码、大厅标识、协议标识、合作地区等)更新, 不存在的新建。",
     "带下拉框的列请从下拉框中选择; 地区列可选“331004 路桥区”, 也可直接填写6位行政区划代码(乡镇填写9位代码)。",
-    "办理方式、窗口服务、关键词、事项编码等多个值用顿号或逗号分隔, 例如“全程网办、异地代收代办”。",
+    "办理方式、窗口服务、关键词、事项编码等多个值用顿号或逗号分隔, 例如“全程网办、异地代收代办”。事项的“办事指南”列填写 JSON 对象, 与导出文件中的相同。",
     "是/否 列填写“是”或“否”; 日期填写 YYYY-MM-DD, 例如 2024-05-10。“核实日期”是工作人员最近一次对照来源核实该记录的日期, 不是导入日期。",
-    "通办协议的“适用事项编码”留空表示覆盖全部跨省通办事项; “全市共享”选“是”即一地签约、全市共享。",
+    "通办协议的“通办事项”留空表示覆盖全部跨省通办事项; “一地签约、全市共享”选“是”即与本地签约后合作效力及于全市。",
     "先选择“检查”预览: 页面列出每个部分新建、修改、不变的记录数, 每处修改的字段, 以及每个有误的行和字段。检查无误后再选择“导入”。",
     "导入是全部成功或全部不写入: 只要有一行有误, 就不会写入任何数据。县(市、区)账号只能导入本县(市、区)的记录。",
 ]

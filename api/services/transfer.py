@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from api.db import Database
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
+from api.records import SECTIONS as RECORD_SECTIONS
 from api.services.agreements import parse_agreement, save_agreement
 from api.services.base import BULK, BadInput, Bulk, FieldError, ServiceContext, write_bulk
 from api.services.cells import csv_escape, csv_unescape, xlsx_cell
@@ -54,91 +55,8 @@ KEY_FIELD = {
     "relations": "key",
     "contacts": "key",
 }
-COLUMNS = {
-    "matters": [
-        "code",
-        "name",
-        "department",
-        "scope",
-        "modes",
-        "modesSample",
-        "keywords",
-        "aliases",
-        "nationalList",
-        "deadline",
-        "published",
-        "source",
-        "sourceUrl",
-        "sample",
-        "verifiedOn",
-        "guide",
-    ],
-    "halls": [
-        "key",
-        "name",
-        "regionCode",
-        "level",
-        "address",
-        "phone",
-        "openingHours",
-        "latitude",
-        "longitude",
-        "coordinatesApproximate",
-        "hasCrossRegionWindow",
-        "windowServices",
-        "matterCodes",
-        "source",
-        "sourceUrl",
-        "sample",
-        "verifiedOn",
-    ],
-    "agreements": [
-        "key",
-        "title",
-        "partnerCode",
-        "localCode",
-        "signedOn",
-        "effectiveFrom",
-        "expiresOn",
-        "status",
-        "citywideShared",
-        "notSharedReason",
-        "includesClause",
-        "matterCodes",
-        "documentRef",
-        "registeredOn",
-        "itemsCount",
-        "note",
-        "source",
-        "sourceUrl",
-        "sample",
-        "verifiedOn",
-    ],
-    "partners": ["regionCode", "populationIndex", "cooperationIndex", "sample"],
-    "relations": [
-        "key",
-        "kind",
-        "localCode",
-        "partnerCode",
-        "since",
-        "note",
-        "source",
-        "sourceUrl",
-        "verifiedOn",
-    ],
-    "contacts": [
-        "key",
-        "name",
-        "regionCode",
-        "organisation",
-        "role",
-        "phone",
-        "email",
-        "liaisonGroup",
-        "sample",
-        "verifiedOn",
-    ],
-}
+# The export's columns, in order: each record's field table (api/records.py).
+COLUMNS = {section: record.export_columns() for section, record in RECORD_SECTIONS.items()}
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 Progress = Callable[[str, int, int], None]

@@ -3,15 +3,16 @@ form to record or change an activity, and each partner region's cooperation page
 next to its activities).
 
 Same shape as the other record forms: GET renders (403 before anything is shown when the account
-may not record for that county), POST builds the import-format dict and calls the one service
-function inside one write transaction; field errors come back next to their fields with the input
-kept (422), a stale version shows both versions (409), success is a 303.
+may not record for that county), POST builds the import-format dict and saves it through
+`common.save_form`; field errors come back next to their fields with the input kept (422), a stale
+version shows both versions (409), success is a 303.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import HiddenField, StringField, TextAreaField
@@ -19,6 +20,7 @@ from wtforms.widgets import NumberInput
 
 from api.enums import ActivityKind, label
 from api.models import Activity
+from api.records import ACTIVITY
 from api.services.activities import (
     activity_snapshot,
     due_lists,
@@ -27,21 +29,22 @@ from api.services.activities import (
     load_activity,
     save_activity,
 )
-from api.services.base import Conflict, Forbidden, NotFound, ServiceError
+from api.services.base import Forbidden, NotFound, ServiceError
 from api.services.dashboard import all_contacts, load_agreements, table_rows
 from api.services.permissions import may_read_partner_work, may_record_activity
 from web.staff.common import (
     county_choices,
-    error_status,
+    fetch,
     int_or_none,
     lookup_region,
     page,
+    record_form,
     region_name,
+    save_form,
     see_other,
     state,
 )
-from web.staff.diff import side_by_side
-from web.staff.forms import LooseSelect, apply_errors, date_field
+from web.staff.forms import LooseSelect, date_field
 from web.staff.session import LOCAL_ROLES, Staff, StaffForm, make_form, staff_page
 
 KINDS = [(k.value, label(k.value)) for k in ActivityKind]
@@ -49,13 +52,13 @@ KINDS = [(k.value, label(k.value)) for k in ActivityKind]
 
 class ActivityForm(StaffForm):
     version = HiddenField()
-    kind = LooseSelect("活动类型")
-    partnerCode = StringField("合作地区(代码或名称)")
-    localCode = LooseSelect("本地开展单位")
-    heldOn = date_field("开展日期")
-    title = StringField("活动名称")
-    participants = StringField("参加人数(可不填)", widget=NumberInput(min=0))
-    outcome = TextAreaField("成效与后续安排(可不填)")
+    kind = LooseSelect(ACTIVITY.form_label("kind"))
+    partnerCode = StringField(ACTIVITY.form_label("partnerCode"))
+    localCode = LooseSelect(ACTIVITY.form_label("localCode"))
+    heldOn = date_field(ACTIVITY.form_label("heldOn"))
+    title = StringField(ACTIVITY.form_label("title"))
+    participants = StringField(ACTIVITY.form_label("participants"), widget=NumberInput(min=0))
+    outcome = TextAreaField(ACTIVITY.form_label("outcome"))
 
 
 SECTIONS = [
@@ -75,27 +78,19 @@ def _render_form(
     staff: Staff,
     form: ActivityForm,
     activity: Activity | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
-            "form": form,
-            "general": general or [],
-            "conflict": conflict,
-            "sections": SECTIONS,
-            "back": "/staff/activities",
-            "action": f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
-            "history": ("activity", str(activity.id)) if activity else None,
-        },
-        status=status,
+        form,
+        title=f"修改合作交流活动: {activity.title}" if activity else "登记合作交流活动",
+        sections=SECTIONS,
+        back="/staff/activities",
+        action=f"/staff/activities/{activity.id}/edit" if activity else "/staff/activities/new",
+        history=("activity", str(activity.id)) if activity else None,
         nav="activities",
+        **shown,
     )
 
 
@@ -113,13 +108,6 @@ async def _raw(staff: Staff, form: ActivityForm) -> dict[str, Any] | None:
         "participants": form.participants.data,
         "outcome": form.outcome.data,
     }
-
-
-def _failure(form: ActivityForm, error: ServiceError) -> list[str]:
-    general = apply_errors(form, error.fields)
-    if not error.fields or general:
-        general.insert(0, error.message)
-    return general
 
 
 def _rows(staff: Staff, activities: list[Activity]) -> list[dict[str, Any]]:
@@ -215,16 +203,13 @@ async def activity_new(request: Request, staff: Staff) -> Response:
     raw = await _raw(staff, form)
     if raw is None:
         return _render_form(request, staff, form, None, status=422)
-    try:
-        async with state(request).db.write() as session:
-            activity = await save_activity(session, staff.ctx(), raw)
-            partner = activity.partner_code
-    except Forbidden:
-        raise
-    except ServiceError as error:
-        return _render_form(
-            request, staff, form, None, general=_failure(form, error), status=error_status(error)
-        )
+
+    async def save(session: AsyncSession) -> str:
+        return (await save_activity(session, staff.ctx(), raw)).partner_code
+
+    partner, failed = await save_form(request, form, save, record="activity", refuse=ServiceError)
+    if failed is not None:
+        return _render_form(request, staff, form, None, **failed.shown)
     return see_other(f"/staff/activities/partner/{partner}?saved=1")
 
 
@@ -242,29 +227,20 @@ async def activity_edit(request: Request, staff: Staff) -> Response:
     raw = await _raw(staff, form)
     if raw is None:
         return _render_form(request, staff, form, activity, status=422)
-    try:
-        async with state(request).db.write() as session:
-            await save_activity(
-                session,
-                staff.ctx(),
-                raw,
-                activity_id=activity_id,
-                version=int_or_none(form.version.data) or 0,
-            )
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await session.get(Activity, activity_id)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, raw, staff.catalog.tree)
-        return _render_form(
-            request, staff, form, fresh or activity, general=[error.message], status=409, conflict=rows
-        )
-    except Forbidden:
-        raise
-    except ServiceError as error:
-        return _render_form(
-            request, staff, form, activity, general=_failure(form, error), status=error_status(error)
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_activity(
+            session, staff.ctx(), raw, activity_id=activity_id, version=int_or_none(form.version.data) or 0
+        ),
+        record="activity",
+        mine=raw,
+        reload=lambda: fetch(request, Activity, activity_id),
+        tree=staff.catalog.tree,
+        refuse=ServiceError,
+    )
+    if failed is not None:
+        return _render_form(request, staff, form, failed.fresh or activity, **failed.shown)
     return see_other(f"/staff/activities/partner/{raw['partnerCode']}?saved=1")
 
 

@@ -1,10 +1,6 @@
 """Agreements (一地签约、全市共享): list, detail, new, edit and the reach preview.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -12,30 +8,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api import rules
 from api.models import Agreement
 from api.services.agreements import create_agreement, load_agreement, update_agreement
-from api.services.base import BadInput, Conflict, Forbidden, NotFound, today
+from api.services.base import Forbidden, NotFound, today
 from api.services.dashboard import all_contacts, contacts_for_region, load_agreements, table_rows
 from api.services.permissions import may_edit_local, may_see_agreement
 from api.services.snapshots import agreement_snapshot
 from web.staff.common import (
     county_choices,
-    error_status,
-    form_failure,
     int_or_none,
     lookup_region,
     matter_choices,
     page,
     path_id,
     region_name,
+    save_form,
     see_other,
     state,
 )
-from web.staff.diff import side_by_side
 from web.staff.forms import AgreementForm
 from web.staff.session import LOCAL_ROLES, Staff, make_form, staff_page
 
@@ -228,21 +223,15 @@ async def agreement_new(request: Request, staff: Staff) -> Response:
         return _render_agreement_form(
             request, staff, form, agreement=None, status=status, candidates=candidates, partner_code=partner
         )
-    try:
-        async with state(request).db.write() as session:
-            agreement = await create_agreement(
-                session, ctx, agreement_raw(form, partner), require_not_shared_reason=True
-            )
-            agreement_id = agreement.id
-    except BadInput as error:
+    raw = agreement_raw(form, partner)
+
+    async def save(session: AsyncSession) -> int:
+        return (await create_agreement(session, ctx, raw, require_not_shared_reason=True)).id
+
+    agreement_id, failed = await save_form(request, form, save, record="agreement")
+    if failed is not None:
         return _render_agreement_form(
-            request,
-            staff,
-            form,
-            agreement=None,
-            general=form_failure(form, error),
-            status=error_status(error),
-            partner_code=partner,
+            request, staff, form, agreement=None, partner_code=partner, **failed.shown
         )
     return see_other(f"/staff/agreements/{agreement_id}?saved=1")
 
@@ -306,33 +295,20 @@ async def agreement_edit(request: Request, staff: Staff) -> Response:
     version = int_or_none(form.version.data) or 0
     raw = {**agreement_snapshot(agreement, None), **agreement_raw(form, partner)}
     raw.pop("registeredOn", None)  # kept by the service: the 3-day rule measures the first registration
-    try:
-        async with state(request).db.write() as session:
-            await update_agreement(session, ctx, agreement_id, version, raw, require_not_shared_reason=True)
-    except Conflict as error:
-        fresh = await _load_agreement(request, agreement_id)
-        form.version.data = str(fresh.version)
-        mine = {**(error.current or {}), **{k: v for k, v in raw.items() if k in (error.current or {})}}
-        rows = side_by_side(error.current or {}, mine, ctx.tree)
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: update_agreement(
+            session, ctx, agreement_id, version, raw, require_not_shared_reason=True
+        ),
+        record="agreement",
+        mine=lambda current: {**current, **{k: v for k, v in raw.items() if k in current}},
+        reload=lambda: _load_agreement(request, agreement_id),
+        tree=ctx.tree,
+    )
+    if failed is not None:
         return _render_agreement_form(
-            request,
-            staff,
-            form,
-            agreement=fresh,
-            status=409,
-            conflict=rows,
-            general=[error.message],
-            partner_code=partner,
-        )
-    except BadInput as error:
-        return _render_agreement_form(
-            request,
-            staff,
-            form,
-            agreement=agreement,
-            general=form_failure(form, error),
-            status=error_status(error),
-            partner_code=partner,
+            request, staff, form, agreement=failed.fresh or agreement, partner_code=partner, **failed.shown
         )
     return see_other(f"/staff/agreements/{agreement_id}?saved=1")
 

@@ -6,21 +6,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from api import rules
 from api.enums import Role
-from api.services.base import SHANGHAI, NotFound, ServiceError
+from api.services.base import SHANGHAI, BadInput, Conflict, Forbidden, NotFound, ServiceError
 from api.state import AppState, state_of
 from web import regions
 from web.staff.diff import side_by_side
 from web.staff.forms import apply_errors
 from web.staff.session import CsrfOnly, Staff, make_form
 from web.templating import render
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _CODE = re.compile(r"^\d{6}(?:\d{3})?$")
 
@@ -60,6 +66,37 @@ def page(
         base["logout_form"] = make_form(request, CsrfOnly)
     base.update(context or {})
     return render(request, template, base, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def record_form(
+    request: Request,
+    staff: Staff,
+    form: Any,
+    *,
+    title: str,
+    sections: Any,
+    action: str,
+    back: str,
+    nav: str,
+    history: tuple[str, str] | None = None,
+    general: list[str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    **extra: Any,
+) -> Response:
+    """A record's new or edit page (staff/record_form.html): its sections of fields with the service's
+    errors next to them, what no field shows above the form, a stale save side by side (`conflict`)."""
+    context = {
+        "title": title,
+        "form": form,
+        "sections": sections,
+        "action": action,
+        "back": back,
+        "history": history,
+        "general": general or [],
+        "conflict": conflict,
+    }
+    return page(request, staff, "staff/record_form.html", {**context, **extra}, status=status, nav=nav)
 
 
 def see_other(url: str) -> Response:
@@ -149,17 +186,68 @@ def region_name(tree: rules.RegionTree, code: str | None) -> str:
 
 @dataclass
 class Outcome:
-    """What a form handler shows after a failed save."""
+    """What a form handler shows after a failed save: the status, the messages above the form, the
+    two versions side by side after a stale save, and the record as it is now stored (`fresh`)."""
 
     status: int
     general: list[str]
     conflict: list[tuple[str, str, str, bool]] | None = None
+    fresh: Any = None
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The keyword arguments of a record module's form renderer."""
+        return {"general": self.general, "status": self.status, "conflict": self.conflict}
 
 
-def conflict_rows(
-    current: dict[str, Any] | None, mine: dict[str, Any], tree: Any
-) -> list[tuple[str, str, str, bool]]:
-    return side_by_side(current or {}, mine, tree)
+async def fetch(request: Request, model: type[T], ident: Any) -> T | None:
+    """One row by primary key in its own read transaction (a stale save's fresh copy)."""
+    async with state(request).db.read() as session:
+        return await session.get(model, ident)
+
+
+async def save_form(
+    request: Request,
+    form: Any,
+    save: Callable[[AsyncSession], Awaitable[R]],
+    *,
+    record: str,
+    mine: Mapping[str, Any] | Callable[[dict[str, Any]], Mapping[str, Any]] = MappingProxyType({}),
+    reload: Callable[[], Awaitable[Any]] | None = None,
+    tree: Any = None,
+    leave_out: tuple[str, ...] = (),
+    refuse: type[ServiceError] = BadInput,
+    failure: Callable[[Any, ServiceError], list[str]] | None = None,
+) -> tuple[R | None, Outcome | None]:
+    """The save step of every record's new and edit page: `save(session)` in one write transaction.
+
+    Returns (what `save` returned, None), or (None, what to show) when the service refused: a stale
+    version (409) reloads the record (`reload`), moves the form's version on and lays the stored
+    version (less `leave_out`) beside what the form says (`mine`: a dict, or made from the stored
+    version); a refusal of type `refuse` (400/422) puts the field errors next to their fields and
+    the rest above the form (`failure`, default `form_failure`). The form keeps what was typed.
+    Forbidden is never shown on the form: it goes on to the 403 page.
+    """
+    try:
+        async with state(request).db.write() as session:
+            return await save(session), None
+    except Conflict as error:
+        current = {k: v for k, v in (error.current or {}).items() if k not in leave_out}
+        fresh = await reload() if reload is not None else None
+        if hasattr(form, "version"):
+            form.version.data = str(fresh.version if fresh is not None else "")
+        typed = mine(current) if callable(mine) else mine
+        rows = side_by_side(current, dict(typed), tree, record)
+        return None, Outcome(409, [error.message], rows, fresh)
+    except Forbidden:
+        raise
+    except refuse as error:
+        return None, Outcome(error_status(error), (failure or form_failure)(form, error))
+
+
+def message_and_fields(form: Any, error: ServiceError) -> list[str]:
+    """The service's message always above the form, then what no field shows (the handbook's pages)."""
+    return [error.message, *apply_errors(form, error.fields)]
 
 
 def error_status(error: ServiceError) -> int:

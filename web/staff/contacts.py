@@ -1,10 +1,6 @@
 """Contacts (一录) and liaison groups (一群): list, new and edit.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -16,24 +12,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.models import Contact, LiaisonGroup
-from api.services.base import BadInput, Conflict, Forbidden, NotFound
+from api.services.base import Forbidden, NotFound
 from api.services.dashboard import all_contacts
 from api.services.liaison import groups_with_counts, save_group
 from api.services.permissions import may_edit_contact, may_see_contact
 from api.services.snapshots import contact_snapshot
 from api.services.versioned import create_contact, update_contact
 from web.staff.common import (
-    error_status,
-    form_failure,
+    fetch,
     int_or_none,
     lookup_region,
     page,
     path_id,
+    record_form,
     region_name,
+    save_form,
     see_other,
     state,
 )
-from web.staff.diff import side_by_side
 from web.staff.forms import ContactForm, GroupForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
@@ -79,29 +75,21 @@ async def _render_contact_form(
     staff: Staff,
     form: ContactForm,
     contact: Contact | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     form.liaisonGroup.render_kw = {"list": "liaison-groups"}
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改联络人: {contact.name}" if contact else "新增联络人",
-            "form": form,
-            "sections": CONTACT_SECTIONS,
-            "general": general or [],
-            "conflict": conflict,
-            "datalist": ("liaison-groups", await _group_names(request)),
-            "action": f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new",
-            "back": "/staff/contacts",
-            "history": ("contact", contact.key or str(contact.id)) if contact else None,
-        },
-        status=status,
+        form,
+        title=f"修改联络人: {contact.name}" if contact else "新增联络人",
+        sections=CONTACT_SECTIONS,
+        datalist=("liaison-groups", await _group_names(request)),
+        action=f"/staff/contacts/{contact.id}/edit" if contact else "/staff/contacts/new",
+        back="/staff/contacts",
+        history=("contact", contact.key or str(contact.id)) if contact else None,
         nav="contacts",
+        **shown,
     )
 
 
@@ -140,13 +128,12 @@ async def contact_new(request: Request, staff: Staff) -> Response:
     if found.problem:
         form.regionCode.errors = [found.problem]
         return await _render_contact_form(request, staff, form, None, status=422)
-    try:
-        async with state(request).db.write() as session:
-            await create_contact(session, staff.ctx(), contact_raw(form, found.code))
-    except BadInput as error:
-        return await _render_contact_form(
-            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
-        )
+    raw = contact_raw(form, found.code)
+    _, failed = await save_form(
+        request, form, lambda session: create_contact(session, staff.ctx(), raw), record="contact"
+    )
+    if failed is not None:
+        return await _render_contact_form(request, staff, form, None, **failed.shown)
     return see_other("/staff/contacts?saved=1")
 
 
@@ -177,25 +164,19 @@ async def contact_edit(request: Request, staff: Staff) -> Response:
         form.regionCode.errors = [found.problem]
         return await _render_contact_form(request, staff, form, contact, status=422)
     raw = contact_raw(form, found.code)
-    try:
-        async with state(request).db.write() as session:
-            await update_contact(session, staff.ctx(), contact_id, int_or_none(form.version.data) or 0, raw)
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await session.get(Contact, contact_id)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(
-            error.current or {},
-            {k: raw.get(k) for k in (error.current or {}) if k in raw},
-            staff.catalog.tree,
-        )
-        return await _render_contact_form(
-            request, staff, form, fresh or contact, general=[error.message], status=409, conflict=rows
-        )
-    except BadInput as error:
-        return await _render_contact_form(
-            request, staff, form, contact, general=form_failure(form, error), status=error_status(error)
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: update_contact(
+            session, staff.ctx(), contact_id, int_or_none(form.version.data) or 0, raw
+        ),
+        record="contact",
+        mine=lambda current: {k: raw.get(k) for k in current if k in raw},
+        reload=lambda: fetch(request, Contact, contact_id),
+        tree=staff.catalog.tree,
+    )
+    if failed is not None:
+        return await _render_contact_form(request, staff, form, failed.fresh or contact, **failed.shown)
     return see_other("/staff/contacts?saved=1")
 
 
@@ -213,20 +194,17 @@ async def group_form(request: Request, staff: Staff) -> Response:
             raise NotFound(f"没有编号为 {group_id} 的联络群")
 
     def render_group(form: GroupForm, general: list[str] | None = None, status: int = 200) -> Response:
-        return page(
+        return record_form(
             request,
             staff,
-            "staff/record_form.html",
-            {
-                "title": f"联络群: {group.name}" if group else "新建通办联络群",
-                "form": form,
-                "sections": GROUP_SECTIONS,
-                "general": general or [],
-                "conflict": None,
-                "back": "/staff/contacts",
-                "action": f"/staff/groups/{group.id}/edit" if group else "/staff/groups/new",
-                "history": ("liaison-group", str(group.id)) if group else None,
-            },
+            form,
+            title=f"联络群: {group.name}" if group else "新建通办联络群",
+            sections=GROUP_SECTIONS,
+            general=general,
+            conflict=None,
+            back="/staff/contacts",
+            action=f"/staff/groups/{group.id}/edit" if group else "/staff/groups/new",
+            history=("liaison-group", str(group.id)) if group else None,
             status=status,
             nav="contacts",
         )
@@ -235,14 +213,13 @@ async def group_form(request: Request, staff: Staff) -> Response:
         data = {"name": group.name, "channel": group.channel or "", "note": group.note or ""} if group else {}
         return render_group(make_form(request, GroupForm, data=data))
     form = make_form(request, GroupForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            await save_group(
-                session,
-                staff.ctx(),
-                {"name": form.name.data, "channel": form.channel.data, "note": form.note.data},
-                group_id=group_id,
-            )
-    except BadInput as error:
-        return render_group(form, form_failure(form, error), error_status(error))
+    raw = {"name": form.name.data, "channel": form.channel.data, "note": form.note.data}
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_group(session, staff.ctx(), raw, group_id=group_id),
+        record="liaison-group",
+    )
+    if failed is not None:
+        return render_group(form, failed.general, failed.status)
     return see_other("/staff/contacts?saved=group")

@@ -35,6 +35,7 @@ from web.staff.common import (
     int_or_none,
     lookup_region,
     page,
+    record_form,
     region_name,
     see_other,
     state,
@@ -232,23 +233,18 @@ async def feedback_new(request: Request, staff: Staff) -> Response:
 def _render_feedback_new(
     request: Request, staff: Staff, form: FeedbackForm, general: list[str] | None = None, status: int = 200
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": "填报问题反馈单",
-            "form": form,
-            "general": general or [],
-            "conflict": None,
-            "back": "/staff/feedback",
-            "sections": [
-                ("问题", ["description", "stage", "category"]),
-                ("涉及", ["matterCode", "homeRegionCode", "countyCode", "partnerCode", "contact"]),
-            ],
-            "action": "/staff/feedback/new",
-            "history": None,
-        },
+        form,
+        title="填报问题反馈单",
+        general=general,
+        back="/staff/feedback",
+        sections=[
+            ("问题", ["description", "stage", "category"]),
+            ("涉及", ["matterCode", "homeRegionCode", "countyCode", "partnerCode", "contact"]),
+        ],
+        action="/staff/feedback/new",
         status=status,
         nav="feedback",
     )

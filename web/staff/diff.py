@@ -2,7 +2,7 @@
 
 Records are compared as the import-format dicts the services snapshot (api.services.snapshots):
 one row per field that differs, with the field's Chinese name and both values as a person reads
-them. Text is compared character by character (difflib), which suits Chinese, where a changed word
+them (named by the record's field table, `api/records.py`). Text is compared character by character (difflib), which suits Chinese, where a changed word
 is a few characters with no spaces around it; a guide is compared line by line.
 """
 
@@ -12,8 +12,11 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from api.records import record_for
 from api.words import LABELS
 
+# Field names for records without a field table in api/records.py (feedback, settings, handbook
+# editions, accounts), and for a change-log row whose record type is not known.
 FIELD_LABELS: dict[str, str] = {
     "key": "标识",
     "code": "编码",
@@ -54,8 +57,8 @@ FIELD_LABELS: dict[str, str] = {
     "openingHours": "办公时间",
     "latitude": "纬度",
     "longitude": "经度",
-    "coordinatesApproximate": "坐标为近似",
-    "hasCrossRegionWindow": "跨区域通办窗口",
+    "coordinatesApproximate": "坐标为近似位置",
+    "hasCrossRegionWindow": "设有跨区域通办窗口",
     "windowServices": "窗口服务",
     "organisation": "单位",
     "role": "职务",
@@ -81,7 +84,7 @@ FIELD_LABELS: dict[str, str] = {
     "materials": "申请材料",
     "steps": "办理流程",
     "timeLimitDays": "办理时限(工作日)",
-    "fee": "收费",
+    "fee": "收费标准",
     "legalBasis": "设定依据",
     "walkthrough": "教你办",
     "publisher": "发布单位",
@@ -93,6 +96,15 @@ FIELD_LABELS: dict[str, str] = {
     "entries": "条目数",
     "feedback": "反馈单",
 }
+
+
+def field_label(field: str, record: str | None = None) -> str:
+    """A field's Chinese name: the record's own word (record = change-log entity or import section)."""
+    spec = record_for(record)
+    if spec is not None and field in spec:
+        return spec.label(field)
+    return FIELD_LABELS.get(field, field)
+
 
 REGION_FIELDS = frozenset({"partnerCode", "localCode", "regionCode", "countyCode"})
 
@@ -118,7 +130,7 @@ class FieldChange:
         return bool(self.lines)
 
 
-def display(value: Any, field: str = "", tree: Any = None) -> str:
+def display(value: Any, field: str = "", tree: Any = None, record: str | None = None) -> str:
     """A stored value as a person reads it."""
     if value is None or value == "" or value == []:
         return "(空)"
@@ -142,7 +154,7 @@ def display(value: Any, field: str = "", tree: Any = None) -> str:
 
         if "conditions" in value or "materials" in value:
             return "\n".join(guide_text_lines(value))
-        return "; ".join(f"{FIELD_LABELS.get(k, k)}: {display(v, k, tree)}" for k, v in value.items())
+        return "; ".join(f"{field_label(k, record)}: {display(v, k, tree)}" for k, v in value.items())
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value)
@@ -176,8 +188,10 @@ def line_diff(before: str, after: str) -> tuple[tuple[str, str], ...]:
     return tuple(lines)
 
 
-def field_change(field: str, before: Any, after: Any, tree: Any = None) -> FieldChange:
-    left, right = display(before, field, tree), display(after, field, tree)
+def field_change(
+    field: str, before: Any, after: Any, tree: Any = None, record: str | None = None
+) -> FieldChange:
+    left, right = display(before, field, tree, record), display(after, field, tree, record)
     multiline = "\n" in left or "\n" in right
     if multiline:
         segments: tuple[tuple[Segment, ...], tuple[Segment, ...]] = (
@@ -199,11 +213,11 @@ def field_change(field: str, before: Any, after: Any, tree: Any = None) -> Field
             segments = whole  # unrelated texts: a character diff would only confuse
         else:
             segments = char_segments(left, right)
-    return FieldChange(field, FIELD_LABELS.get(field, field), left, right, segments[0], segments[1], lines)
+    return FieldChange(field, field_label(field, record), left, right, segments[0], segments[1], lines)
 
 
 def record_diff(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, tree: Any = None
+    before: dict[str, Any] | None, after: dict[str, Any] | None, tree: Any = None, record: str | None = None
 ) -> list[FieldChange]:
     """The fields that differ between two snapshots (a created record: every filled field)."""
     before = before or {}
@@ -214,12 +228,12 @@ def record_diff(
         old, new = before.get(key), after.get(key)
         if old == new or (old in (None, "", []) and new in (None, "", [])):
             continue
-        changes.append(field_change(key, old, new, tree))
+        changes.append(field_change(key, old, new, tree, record))
     return changes
 
 
 def side_by_side(
-    theirs: dict[str, Any], mine: dict[str, Any], tree: Any = None
+    theirs: dict[str, Any], mine: dict[str, Any], tree: Any = None, record: str | None = None
 ) -> list[tuple[str, str, str, bool]]:
     """(label, their value, my value, differs) for every field either side has: for a stale save."""
     keys = list(theirs.keys()) + [k for k in mine if k not in theirs]
@@ -230,7 +244,7 @@ def side_by_side(
         left, right = display(theirs.get(key), key, tree), display(mine.get(key), key, tree)
         if key not in mine:
             right = "(表单未包含)"
-        rows.append((FIELD_LABELS.get(key, key), left, right, key in mine and left != right))
+        rows.append((field_label(key, record), left, right, key in mine and left != right))
     return rows
 
 

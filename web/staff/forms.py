@@ -30,6 +30,18 @@ from api.enums import (
     WindowService,
     label,
 )
+from api.records import (
+    AGREEMENT,
+    CASE,
+    CONTACT,
+    FAQ_ENTRY,
+    GUIDE,
+    HALL,
+    LIAISON_GROUP,
+    MATTER,
+    PARTNER,
+    SYNONYM,
+)
 from api.services.base import FieldError
 from api.services.feedback import CATEGORIES
 from web.staff.session import StaffForm
@@ -70,70 +82,70 @@ class LoginForm(StaffForm):
 
 class AgreementForm(StaffForm):
     version = HiddenField()
-    partnerCode = StringField("合作地区(行政区划代码或名称)")
-    localCode = LooseSelect("本地签约方")
-    title = StringField("协议名称(留空自动生成)")
-    signedOn = date_field("签约日期")
-    effectiveFrom = date_field("生效日期(留空同签约日)")
-    expiresOn = date_field("到期日期(长期有效留空)")
+    partnerCode = StringField(AGREEMENT.form_label("partnerCode"))
+    localCode = LooseSelect(AGREEMENT.form_label("localCode"))
+    title = StringField(AGREEMENT.form_label("title"))
+    signedOn = date_field(AGREEMENT.form_label("signedOn"))
+    effectiveFrom = date_field(AGREEMENT.form_label("effectiveFrom"))
+    expiresOn = date_field(AGREEMENT.form_label("expiresOn"))
     status = LooseSelect(
-        "状态",
+        AGREEMENT.form_label("status"),
         choices=_choices(
             s for s in AgreementStatus if s not in (AgreementStatus.PENDING, AgreementStatus.EXPIRED)
         ),
     )
-    citywideShared = BooleanField("一地签约、全市共享: 与本地签约后, 合作效力及于台州市各县(市、区)")
+    citywideShared = BooleanField(AGREEMENT.form_label("citywideShared"))
     includesClause = LooseSelect(
-        "签署文本是否写明“一地签约、全市共享”条款",
+        AGREEMENT.form_label("includesClause"),
         choices=_pairs(
             [("", "尚未核对"), ("yes", "是, 签署文本含该条款"), ("no", "否, 签署文本不含该条款(需补充协议)")]
         ),
     )
-    notSharedReason = TextAreaField("未实行全市共享的原因(取消上一项勾选时必填, 公众查询时可见)")
+    notSharedReason = TextAreaField(AGREEMENT.form_label("notSharedReason"))
     coverage = LooseSelect(
         "通办事项范围", choices=_pairs([("all", "全部跨省通办事项"), ("listed", "仅下列勾选的事项")])
     )
-    matterCodes = CheckboxList("约定事项")
-    itemsCount = StringField("协议载明的事项数", widget=NumberInput(min=0))
-    documentRef = StringField("文号")
-    note = TextAreaField("备注")
-    source = TextAreaField("来源")
-    sourceUrl = StringField("来源网址")
-    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
-    key = StringField("标识(可选, 供导入导出对应)")
+    matterCodes = CheckboxList(AGREEMENT.form_label("matterCodes"))
+    itemsCount = StringField(AGREEMENT.form_label("itemsCount"), widget=NumberInput(min=0))
+    documentRef = StringField(AGREEMENT.form_label("documentRef"))
+    note = TextAreaField(AGREEMENT.form_label("note"))
+    source = TextAreaField(AGREEMENT.form_label("source"))
+    sourceUrl = StringField(AGREEMENT.form_label("sourceUrl"))
+    verifiedOn = date_field(AGREEMENT.form_label("verifiedOn"))
+    key = StringField(AGREEMENT.form_label("key"))
 
 
 class MatterForm(StaffForm):
     version = HiddenField()
-    code = StringField("事项编码")
-    name = StringField("事项名称")
-    department = StringField("主管部门")
-    scope = LooseSelect("通办范围", choices=_choices(MatterScope))
-    modes = CheckboxList("办理方式", choices=_choices(HandlingMode))
-    keywords = StringField("关键词(逗号或顿号分隔)")
-    aliases = StringField("其他名称(逗号分隔)")
-    nationalList = StringField("国家清单批次(如 2020-35)")
-    deadline = StringField("完成时限")
-    published = BooleanField("公开(在公众页面显示)")
-    source = TextAreaField("来源")
-    sourceUrl = StringField("来源网址")
-    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
-    sample = BooleanField("示例数据")
+    code = StringField(MATTER.form_label("code"))
+    name = StringField(MATTER.form_label("name"))
+    department = StringField(MATTER.form_label("department"))
+    scope = LooseSelect(MATTER.form_label("scope"), choices=_choices(MatterScope))
+    modes = CheckboxList(MATTER.form_label("modes"), choices=_choices(HandlingMode))
+    keywords = StringField(MATTER.form_label("keywords"))
+    aliases = StringField(MATTER.form_label("aliases"))
+    nationalList = StringField(MATTER.form_label("nationalList"))
+    deadline = StringField(MATTER.form_label("deadline"))
+    published = BooleanField(MATTER.form_label("published"))
+    source = TextAreaField(MATTER.form_label("source"))
+    sourceUrl = StringField(MATTER.form_label("sourceUrl"))
+    verifiedOn = date_field(MATTER.form_label("verifiedOn"))
+    sample = BooleanField(MATTER.form_label("sample"))
 
 
 class GuideForm(StaffForm):
     draft_version = HiddenField()
-    conditions = TextAreaField("受理条件")
-    materials = TextAreaField("申请材料(每行一项: 名称 | 必需/非必需 | 份数 | 备注)")
-    steps = TextAreaField("办理流程(每行一步)")
-    timeLimitDays = StringField("办理时限(工作日)", widget=NumberInput(min=0))
-    fee = StringField("收费标准")
-    legalBasis = TextAreaField("设定依据")
-    walkthrough = TextAreaField("教你办(分步说明)")
-    publisher = StringField("发布单位")
-    sourceUrl = StringField("来源网址")
-    publishedOn = date_field("来源发布日期(发布单位公布该指南的日期)")
-    sample = BooleanField("示例数据")
+    conditions = TextAreaField(GUIDE.form_label("conditions"))
+    materials = TextAreaField(GUIDE.form_label("materials"))
+    steps = TextAreaField(GUIDE.form_label("steps"))
+    timeLimitDays = StringField(GUIDE.form_label("timeLimitDays"), widget=NumberInput(min=0))
+    fee = StringField(GUIDE.form_label("fee"))
+    legalBasis = TextAreaField(GUIDE.form_label("legalBasis"))
+    walkthrough = TextAreaField(GUIDE.form_label("walkthrough"))
+    publisher = StringField(GUIDE.form_label("publisher"))
+    sourceUrl = StringField(GUIDE.form_label("sourceUrl"))
+    publishedOn = date_field(GUIDE.form_label("publishedOn"))
+    sample = BooleanField(GUIDE.form_label("sample"))
 
 
 class GuideActionForm(StaffForm):
@@ -142,50 +154,50 @@ class GuideActionForm(StaffForm):
 
 class HallForm(StaffForm):
     version = HiddenField()
-    name = StringField("大厅名称")
-    regionCode = LooseSelect("所在地")
-    level = LooseSelect("层级", choices=_choices(HallLevel))
-    address = StringField("地址")
-    phone = StringField("电话")
-    openingHours = TextAreaField("办公时间")
+    name = StringField(HALL.form_label("name"))
+    regionCode = LooseSelect(HALL.form_label("regionCode"))
+    level = LooseSelect(HALL.form_label("level"), choices=_choices(HallLevel))
+    address = StringField(HALL.form_label("address"))
+    phone = StringField(HALL.form_label("phone"))
+    openingHours = TextAreaField(HALL.form_label("openingHours"))
     coordinates = StringField(
         "从地图复制的坐标(可选, 如 28.66,121.42 或 28.66°N, 121.42°E; 填写后覆盖下面的经纬度, 并标记为精确位置)"
     )
-    latitude = StringField("纬度")
-    longitude = StringField("经度")
-    coordinatesApproximate = BooleanField("坐标为近似位置")
-    hasCrossRegionWindow = BooleanField("设有跨区域通办窗口")
-    windowServices = CheckboxList("窗口服务", choices=_choices(WindowService))
-    matterCodes = CheckboxList("本大厅受理的其他事项")
-    source = TextAreaField("来源")
-    sourceUrl = StringField("来源网址")
-    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
-    key = StringField("标识(可选)")
+    latitude = StringField(HALL.form_label("latitude"))
+    longitude = StringField(HALL.form_label("longitude"))
+    coordinatesApproximate = BooleanField(HALL.form_label("coordinatesApproximate"))
+    hasCrossRegionWindow = BooleanField(HALL.form_label("hasCrossRegionWindow"))
+    windowServices = CheckboxList(HALL.form_label("windowServices"), choices=_choices(WindowService))
+    matterCodes = CheckboxList(HALL.form_label("matterCodes"))
+    source = TextAreaField(HALL.form_label("source"))
+    sourceUrl = StringField(HALL.form_label("sourceUrl"))
+    verifiedOn = date_field(HALL.form_label("verifiedOn"))
+    key = StringField(HALL.form_label("key"))
 
 
 class ContactForm(StaffForm):
     version = HiddenField()
-    name = StringField("姓名")
-    regionCode = StringField("所属地区(行政区划代码或名称)")
-    organisation = StringField("单位")
-    role = StringField("职务/岗位")
-    phone = StringField("电话")
-    email = StringField("电子邮箱")
-    liaisonGroup = StringField("所在通办联络群")
-    verifiedOn = date_field("核实日期(最近一次对照来源核实的日期)")
-    sample = BooleanField("示例数据")
+    name = StringField(CONTACT.form_label("name"))
+    regionCode = StringField(CONTACT.form_label("regionCode"))
+    organisation = StringField(CONTACT.form_label("organisation"))
+    role = StringField(CONTACT.form_label("role"))
+    phone = StringField(CONTACT.form_label("phone"))
+    email = StringField(CONTACT.form_label("email"))
+    liaisonGroup = StringField(CONTACT.form_label("liaisonGroup"))
+    verifiedOn = date_field(CONTACT.form_label("verifiedOn"))
+    sample = BooleanField(CONTACT.form_label("sample"))
 
 
 class GroupForm(StaffForm):
-    name = StringField("联络群名称")
-    channel = StringField("渠道(如 浙政钉群号)")
-    note = TextAreaField("说明")
+    name = StringField(LIAISON_GROUP.form_label("name"))
+    channel = StringField(LIAISON_GROUP.form_label("channel"))
+    note = TextAreaField(LIAISON_GROUP.form_label("note"))
 
 
 class PartnerForm(StaffForm):
     version = HiddenField()
-    populationIndex = StringField("人口潜力指数(0–100)")
-    cooperationIndex = StringField("合作潜力指数(0–100)")
+    populationIndex = StringField(PARTNER.form_label("populationIndex"))
+    cooperationIndex = StringField(PARTNER.form_label("cooperationIndex"))
 
 
 class ThresholdForm(StaffForm):
@@ -194,7 +206,7 @@ class ThresholdForm(StaffForm):
 
 
 class SynonymForm(StaffForm):
-    terms = StringField("同义词(逗号或顿号分隔, 如: 社保卡、社会保障卡)")
+    terms = StringField(SYNONYM.form_label("terms"))
 
 
 class DeleteForm(StaffForm):
@@ -221,10 +233,10 @@ class MoveForm(StaffForm):
 class FaqEntryForm(StaffForm):
     version = HiddenField()
     feedbackId = HiddenField()
-    question = TextAreaField("问题")
-    answer = TextAreaField("解答")
-    matterCode = StringField("相关事项编码")
-    published = BooleanField("编入下一版手册")
+    question = TextAreaField(FAQ_ENTRY.form_label("question"))
+    answer = TextAreaField(FAQ_ENTRY.form_label("answer"))
+    matterCode = StringField(FAQ_ENTRY.form_label("matterCode"))
+    published = BooleanField(FAQ_ENTRY.form_label("published"))
 
 
 class EditionForm(StaffForm):
@@ -235,13 +247,13 @@ class EditionForm(StaffForm):
 
 class CaseForm(StaffForm):
     version = HiddenField()
-    title = StringField("案例标题")
-    summary = TextAreaField("经过与做法")
-    matterCode = StringField("相关事项编码")
-    countyCode = LooseSelect("县(市、区)")
-    partnerCode = StringField("合作地区(代码或名称)")
-    happenedOn = date_field("发生日期")
-    published = BooleanField("在公众页面发布")
+    title = StringField(CASE.form_label("title"))
+    summary = TextAreaField(CASE.form_label("summary"))
+    matterCode = StringField(CASE.form_label("matterCode"))
+    countyCode = LooseSelect(CASE.form_label("countyCode"))
+    partnerCode = StringField(CASE.form_label("partnerCode"))
+    happenedOn = date_field(CASE.form_label("happenedOn"))
+    published = BooleanField(CASE.form_label("published"))
 
 
 class OutreachForm(StaffForm):

@@ -1,10 +1,6 @@
 """Halls and their windows (大厅、窗口): list, new and edit, with pasted map coordinates.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -12,28 +8,28 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.models import Hall
-from api.services.base import BadInput, Conflict, FieldError, Forbidden, NotFound
+from api.services.base import BadInput, FieldError, Forbidden, NotFound
 from api.services.geo import CoordinateError, outside_county, parse_coordinates
 from api.services.halls import load_hall, upsert_hall
 from api.services.permissions import may_edit_local
 from api.services.snapshots import hall_snapshot
 from web.staff.common import (
-    error_status,
-    form_failure,
     int_or_none,
     local_place_choices,
     matter_choices,
     page,
     path_id,
+    record_form,
     region_name,
+    save_form,
     see_other,
     state,
 )
-from web.staff.diff import side_by_side
 from web.staff.forms import HallForm
 from web.staff.session import LOCAL_ROLES, Staff, make_form, staff_page
 
@@ -112,27 +108,19 @@ def _render_hall_form(
     staff: Staff,
     form: HallForm,
     hall: Hall | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改服务大厅: {hall.name}" if hall else "新增服务大厅",
-            "form": form,
-            "sections": HALL_SECTIONS,
-            "general": general or [],
-            "conflict": conflict,
-            "action": f"/staff/halls/{hall.id}/edit" if hall else "/staff/halls/new",
-            "back": "/staff/halls",
-            "history": ("hall", hall.key or str(hall.id)) if hall else None,
-        },
-        status=status,
+        form,
+        title=f"修改服务大厅: {hall.name}" if hall else "新增服务大厅",
+        sections=HALL_SECTIONS,
+        action=f"/staff/halls/{hall.id}/edit" if hall else "/staff/halls/new",
+        back="/staff/halls",
+        history=("hall", hall.key or str(hall.id)) if hall else None,
         nav="halls",
+        **shown,
     )
 
 
@@ -171,16 +159,15 @@ async def hall_new(request: Request, staff: Staff) -> Response:
     form = _hall_form(request, staff, await request.form())
     if not _pasted_coordinates(form, staff):
         return _render_hall_form(request, staff, form, None, status=422)
-    try:
-        async with state(request).db.write() as session:
-            if form.key.data and await load_hall(session, key=form.key.data.strip()) is not None:
-                raise BadInput("标识已存在", [FieldError("key", "已有大厅使用这个标识")])
-            hall = await upsert_hall(session, staff.ctx(), hall_raw(form))
-            hall_id = hall.id
-    except BadInput as error:
-        return _render_hall_form(
-            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
-        )
+
+    async def save(session: AsyncSession) -> int:
+        if form.key.data and await load_hall(session, key=form.key.data.strip()) is not None:
+            raise BadInput("标识已存在", [FieldError("key", "已有大厅使用这个标识")])
+        return (await upsert_hall(session, staff.ctx(), hall_raw(form))).id
+
+    hall_id, failed = await save_form(request, form, save, record="hall")
+    if failed is not None:
+        return _render_hall_form(request, staff, form, None, **failed.shown)
     return see_other(f"/staff/halls?saved={hall_id}")
 
 
@@ -200,19 +187,22 @@ async def hall_edit(request: Request, staff: Staff) -> Response:
     if not _pasted_coordinates(form, staff):
         return _render_hall_form(request, staff, form, hall, status=422)
     raw = {**hall_snapshot(hall, [m.code for m in hall.matters]), **hall_raw(form)}
-    try:
-        async with state(request).db.write() as session:
-            await upsert_hall(session, ctx, raw, hall_id=hall_id, version=int_or_none(form.version.data) or 0)
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await load_hall(session, hall_id=hall_id)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, {k: raw.get(k) for k in (error.current or {})}, ctx.tree)
-        return _render_hall_form(
-            request, staff, form, fresh or hall, general=[error.message], status=409, conflict=rows
-        )
-    except BadInput as error:
-        return _render_hall_form(
-            request, staff, form, hall, general=form_failure(form, error), status=error_status(error)
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: upsert_hall(
+            session, ctx, raw, hall_id=hall_id, version=int_or_none(form.version.data) or 0
+        ),
+        record="hall",
+        mine=lambda current: {k: raw.get(k) for k in current},
+        reload=lambda: _reload_hall(request, hall_id),
+        tree=ctx.tree,
+    )
+    if failed is not None:
+        return _render_hall_form(request, staff, form, failed.fresh or hall, **failed.shown)
     return see_other(f"/staff/halls?saved={hall_id}")
+
+
+async def _reload_hall(request: Request, hall_id: int) -> Hall | None:
+    async with state(request).db.read() as session:
+        return await load_hall(session, hall_id=hall_id)

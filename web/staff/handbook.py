@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.models import Case, FaqEdition, FaqEntry, Feedback
-from api.services.base import BadInput, Conflict, Forbidden, NotFound
+from api.services.base import BadInput, Forbidden, NotFound
 from api.services.cases import case_snapshot, list_cases, save_case
 from api.services.faq import (
     candidate_feedback,
@@ -36,14 +36,17 @@ from api.services.permissions import (
 from web.staff.common import (
     county_choices,
     error_status,
+    fetch,
     int_or_none,
     lookup_region,
+    message_and_fields,
     page,
+    record_form,
     region_name,
+    save_form,
     see_other,
     state,
 )
-from web.staff.diff import side_by_side
 from web.staff.forms import CaseForm, DeleteForm, EditionForm, FaqEntryForm, apply_errors
 from web.staff.session import ADMIN_ONLY, LOCAL_ROLES, Staff, make_form, staff_page
 from web.templating import render
@@ -104,28 +107,21 @@ def _render_entry(
     form: FaqEntryForm,
     entry: FaqEntry | None,
     *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
     feedback: Feedback | None = None,
+    **shown: Any,
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": "修改手册问答" if entry else "新增手册问答",
-            "form": form,
-            "general": general or [],
-            "conflict": conflict,
-            "sections": [("问答", ["question", "answer", "matterCode", "published"])],
-            "back": "/staff/faq",
-            "action": f"/staff/faq/entries/{entry.id}/edit" if entry else "/staff/faq/entries/new",
-            "history": ("faq", str(entry.id)) if entry else None,
-            "source_feedback": feedback,
-        },
-        status=status,
+        form,
+        title="修改手册问答" if entry else "新增手册问答",
+        sections=[("问答", ["question", "answer", "matterCode", "published"])],
+        back="/staff/faq",
+        action=f"/staff/faq/entries/{entry.id}/edit" if entry else "/staff/faq/entries/new",
+        history=("faq", str(entry.id)) if entry else None,
+        source_feedback=feedback,
         nav="faq",
+        **shown,
     )
 
 
@@ -151,18 +147,16 @@ async def faq_entry_new(request: Request, staff: Staff) -> Response:
             request, staff, make_form(request, FaqEntryForm, data=data), None, feedback=feedback
         )
     form = make_form(request, FaqEntryForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            await save_entry(session, staff.ctx(), _entry_raw(form))
-    except BadInput as error:
-        return _render_entry(
-            request,
-            staff,
-            form,
-            None,
-            general=[error.message, *apply_errors(form, error.fields)],
-            status=error_status(error),
-        )
+    raw = _entry_raw(form)
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_entry(session, staff.ctx(), raw),
+        record="faq",
+        failure=message_and_fields,
+    )
+    if failed is not None:
+        return _render_entry(request, staff, form, None, **failed.shown)
     return see_other("/staff/faq?saved=entry")
 
 
@@ -196,32 +190,19 @@ async def faq_entry_edit(request: Request, staff: Staff) -> Response:
         return _render_entry(request, staff, make_form(request, FaqEntryForm, data=data), entry)
     form = make_form(request, FaqEntryForm, await request.form())
     raw = _entry_raw(form)
-    try:
-        async with state(request).db.write() as session:
-            await save_entry(
-                session, staff.ctx(), raw, entry_id=entry_id, version=int_or_none(form.version.data) or 0
-            )
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await session.get(FaqEntry, entry_id)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(
-            error.current or {},
-            {k: raw.get(k) for k in ("question", "answer", "matterCode", "published")},
-            None,
-        )
-        return _render_entry(
-            request, staff, form, fresh or entry, general=[error.message], status=409, conflict=rows
-        )
-    except BadInput as error:
-        return _render_entry(
-            request,
-            staff,
-            form,
-            entry,
-            general=[error.message, *apply_errors(form, error.fields)],
-            status=error_status(error),
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_entry(
+            session, staff.ctx(), raw, entry_id=entry_id, version=int_or_none(form.version.data) or 0
+        ),
+        record="faq",
+        mine={k: raw.get(k) for k in ("question", "answer", "matterCode", "published")},
+        reload=lambda: fetch(request, FaqEntry, entry_id),
+        failure=message_and_fields,
+    )
+    if failed is not None:
+        return _render_entry(request, staff, form, failed.fresh or entry, **failed.shown)
     return see_other(back + "?saved=entry")
 
 
@@ -306,40 +287,32 @@ def _render_case(
     staff: Staff,
     form: CaseForm,
     case: Case | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改案例: {case.title}" if case else "新增通办案例",
-            "form": form,
-            "general": general or [],
-            "conflict": conflict,
-            "sections": [
-                (
-                    "案例",
-                    [
-                        "title",
-                        "summary",
-                        "matterCode",
-                        "countyCode",
-                        "partnerCode",
-                        "happenedOn",
-                        "published",
-                    ],
-                )
-            ],
-            "back": "/staff/cases",
-            "action": f"/staff/cases/{case.id}/edit" if case else "/staff/cases/new",
-            "history": ("case", str(case.id)) if case else None,
-        },
-        status=status,
+        form,
+        title=f"修改案例: {case.title}" if case else "新增通办案例",
+        sections=[
+            (
+                "案例",
+                [
+                    "title",
+                    "summary",
+                    "matterCode",
+                    "countyCode",
+                    "partnerCode",
+                    "happenedOn",
+                    "published",
+                ],
+            )
+        ],
+        back="/staff/cases",
+        action=f"/staff/cases/{case.id}/edit" if case else "/staff/cases/new",
+        history=("case", str(case.id)) if case else None,
         nav="cases",
+        **shown,
     )
 
 
@@ -391,18 +364,15 @@ async def case_new(request: Request, staff: Staff) -> Response:
     raw = await _case_raw(staff, form)
     if raw is None:
         return _render_case(request, staff, form, None, status=422)
-    try:
-        async with state(request).db.write() as session:
-            await save_case(session, staff.ctx(), raw)
-    except BadInput as error:
-        return _render_case(
-            request,
-            staff,
-            form,
-            None,
-            general=[error.message, *apply_errors(form, error.fields)],
-            status=error_status(error),
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_case(session, staff.ctx(), raw),
+        record="case",
+        failure=message_and_fields,
+    )
+    if failed is not None:
+        return _render_case(request, staff, form, None, **failed.shown)
     return see_other("/staff/cases?saved=1")
 
 
@@ -423,28 +393,20 @@ async def case_edit(request: Request, staff: Staff) -> Response:
     raw = await _case_raw(staff, form)
     if raw is None:
         return _render_case(request, staff, form, case, status=422)
-    try:
-        async with state(request).db.write() as session:
-            await save_case(
-                session, staff.ctx(), raw, case_id=case_id, version=int_or_none(form.version.data) or 0
-            )
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await session.get(Case, case_id)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(error.current or {}, raw, staff.catalog.tree)
-        return _render_case(
-            request, staff, form, fresh or case, general=[error.message], status=409, conflict=rows
-        )
-    except BadInput as error:
-        return _render_case(
-            request,
-            staff,
-            form,
-            case,
-            general=[error.message, *apply_errors(form, error.fields)],
-            status=error_status(error),
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_case(
+            session, staff.ctx(), raw, case_id=case_id, version=int_or_none(form.version.data) or 0
+        ),
+        record="case",
+        mine=raw,
+        reload=lambda: fetch(request, Case, case_id),
+        tree=staff.catalog.tree,
+        failure=message_and_fields,
+    )
+    if failed is not None:
+        return _render_case(request, staff, form, failed.fresh or case, **failed.shown)
     return see_other("/staff/cases?saved=1")
 
 

@@ -49,7 +49,7 @@ async def history(request: Request, staff: Staff) -> Response:
             ).first()
             link = f"/staff/agreements/{found[0]}" if found else None
     tree = staff.catalog.tree
-    items = [{"entry": e, "changes": record_diff(e.before, e.after, tree)} for e in entries]
+    items = [{"entry": e, "changes": record_diff(e.before, e.after, tree, e.entity)} for e in entries]
     return page(
         request,
         staff,

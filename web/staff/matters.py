@@ -1,10 +1,6 @@
 """Matters and their service guides (办事指南): list, detail, new, edit, draft, publish and diff.
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -12,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,7 +19,16 @@ from api.services.matters import load_matter, upsert_matter
 from api.services.snapshots import guide_snapshot, matter_snapshot, published_guide
 from api.services.versioned import update_matter
 from search_index.query import MAX_QUERY_CHARS
-from web.staff.common import error_status, form_failure, int_or_none, page, see_other, state
+from web.staff.common import (
+    error_status,
+    form_failure,
+    int_or_none,
+    page,
+    record_form,
+    save_form,
+    see_other,
+    state,
+)
 from web.staff.diff import guide_version_diff, side_by_side
 from web.staff.forms import (
     GuideActionForm,
@@ -89,29 +95,21 @@ def _render_matter_form(
     staff: Staff,
     form: MatterForm,
     matter: Matter | None,
-    *,
-    general: list[str] | None = None,
-    status: int = 200,
-    conflict: Any = None,
+    **shown: Any,
 ) -> Response:
     if matter is not None:
         form.code.render_kw = {"readonly": True}
-    return page(
+    return record_form(
         request,
         staff,
-        "staff/record_form.html",
-        {
-            "title": f"修改事项 {matter.code}" if matter else "新增事项",
-            "form": form,
-            "sections": MATTER_SECTIONS,
-            "general": general or [],
-            "conflict": conflict,
-            "action": f"/staff/matters/{matter.code}/edit" if matter else "/staff/matters/new",
-            "back": f"/staff/matters/{matter.code}" if matter else "/staff/matters",
-            "history": ("matter", matter.code) if matter else None,
-        },
-        status=status,
+        form,
+        title=f"修改事项 {matter.code}" if matter else "新增事项",
+        sections=MATTER_SECTIONS,
+        action=f"/staff/matters/{matter.code}/edit" if matter else "/staff/matters/new",
+        back=f"/staff/matters/{matter.code}" if matter else "/staff/matters",
+        history=("matter", matter.code) if matter else None,
         nav="matters",
+        **shown,
     )
 
 
@@ -170,19 +168,18 @@ async def matter_new(request: Request, staff: Staff) -> Response:
         return _render_matter_form(request, staff, form, None)
     form = _matter_form(request, await request.form())
     raw = matter_raw(form)
-    try:
-        async with state(request).db.write() as session:
-            if raw["code"] and await load_matter(session, raw["code"]) is not None:
-                raise BadInput(
-                    "事项编码已存在",
-                    [FieldError("code", f"已有编码为 {raw['code']} 的事项, 请打开该事项修改")],
-                )
-            matter = await upsert_matter(session, staff.ctx(), raw)
-            code = matter.code
-    except BadInput as error:
-        return _render_matter_form(
-            request, staff, form, None, general=form_failure(form, error), status=error_status(error)
-        )
+
+    async def save(session: AsyncSession) -> str:
+        if raw["code"] and await load_matter(session, raw["code"]) is not None:
+            raise BadInput(
+                "事项编码已存在",
+                [FieldError("code", f"已有编码为 {raw['code']} 的事项, 请打开该事项修改")],
+            )
+        return (await upsert_matter(session, staff.ctx(), raw)).code
+
+    code, failed = await save_form(request, form, save, record="matter")
+    if failed is not None:
+        return _render_matter_form(request, staff, form, None, **failed.shown)
     return see_other(f"/staff/matters/{code}?saved=1")
 
 
@@ -196,21 +193,18 @@ async def matter_edit(request: Request, staff: Staff) -> Response:
     form.code.data = code
     current = matter_snapshot(matter, published_guide(matter))
     raw = {**{k: v for k, v in current.items() if k != "guide"}, **matter_raw(form), "code": code}
-    try:
-        async with state(request).db.write() as session:
-            await update_matter(session, staff.ctx(), code, int_or_none(form.version.data) or 0, raw)
-    except Conflict as error:
-        fresh = await _load_matter(request, code)
-        form.version.data = str(fresh.version)
-        theirs = {k: v for k, v in (error.current or {}).items() if k != "guide"}
-        rows = side_by_side(theirs, {k: raw.get(k) for k in theirs}, staff.catalog.tree)
-        return _render_matter_form(
-            request, staff, form, fresh, general=[error.message], status=409, conflict=rows
-        )
-    except BadInput as error:
-        return _render_matter_form(
-            request, staff, form, matter, general=form_failure(form, error), status=error_status(error)
-        )
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: update_matter(session, staff.ctx(), code, int_or_none(form.version.data) or 0, raw),
+        record="matter",
+        mine=lambda current: {k: raw.get(k) for k in current},
+        reload=lambda: _load_matter(request, code),
+        tree=staff.catalog.tree,
+        leave_out=("guide",),
+    )
+    if failed is not None:
+        return _render_matter_form(request, staff, form, failed.fresh or matter, **failed.shown)
     return see_other(f"/staff/matters/{code}?saved=1")
 
 
@@ -308,7 +302,7 @@ async def guide_edit(request: Request, staff: Staff) -> Response:
         fresh = await _load_matter(request, code)
         current = dict(error.current or {})
         form.draft_version.data = str(current.pop("version", "")) if current else ""
-        rows = side_by_side(current, guide_raw(form), staff.catalog.tree)
+        rows = side_by_side(current, guide_raw(form), staff.catalog.tree, "guide")
         return _render_guide(
             request,
             staff,

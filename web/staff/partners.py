@@ -1,10 +1,6 @@
 """Partner indices and tier thresholds (admins).
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
@@ -15,12 +11,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.models import Region
-from api.services.base import BadInput, Conflict, NotFound
+from api.services.base import NotFound
 from api.services.partners import set_tier_thresholds, tier_thresholds
 from api.services.versioned import update_partner_indices
 from web.staff.activities import due_context as activity_due_context
-from web.staff.common import error_status, form_failure, int_or_none, page, see_other, state
-from web.staff.diff import side_by_side
+from web.staff.common import (
+    fetch,
+    int_or_none,
+    page,
+    record_form,
+    save_form,
+    see_other,
+    state,
+)
 from web.staff.forms import PartnerForm, ThresholdForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
@@ -78,11 +81,16 @@ async def partners_list(request: Request, staff: Staff) -> Response:
 @staff_page(*ADMIN_ONLY)
 async def thresholds_save(request: Request, staff: Staff) -> Response:
     form = make_form(request, ThresholdForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            await set_tier_thresholds(session, staff.ctx(), form.population.data, form.cooperation.data)
-    except BadInput as error:
-        return await _render_partners(request, staff, form, form_failure(form, error), error_status(error))
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: set_tier_thresholds(
+            session, staff.ctx(), form.population.data, form.cooperation.data
+        ),
+        record="setting",
+    )
+    if failed is not None:
+        return await _render_partners(request, staff, form, failed.general, failed.status)
     return see_other("/staff/partners?saved=thresholds")
 
 
@@ -100,20 +108,17 @@ async def partner_edit(request: Request, staff: Staff) -> Response:
     def render_partner(
         form: PartnerForm, general: list[str] | None = None, status: int = 200, conflict: Any = None
     ) -> Response:
-        return page(
+        return record_form(
             request,
             staff,
-            "staff/record_form.html",
-            {
-                "title": f"合作地区指数: {tree.full_name(code)}",
-                "form": form,
-                "sections": [("指数(0–100, 留空表示未评估)", ["populationIndex", "cooperationIndex"])],
-                "general": general or [],
-                "conflict": conflict,
-                "back": "/staff/partners",
-                "action": f"/staff/partners/{code}",
-                "history": ("partner", code),
-            },
+            form,
+            title=f"合作地区指数: {tree.full_name(code)}",
+            sections=[("指数(0–100, 留空表示未评估)", ["populationIndex", "cooperationIndex"])],
+            general=general,
+            conflict=conflict,
+            back="/staff/partners",
+            action=f"/staff/partners/{code}",
+            history=("partner", code),
             status=status,
             nav="partners",
         )
@@ -128,21 +133,17 @@ async def partner_edit(request: Request, staff: Staff) -> Response:
     form = make_form(request, PartnerForm, await request.form())
     population = (form.populationIndex.data or "").strip() or None
     cooperation = (form.cooperationIndex.data or "").strip() or None
-    try:
-        async with state(request).db.write() as session:
-            await update_partner_indices(
-                session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation
-            )
-    except Conflict as error:
-        async with state(request).db.read() as session:
-            fresh = await session.get(Region, code)
-        form.version.data = str(fresh.version if fresh else "")
-        rows = side_by_side(
-            error.current or {},
-            {"regionCode": code, "populationIndex": population, "cooperationIndex": cooperation},
-            tree,
-        )
-        return render_partner(form, [error.message], 409, rows)
-    except BadInput as error:
-        return render_partner(form, form_failure(form, error), error_status(error))
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: update_partner_indices(
+            session, staff.ctx(), code, int_or_none(form.version.data) or 0, population, cooperation
+        ),
+        record="partner",
+        mine={"regionCode": code, "populationIndex": population, "cooperationIndex": cooperation},
+        reload=lambda: fetch(request, Region, code),
+        tree=tree,
+    )
+    if failed is not None:
+        return render_partner(form, failed.general, failed.status, failed.conflict)
     return see_other("/staff/partners?saved=" + code)

@@ -1,20 +1,16 @@
 """The search synonym dictionary (admins).
 
-Every form handler has the same shape: GET renders the form (403 before anything is shown when the
-account may not edit the record); POST builds the import-format dict from the form and calls the
-one service function for that record inside one write transaction. A service's field errors come
-back next to their fields with what was typed kept (422); a stale version (409) shows the stored
-version beside the user's input, which stays in the form; success is a 303 to the record.
+A form page's GET checks permission (403) and renders; its POST saves through `common.save_form`.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.services.base import BadInput
 from api.services.synonyms import delete_synonym, list_synonyms, save_synonym
-from web.staff.common import error_status, form_failure, page, path_id, see_other, state
+from web.staff.common import page, path_id, save_form, see_other, state
 from web.staff.forms import DeleteForm, SynonymForm
 from web.staff.session import ADMIN_ONLY, Staff, make_form, staff_page
 
@@ -59,11 +55,14 @@ async def synonyms_page(request: Request, staff: Staff) -> Response:
     if request.method == "GET":
         return await _render_synonyms(request, staff, make_form(request, SynonymForm))
     form = make_form(request, SynonymForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            await save_synonym(session, staff.ctx(), form.terms.data or "")
-    except BadInput as error:
-        return await _render_synonyms(request, staff, form, form_failure(form, error), error_status(error))
+    _, failed = await save_form(
+        request,
+        form,
+        lambda session: save_synonym(session, staff.ctx(), form.terms.data or ""),
+        record="synonym",
+    )
+    if failed is not None:
+        return await _render_synonyms(request, staff, form, failed.general, failed.status)
     return see_other("/staff/synonyms?saved=1")
 
 
@@ -71,14 +70,14 @@ async def synonyms_page(request: Request, staff: Staff) -> Response:
 async def synonym_edit(request: Request, staff: Staff) -> Response:
     synonym_id = path_id(request)
     form = make_form(request, SynonymForm, await request.form())
-    try:
-        async with state(request).db.write() as session:
-            if request.url.path.endswith("/delete"):
-                await delete_synonym(session, staff.ctx(), synonym_id)
-            else:
-                await save_synonym(session, staff.ctx(), form.terms.data or "", synonym_id=synonym_id)
-    except BadInput as error:
-        return await _render_synonyms(
-            request, staff, form, form_failure(form, error), error_status(error), editing=synonym_id
-        )
+
+    async def save(session: AsyncSession) -> None:
+        if request.url.path.endswith("/delete"):
+            await delete_synonym(session, staff.ctx(), synonym_id)
+        else:
+            await save_synonym(session, staff.ctx(), form.terms.data or "", synonym_id=synonym_id)
+
+    _, failed = await save_form(request, form, save, record="synonym")
+    if failed is not None:
+        return await _render_synonyms(request, staff, form, failed.general, failed.status, editing=synonym_id)
     return see_other("/staff/synonyms?saved=1")
