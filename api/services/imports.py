@@ -17,19 +17,18 @@ what this module adds:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from api.db import Database
 from api.enums import (
@@ -41,9 +40,8 @@ from api.enums import (
     WindowService,
 )
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
-from api.services.agreements import natural_key as agreement_key
-from api.services.base import FieldError, Forbidden, ServiceContext, ServiceError
-from api.services.halls import natural_key as hall_key
+from api.progress import Progress
+from api.services.base import Conflict, FieldError, Forbidden, ServiceContext, ServiceError
 from api.services.permissions import require_admin, require_contact_edit, require_local
 from api.services.snapshots import (
     agreement_snapshot,
@@ -57,17 +55,17 @@ from api.services.snapshots import (
 from api.services.transfer import (
     KEY_FIELD,
     MAX_IMPORT_BYTES,
-    SAVERS,
     SECTIONS,
     ImportFileError,
     _csv_records,
     _section_of,
+    load_by_key,
     read_document,
+    row_key,
     validate_document,
+    write_parsed,
 )
 from api.words import FORMER_LABELS, LABELS
-
-Progress = Callable[[str, int, int], None]
 
 ACCEPTED_SUFFIXES = (".xlsx", ".csv", ".zip", ".json")
 MAX_ZIP_MEMBERS = len(SECTIONS)
@@ -391,43 +389,11 @@ class _Rollback(Exception):
     pass
 
 
-def _row_key(section: str, data: Any) -> str:
-    """The key the service will store the row under (a natural key for a keyless row)."""
-    if section == "matters":
-        return str(data.code)
-    if section == "partners":
-        return str(data.region_code)
-    if data.key is not None:
-        return str(data.key)
-    if section == "halls":
-        return hall_key(data.values["region_code"], data.values["name"])
-    if section == "agreements":
-        return agreement_key(data)
-    if section == "contacts":
-        return hall_key(data.values["region_code"], data.values["name"], "contact")
-    return ""
-
-
-_LOADERS: dict[str, tuple[Any, Any, Any]] = {
-    # section: (model, key column, eager options)
-    "matters": (Matter, Matter.code, (selectinload(Matter.guides),)),
-    "halls": (Hall, Hall.key, (selectinload(Hall.matters),)),
-    "agreements": (Agreement, Agreement.key, (selectinload(Agreement.matters),)),
-    "partners": (Region, Region.code, ()),
-    "relations": (RegionRelation, RegionRelation.key, ()),
-    "contacts": (Contact, Contact.key, ()),
-}
+_row_key = row_key
 
 
 async def _existing(session: AsyncSession, section: str, keys: list[str]) -> dict[str, Any]:
-    model, column, options = _LOADERS[section]
-    found: dict[str, Any] = {}
-    for start in range(0, len(keys), 900):  # well under every driver's bound-parameter limit
-        chunk = keys[start : start + 900]
-        rows = (await session.execute(select(model).options(*options).where(column.in_(chunk)))).scalars()
-        for record in rows:
-            found[str(getattr(record, column.key))] = record
-    return found
+    return await load_by_key(session, section, keys)
 
 
 def _before(section: str, record: Any, groups: dict[int, str]) -> dict[str, Any]:
@@ -557,38 +523,19 @@ async def _preview(
                     summary.unchanged += 1
                     same.add((section, index))
             done += 1
-            if progress is not None and done % 500 == 0:
-                progress(section, done, total)
+            if progress is not None and done % 250 == 0:
+                progress(f"comparing:{section}", done, total)
+                await asyncio.sleep(0)  # a progress reporter waiting to write gets its turn
+        if progress is not None:
+            progress(f"comparing:{section}", done, total)
     return same
 
 
-async def _write(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    parsed: dict[str, list[Any]],
-    outcome: ImportOutcome,
-    progress: Progress | None,
-    same: set[tuple[str, int]],
+async def _report_from_log(
+    session: AsyncSession, parsed: dict[str, list[Any]], outcome: ImportOutcome, first_log: int
 ) -> None:
-    """Every row that changes something through its service function (a service writes nothing for
-    an unchanged row, so those are skipped); the report is read back from the change log."""
-    first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
-    total = sum(len(rows) for rows in parsed.values())
-    done = 0
-    for section in SECTIONS:
-        for index, data in parsed[section]:
-            if (section, index) in same:
-                done += 1
-                continue
-            try:
-                await SAVERS[section](session, ctx, data)
-            except ServiceError as error:  # the preview should have caught it; name the row anyway
-                key = _row_key(section, data) or None
-                fields = error.fields or [FieldError(KEY_FIELD[section], error.message)]
-                outcome.errors.extend(FieldError(f.field, f.message, section, index, key) for f in fields)
-            done += 1
-            if progress is not None and done % 500 == 0:
-                progress(section, done, total)
+    """Created / changed (with the field diff) / unchanged per section, read back from the change
+    log the services wrote in this transaction."""
     await session.flush()
     logs = (
         await session.execute(
@@ -631,8 +578,10 @@ async def run_import(
     The check runs in a read-only session (no write lock however long the sheet): it reads the
     file's records in bulk and compares snapshots in memory, applying the permission functions the
     services call, so every refused row is named. `apply` then writes every row through its service
-    function in one write transaction, where everything is checked again; nothing is committed unless
-    not one row is wrong.
+    function, in bulk (`transfer.write_parsed`, the path `tongban import` takes), in one write
+    transaction where everything is checked again; a row refused there is named too, and nothing is
+    committed unless not one row is wrong. `progress(stage, done, total)` (api.progress) hears
+    checking:<section>, comparing:<section>, writing:<section>.
     """
     outcome = ImportOutcome(applied=False)
     for section in SECTIONS:
@@ -640,25 +589,29 @@ async def run_import(
         if rows is not None:
             outcome.sections[section] = SectionSummary(rows=len(rows) if isinstance(rows, list) else 0)
     async with db.read() as session:
-        parsed, errors = await validate_document(session, ctx, document)
+        parsed, errors = await validate_document(session, ctx, document, progress=progress)
         outcome.errors.extend(errors)
         await _preview(session, ctx, parsed, outcome, progress)
     if not apply or outcome.errors:
         return outcome
+
+    def refused(section: str, index: int, data: Any, error: ServiceError) -> None:
+        key = _row_key(section, data) or None
+        fields = error.fields or [FieldError(KEY_FIELD[section], error.message)]
+        outcome.errors.extend(FieldError(f.field, f.message, section, index, key) for f in fields)
+
+    async def report(session: AsyncSession, first_log: int) -> None:
+        if outcome.errors:
+            raise _Rollback
+        await _report_from_log(session, parsed, outcome, first_log)
+
     try:
-        async with db.write() as session:
-            # compared again inside the write transaction: what is unchanged now is skipped
-            again = ImportOutcome(applied=False)
-            same = await _preview(session, ctx, parsed, again, None)
-            if again.errors:
-                outcome.errors = again.errors
-                raise _Rollback
-            await _write(session, ctx, parsed, outcome, progress, same)
-            if outcome.errors:
-                raise _Rollback
-            outcome.applied = True
+        await write_parsed(db, ctx, parsed, progress=progress, on_error=refused, before_commit=report)
+        outcome.applied = True
     except _Rollback:
         pass
+    except Conflict as conflict:  # somebody saved a matter of the file meanwhile: nothing written
+        outcome.errors.append(FieldError("code", conflict.message))
     return outcome
 
 
