@@ -22,6 +22,7 @@ import io
 import re
 import tempfile
 import zipfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -258,9 +259,8 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-]", "_", base)[:120] or "upload"
 
 
-def read_upload(filename: str, content: bytes) -> dict[str, Any]:
-    """The document in an uploaded file: .json, .xlsx, a section .csv (named after its section, e.g.
-    halls.csv or 台州.halls.csv) or a .zip of section CSVs."""
+def precheck_upload(filename: str, content: bytes) -> str:
+    """What can be said of an upload before reading it (its kind, its size); returns its safe name."""
     name = _safe_name(filename or "")
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
@@ -271,6 +271,15 @@ def read_upload(filename: str, content: bytes) -> dict[str, Any]:
         raise ImportFileError(f"{name} 过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
     if not content:
         raise ImportFileError("上传的文件是空的")
+    return name
+
+
+def read_upload(filename: str, content: bytes) -> dict[str, Any]:
+    """The document in an uploaded file: .json, .xlsx, a section .csv (named after its section, e.g.
+    halls.csv or 台州.halls.csv) or a .zip of section CSVs. Written to a temporary folder only while
+    it is read (openpyxl reads files), deleted at once."""
+    name = precheck_upload(filename, content)
+    suffix = Path(name).suffix.lower()
     with tempfile.TemporaryDirectory(prefix="tongban-import-") as folder:
         root = Path(folder)
         if suffix == ".zip":
@@ -572,6 +581,7 @@ async def run_import(
     *,
     apply: bool,
     progress: Progress | None = None,
+    on_written: Callable[[AsyncSession, ImportOutcome], Awaitable[None]] | None = None,
 ) -> ImportOutcome:
     """Check every row (`apply=False`), or write them all in one transaction when every row is good.
 
@@ -581,7 +591,8 @@ async def run_import(
     function, in bulk (`transfer.write_parsed`, the path `tongban import` takes), in one write
     transaction where everything is checked again; a row refused there is named too, and nothing is
     committed unless not one row is wrong. `progress(stage, done, total)` (api.progress) hears
-    checking:<section>, comparing:<section>, writing:<section>.
+    checking:<section>, comparing:<section>, writing:<section>. `on_written(session, outcome)` runs
+    last inside the write transaction, so what it writes is committed with the rows or not at all.
     """
     outcome = ImportOutcome(applied=False)
     for section in SECTIONS:
@@ -604,13 +615,16 @@ async def run_import(
         if outcome.errors:
             raise _Rollback
         await _report_from_log(session, parsed, outcome, first_log)
+        outcome.applied = True
+        if on_written is not None:
+            await on_written(session, outcome)
 
     try:
         await write_parsed(db, ctx, parsed, progress=progress, on_error=refused, before_commit=report)
-        outcome.applied = True
     except _Rollback:
-        pass
+        outcome.applied = False
     except Conflict as conflict:  # somebody saved a matter of the file meanwhile: nothing written
+        outcome.applied = False
         outcome.errors.append(FieldError("code", conflict.message))
     return outcome
 
