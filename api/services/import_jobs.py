@@ -256,7 +256,8 @@ class JobProgress:
         self._stop.set()
 
 
-async def _set(db: Database, job_id: str, **values: Any) -> None:
+async def update_job(db: Database, job_id: str, **values: Any) -> None:
+    """Set the job's columns (and its heartbeat)."""
     async with db.write() as session:
         await session.execute(
             update(ImportJob).where(ImportJob.id == job_id).values(**values, updated_at=now())
@@ -300,12 +301,12 @@ async def run_job(
             await progress.stop()
             await writer
         if outcome.applied and after_commit is not None:
-            await _set(db, job_id, stage="indexing", done=0, total=0)
+            await update_job(db, job_id, stage="indexing", done=0, total=0)
             try:
                 await after_commit(progress)
             except Exception:  # the index follows the outbox anyway
                 log.warning("import job %s: index catch-up failed", job_id, exc_info=True)
-        await _set(
+        await update_job(
             db,
             job_id,
             state=DONE,
@@ -317,13 +318,13 @@ async def run_job(
         )
     except ServiceError as error:  # an unreadable file, a section that is not a list, a conflict
         message = error.message if isinstance(error, ImportFileError) else error.describe()
-        await _set(db, job_id, state=FAILED, message=message, seconds=time.perf_counter() - started)
+        await update_job(db, job_id, state=FAILED, message=message, seconds=time.perf_counter() - started)
     except Exception:
         log.exception("import job %s failed", job_id)
         if outcome is not None and outcome.applied:  # committed: what was written stays reported
-            await _set(db, job_id, state=DONE, stage="done", message=DIED_AFTER_WRITING)
+            await update_job(db, job_id, state=DONE, stage="done", message=DIED_AFTER_WRITING)
         else:
-            await _set(
+            await update_job(
                 db,
                 job_id,
                 state=FAILED,

@@ -466,6 +466,8 @@ async def save_section(
         if progress is not None and done % 250 == 0:
             progress(f"writing:{section}", done, total)
             await asyncio.sleep(0)
+    if progress is not None:
+        progress(f"writing:{section}", done, total)
     await write_bulk(session, bulk)
     return done
 
@@ -512,6 +514,8 @@ async def write_parsed(
                 if progress is not None and done % 250 == 0:
                     progress("writing:matters", done, total)
                     await asyncio.sleep(0)
+            if progress is not None:
+                progress("writing:matters", done, total)
             changed = [m for m in loaded.values() if m.version != plan.versions[m.code]]
     async with db.write() as session:
         first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
