@@ -222,3 +222,23 @@ async def test_one_running_job_per_account_and_a_bad_apply_writes_nothing(
     finally:
         await client.aclose()
         await database.dispose()
+
+
+async def test_the_cli_bar_hears_the_same_stages(demo_db: Database, settings: Settings) -> None:
+    """`tongban import` draws the one progress interface on a terminal: the same stages."""
+    import io
+
+    from api.progress import ProgressBar
+    from api.services.transfer import import_document
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    name = await add_staff(settings, "admin", "331000")
+    screen = Terminal()
+    bar = ProgressBar("导入", stream=screen)
+    bar.enabled = True
+    await import_document(demo_db, await _context(demo_db, name), {"halls": _halls(600)}, progress=bar)
+    drawn = screen.getvalue()
+    assert "checking:halls" in drawn and "writing:halls" in drawn and "600/600" in drawn

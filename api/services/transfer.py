@@ -556,7 +556,7 @@ async def import_document(
     (72 s in the probe), 1.1 – 1.4 s after."""
     report = ImportReport(dry_run=dry_run)
     async with db.read() as session:
-        parsed, errors = await validate_document(session, ctx, document)
+        parsed, errors = await validate_document(session, ctx, document, progress=progress)
     if errors:
         raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
     report.counts = {section: len(parsed[section]) for section in SECTIONS}
