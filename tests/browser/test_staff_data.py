@@ -267,7 +267,8 @@ def test_a_running_import_shows_its_progress_with_and_without_javascript(
 
     page.focus("#refresh-progress")
     _move_job(data_workdir, job, stage="writing:halls", done=4000)
-    region.locator(".import-count").get_by_text("已写入 4,000 / 5,000 行").wait_for()  # htmx polled and swapped the region
+    # htmx polled and swapped the region
+    region.locator(".import-count").get_by_text("已写入 4,000 / 5,000 行").wait_for()
     assert page.locator("#import-progress progress").get_attribute("value") == "4000"
     assert page.evaluate("document.activeElement.id") == "refresh-progress"  # nothing took the focus
     assert "写入数据库: 服务大厅" in _text(page, "#import-progress")
