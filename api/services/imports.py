@@ -7,12 +7,14 @@ what this module adds:
 - the template workbook's Chinese sheet names, column headings and drop-down labels, mapped back to
   the import format (`normalise_document`), so a sheet filled in from the template reads as the
   CLI's own export does;
-- `run_import`: one write transaction in which every row goes through its service function. Each row's
-  refusal (a county account writing outside its county, a matter code that does not exist) is
-  collected instead of ending the run, so the preview names every bad row; the change log written
-  inside the transaction gives created / changed (with the field diff) / unchanged per record. In
-  `check` mode, and in `apply` mode whenever anything is wrong, the transaction is rolled back: a bad
-  sheet writes nothing.
+- `run_import`: `check` reads the stored records in bulk and compares them in memory (a read
+  transaction), applying the permission functions the services call, so the preview names every bad
+  row; `apply` then writes through the CLI's bulk path (`transfer.write_parsed`: every row through
+  its service function, one write transaction), where each row's refusal is collected instead of
+  ending the run; the change log written inside the transaction gives created / changed (with the
+  field diff) / unchanged per record. Whenever anything is wrong the transaction is rolled back: a
+  bad sheet writes nothing. Progress goes to the one progress interface (`api.progress.Progress`);
+  the staff area runs it as a job (`api.services.import_jobs`).
 """
 
 from __future__ import annotations
