@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import secrets
 import time
@@ -104,10 +105,8 @@ class StoredOutcome:
 
 
 def outcome_json(outcome: ImportOutcome) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        if value is None or isinstance(value, str | int | float | bool | list | dict):
-            return value
-        return str(value)
+    def plain(value: Any) -> Any:  # dates (also inside lists) as text, as the page shows them
+        return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
     return {
         "applied": outcome.applied,
