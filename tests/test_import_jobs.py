@@ -242,3 +242,28 @@ async def test_the_cli_bar_hears_the_same_stages(demo_db: Database, settings: Se
     await import_document(demo_db, await _context(demo_db, name), {"halls": _halls(600)}, progress=bar)
     drawn = screen.getvalue()
     assert "checking:halls" in drawn and "writing:halls" in drawn and "600/600" in drawn
+
+
+async def test_the_other_worker_answers_the_job_page(app: Any, settings: Settings) -> None:
+    """Behind nginx the upload reaches one worker and the progress page may reach the other: two
+    app instances over one database, the job runs in the first, the second shows it to the end."""
+    from api.app import create_app
+
+    other_worker = create_app(settings)
+    name = await add_staff(settings, "county", "331004")
+    first = await _signed_in_as(app, name)
+    try:
+        async with other_worker.router.lifespan_context(other_worker):
+            second = new_client(other_worker)
+            second.cookies = first.cookies  # the same browser
+            started = await start(first, "apply", as_json(_halls(300)))
+            assert started.status_code == 303
+            page = await finished(second, started.headers["location"])
+            assert "已导入" in _text(page.text)
+            assert "服务大厅 300 300 0 0" in _text(
+                re.search(r'id="import-counts".*?</table>', page.text, re.S).group(0)
+            )
+            assert await count(settings, Hall, Hall.key.like("t-job-%")) == 300
+            await second.aclose()
+    finally:
+        await first.aclose()
