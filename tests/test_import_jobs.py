@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from api.db import Database
-from api.models import ChangeLog, Hall, ImportJob, StaffUser
+from api.models import ChangeLog, Hall, ImportJob, LiaisonGroup, Matter, OutboxEvent, StaffUser
 from api.services import import_jobs
 from api.services.base import Actor, ServiceContext, now
 from api.services.imports import run_import
@@ -267,3 +268,76 @@ async def test_the_other_worker_answers_the_job_page(app: Any, settings: Setting
             await second.aclose()
     finally:
         await first.aclose()
+
+
+async def test_the_bulk_path_decides_each_row_as_a_single_save_would(
+    demo_db: Database, settings: Settings
+) -> None:
+    """Two keyless rows naming the same hall: the second updates the first (as when each row was
+    flushed and looked up); an existing hall's matter list is replaced; a new liaison group named by
+    an admin is created once; every change audited as 导入 with its key, nothing left unflushed."""
+    name = await add_staff(settings, "admin", "331000")
+    ctx = await _context(demo_db, name)
+    async with demo_db.read() as session:
+        codes = list((await session.execute(select(Matter.code).order_by(Matter.code).limit(3))).scalars())
+    same = {"name": "路桥区测试中心", "regionCode": "331004", "level": "TOWN"}
+    document = {
+        "halls": [
+            {**same, "matterCodes": codes[:1]},
+            {**same, "phone": "0576-1", "matterCodes": codes[:2]},
+            {
+                "key": "luqiao-centre",
+                "name": "路桥区行政服务中心",
+                "regionCode": "331004",
+                "matterCodes": codes,
+            },
+        ],
+        "contacts": [
+            {"key": "t-c1", "name": "甲", "regionCode": "331004", "liaisonGroup": "新建联络群XK"},
+            {"key": "t-c2", "name": "乙", "regionCode": "331004", "liaisonGroup": "新建联络群XK"},
+        ],
+    }
+    outcome = await run_import(demo_db, ctx, document, apply=True)
+    assert outcome.applied, outcome.errors
+    async with demo_db.read() as session:
+        halls = (
+            (
+                await session.execute(
+                    select(Hall).options(selectinload(Hall.matters)).where(Hall.name == same["name"])
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(halls) == 1 and halls[0].phone == "0576-1"
+        assert [m.code for m in halls[0].matters] == codes[:2]
+        centre = (
+            await session.execute(
+                select(Hall).options(selectinload(Hall.matters)).where(Hall.key == "luqiao-centre")
+            )
+        ).scalar_one()
+        assert [m.code for m in centre.matters] == codes
+        groups = (
+            await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == "新建联络群XK"))
+        ).scalars()
+        assert len(list(groups)) == 1
+        logs = (
+            await session.execute(
+                select(ChangeLog.entity, ChangeLog.entity_key, ChangeLog.action).where(
+                    ChangeLog.actor_name == name
+                )
+            )
+        ).all()
+    key = halls[0].key
+    assert ("hall", key, "create") in logs and ("hall", key, "update") in logs
+    assert ("hall", "luqiao-centre", "update") in logs
+    assert {("contact", "t-c1", "create"), ("contact", "t-c2", "create")} <= set(logs)
+    async with demo_db.read() as session:
+        outbox = set(
+            (
+                await session.execute(
+                    select(OutboxEvent.entity, OutboxEvent.entity_key).where(OutboxEvent.entity == "hall")
+                )
+            ).all()
+        )
+    assert ("hall", str(halls[0].id)) in outbox  # the id the flush gave it, not a placeholder
