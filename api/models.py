@@ -616,3 +616,28 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportJob(Base):
+    """One staff import (数据导入) as it runs and after: where it is (`stage`, `done` of `total`
+    rows), kept in the database so that whichever worker answers the progress page sees it. The
+    request that started it updates `updated_at` at least every few seconds while it runs; a
+    running job not updated for a minute died with its process. `result` is what the page shows
+    when it is over (counts, the first changes and errors); the uploaded file itself is never
+    kept. Old jobs are deleted when new ones start (`api.services.import_jobs.KEPT`)."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random: not guessable
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    mode: Mapped[str] = mapped_column(String(10))  # check / apply
+    filename: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10))  # running / done / failed
+    stage: Mapped[str] = mapped_column(String(40))
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

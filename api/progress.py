@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+#: The one progress interface of long work (an import, an index build): `progress(stage, done,
+#: total)`, called often and cheaply. Stages of an import: reading, checking:<section>,
+#: comparing:<section>, writing:<section>, indexing. `ProgressBar` draws it on a terminal; the staff
+#: import's job (`api.services.import_jobs.JobProgress`) keeps it in the database for any worker.
+Progress = Callable[[str, int, int], None]
 
 
 class ProgressBar:

@@ -160,6 +160,8 @@ def staff_pages() -> list[BaseRoute]:
         # data import in the browser (数据导入)
         Route("/import", imports.import_page, methods=BOTH),
         Route("/import/template.xlsx", imports.import_template, methods=GET),
+        Route("/import/jobs/{job:str}", imports.import_job, methods=GET),
+        Route("/import/jobs/{job:str}/progress", imports.import_job_progress, methods=GET),
         # accounts and API tokens (admins)
         Route("/users", users.users_page, methods=BOTH),
         Route("/users/{id:int}/disable", users.user_active, methods=POST),

@@ -25,11 +25,14 @@ from api.enums import AgreementStatus
 from api.models import Agreement
 from api.rules import local_county_of
 from api.services.base import (
+    NOT_LOADED,
     BadInput,
     Conflict,
     FieldError,
     NotFound,
     ServiceContext,
+    preloaded,
+    remember,
     save_tail,
 )
 from api.services.fields import Reader
@@ -152,6 +155,8 @@ async def load_agreement(
 ) -> Agreement | None:
     """`for_update` locks the row on PostgreSQL so two concurrent saves cannot both pass the version
     check (SQLite's write transactions are already serialised by BEGIN IMMEDIATE)."""
+    if key is not None and (cached := preloaded(session, Agreement, key)) is not NOT_LOADED:
+        return cached
     query = select(Agreement).options(selectinload(Agreement.matters))
     if for_update:
         query = query.with_for_update(of=Agreement).execution_options(populate_existing=True)
@@ -194,6 +199,7 @@ async def save_agreement(
             key=data.key, version=1, covers_all_matters=data.matter_codes is None, matters=matters, **values
         )
         session.add(agreement)
+        remember(session, Agreement, data.key, agreement)
         before = None
     else:
         require_local(ctx, agreement.local_code, "通办协议")

@@ -12,7 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.enums import RelationKind
 from api.models import Contact, LiaisonGroup, RegionRelation
 from api.rules import local_county_of
-from api.services.base import BadInput, FieldError, ServiceContext, audit, queue, save_tail
+from api.services.base import (
+    BULK,
+    NOT_LOADED,
+    BadInput,
+    FieldError,
+    ServiceContext,
+    audit,
+    preloaded,
+    queue,
+    remember,
+    save_tail,
+)
 from api.services.fields import Reader
 from api.services.halls import natural_key
 from api.services.permissions import may_create_liaison_group, require_admin, require_contact_edit
@@ -68,19 +79,23 @@ def parse_relation(
 
 async def save_relation(session: AsyncSession, ctx: ServiceContext, data: RelationData) -> RegionRelation:
     require_admin(ctx, "结对关系")
-    relation = (
-        await session.execute(select(RegionRelation).where(RegionRelation.key == data.key))
-    ).scalar_one_or_none()
+    relation = preloaded(session, RegionRelation, data.key)
+    if relation is NOT_LOADED:
+        relation = (
+            await session.execute(select(RegionRelation).where(RegionRelation.key == data.key))
+        ).scalar_one_or_none()
     before = relation_snapshot(relation) if relation is not None else None
     if relation is None:
         relation = RegionRelation(key=data.key, **data.values)
         session.add(relation)
+        remember(session, RegionRelation, data.key, relation)
     else:
         for field, value in data.values.items():
             setattr(relation, field, value)
     after = relation_snapshot(relation)
     if before != after or relation.is_sample != data.values["is_sample"]:
-        await session.flush()
+        if session.info.get(BULK) is None:  # a bulk import flushes once, after its last row
+            await session.flush()
         await audit(
             session, ctx.actor, "relation", data.key, "create" if before is None else "update", before, after
         )
@@ -118,9 +133,11 @@ async def _group_id(session: AsyncSession, ctx: ServiceContext, name: str | None
     """The named liaison group; the city's admins may create one by naming it, others choose one."""
     if not name:
         return None
-    group = (
-        await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))
-    ).scalar_one_or_none()
+    group = preloaded(session, LiaisonGroup, name)
+    if group is NOT_LOADED:
+        group = (
+            await session.execute(select(LiaisonGroup).where(LiaisonGroup.name == name))
+        ).scalar_one_or_none()
     if group is None:
         if not may_create_liaison_group(ctx):
             raise BadInput(
@@ -135,6 +152,7 @@ async def _group_id(session: AsyncSession, ctx: ServiceContext, name: str | None
         group = LiaisonGroup(name=name)
         session.add(group)
         await session.flush()
+        remember(session, LiaisonGroup, name, group)
     return group.id
 
 
@@ -146,12 +164,15 @@ async def save_contact(session: AsyncSession, ctx: ServiceContext, data: Contact
     require_contact_edit(ctx, region)
     if data.key is None:
         data = replace(data, key=natural_key(region, data.values["name"], "contact"))
-    contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
+    contact = preloaded(session, Contact, data.key)
+    if contact is NOT_LOADED:
+        contact = (await session.execute(select(Contact).where(Contact.key == data.key))).scalar_one_or_none()
     group_id = await _group_id(session, ctx, data.group_name)
     group_name = data.group_name
     if contact is None:
         contact = Contact(key=data.key, group_id=group_id, version=1, **data.values)
         session.add(contact)
+        remember(session, Contact, data.key, contact)
         before = None
     else:
         require_contact_edit(

@@ -14,11 +14,14 @@ from api.enums import HallLevel, WindowService
 from api.models import Hall, Matter
 from api.rules import local_county_of
 from api.services.base import (
+    NOT_LOADED,
     BadInput,
     Conflict,
     FieldError,
     NotFound,
     ServiceContext,
+    preloaded,
+    remember,
     save_tail,
 )
 from api.services.fields import Reader
@@ -87,8 +90,12 @@ async def matters_by_code(session: AsyncSession, codes: list[str], field: str) -
     """The matters named by `codes`; unknown codes are a BAD_INPUT naming each one."""
     if not codes:
         return []
-    result = await session.execute(select(Matter).where(Matter.code.in_(codes)))
-    found = {m.code: m for m in result.scalars()}
+    cached = {c: preloaded(session, Matter, c) for c in codes}  # a bulk import loaded them
+    if NOT_LOADED in cached.values():
+        result = await session.execute(select(Matter).where(Matter.code.in_(codes)))
+        found = {m.code: m for m in result.scalars()}
+    else:
+        found = {c: m for c, m in cached.items() if isinstance(m, Matter)}
     missing = [c for c in codes if c not in found]
     if missing:
         raise BadInput("引用了不存在的事项编码", [FieldError(field, f"未知事项编码 {c}") for c in missing])
@@ -98,6 +105,8 @@ async def matters_by_code(session: AsyncSession, codes: list[str], field: str) -
 async def load_hall(
     session: AsyncSession, *, key: str | None = None, hall_id: int | None = None, for_update: bool = False
 ) -> Hall | None:
+    if key is not None and (cached := preloaded(session, Hall, key)) is not NOT_LOADED:
+        return cached
     query = select(Hall).options(selectinload(Hall.matters))
     if for_update:
         query = query.with_for_update(of=Hall).execution_options(populate_existing=True)
@@ -127,6 +136,7 @@ async def save_hall(
     if hall is None:
         hall = Hall(key=data.key, version=1, matters=matters, **data.values)
         session.add(hall)
+        remember(session, Hall, data.key, hall)
         before = None
     else:
         require_local(ctx, hall.region_code, "服务大厅")

@@ -7,30 +7,32 @@ what this module adds:
 - the template workbook's Chinese sheet names, column headings and drop-down labels, mapped back to
   the import format (`normalise_document`), so a sheet filled in from the template reads as the
   CLI's own export does;
-- `run_import`: one write transaction in which every row goes through its service function. Each row's
-  refusal (a county account writing outside its county, a matter code that does not exist) is
-  collected instead of ending the run, so the preview names every bad row; the change log written
-  inside the transaction gives created / changed (with the field diff) / unchanged per record. In
-  `check` mode, and in `apply` mode whenever anything is wrong, the transaction is rolled back: a bad
-  sheet writes nothing.
+- `run_import`: `check` reads the stored records in bulk and compares them in memory (a read
+  transaction), applying the permission functions the services call, so the preview names every bad
+  row; `apply` then writes through the CLI's bulk path (`transfer.write_parsed`: every row through
+  its service function, one write transaction), where each row's refusal is collected instead of
+  ending the run; the change log written inside the transaction gives created / changed (with the
+  field diff) / unchanged per record. Whenever anything is wrong the transaction is rolled back: a
+  bad sheet writes nothing. Progress goes to the one progress interface (`api.progress.Progress`);
+  the staff area runs it as a job (`api.services.import_jobs`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from api.db import Database
 from api.enums import (
@@ -42,10 +44,9 @@ from api.enums import (
     WindowService,
 )
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
+from api.progress import Progress
 from api.records import SECTIONS as RECORD_SECTIONS
-from api.services.agreements import natural_key as agreement_key
-from api.services.base import FieldError, Forbidden, ServiceContext, ServiceError
-from api.services.halls import natural_key as hall_key
+from api.services.base import Conflict, FieldError, Forbidden, ServiceContext, ServiceError
 from api.services.permissions import require_admin, require_contact_edit, require_local
 from api.services.snapshots import (
     agreement_snapshot,
@@ -59,17 +60,17 @@ from api.services.snapshots import (
 from api.services.transfer import (
     KEY_FIELD,
     MAX_IMPORT_BYTES,
-    SAVERS,
     SECTIONS,
     ImportFileError,
     _csv_records,
     _section_of,
+    load_by_key,
     read_document,
+    row_key,
     validate_document,
+    write_parsed,
 )
 from api.words import FORMER_LABELS, LABELS
-
-Progress = Callable[[str, int, int], None]
 
 ACCEPTED_SUFFIXES = (".xlsx", ".csv", ".zip", ".json")
 MAX_ZIP_MEMBERS = len(SECTIONS)
@@ -177,9 +178,8 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-]", "_", base)[:120] or "upload"
 
 
-def read_upload(filename: str, content: bytes) -> dict[str, Any]:
-    """The document in an uploaded file: .json, .xlsx, a section .csv (named after its section, e.g.
-    halls.csv or 台州.halls.csv) or a .zip of section CSVs."""
+def precheck_upload(filename: str, content: bytes) -> str:
+    """What can be said of an upload before reading it (its kind, its size); returns its safe name."""
     name = _safe_name(filename or "")
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
@@ -190,6 +190,15 @@ def read_upload(filename: str, content: bytes) -> dict[str, Any]:
         raise ImportFileError(f"{name} 过大(上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB)")
     if not content:
         raise ImportFileError("上传的文件是空的")
+    return name
+
+
+def read_upload(filename: str, content: bytes) -> dict[str, Any]:
+    """The document in an uploaded file: .json, .xlsx, a section .csv (named after its section, e.g.
+    halls.csv or 台州.halls.csv) or a .zip of section CSVs. Written to a temporary folder only while
+    it is read (openpyxl reads files), deleted at once."""
+    name = precheck_upload(filename, content)
+    suffix = Path(name).suffix.lower()
     with tempfile.TemporaryDirectory(prefix="tongban-import-") as folder:
         root = Path(folder)
         if suffix == ".zip":
@@ -308,43 +317,11 @@ class _Rollback(Exception):
     pass
 
 
-def _row_key(section: str, data: Any) -> str:
-    """The key the service will store the row under (a natural key for a keyless row)."""
-    if section == "matters":
-        return str(data.code)
-    if section == "partners":
-        return str(data.region_code)
-    if data.key is not None:
-        return str(data.key)
-    if section == "halls":
-        return hall_key(data.values["region_code"], data.values["name"])
-    if section == "agreements":
-        return agreement_key(data)
-    if section == "contacts":
-        return hall_key(data.values["region_code"], data.values["name"], "contact")
-    return ""
-
-
-_LOADERS: dict[str, tuple[Any, Any, Any]] = {
-    # section: (model, key column, eager options)
-    "matters": (Matter, Matter.code, (selectinload(Matter.guides),)),
-    "halls": (Hall, Hall.key, (selectinload(Hall.matters),)),
-    "agreements": (Agreement, Agreement.key, (selectinload(Agreement.matters),)),
-    "partners": (Region, Region.code, ()),
-    "relations": (RegionRelation, RegionRelation.key, ()),
-    "contacts": (Contact, Contact.key, ()),
-}
+_row_key = row_key
 
 
 async def _existing(session: AsyncSession, section: str, keys: list[str]) -> dict[str, Any]:
-    model, column, options = _LOADERS[section]
-    found: dict[str, Any] = {}
-    for start in range(0, len(keys), 900):  # well under every driver's bound-parameter limit
-        chunk = keys[start : start + 900]
-        rows = (await session.execute(select(model).options(*options).where(column.in_(chunk)))).scalars()
-        for record in rows:
-            found[str(getattr(record, column.key))] = record
-    return found
+    return await load_by_key(session, section, keys)
 
 
 def _before(section: str, record: Any, groups: dict[int, str]) -> dict[str, Any]:
@@ -474,38 +451,19 @@ async def _preview(
                     summary.unchanged += 1
                     same.add((section, index))
             done += 1
-            if progress is not None and done % 500 == 0:
-                progress(section, done, total)
+            if progress is not None and done % 250 == 0:
+                progress(f"comparing:{section}", done, total)
+                await asyncio.sleep(0)  # a progress reporter waiting to write gets its turn
+        if progress is not None:
+            progress(f"comparing:{section}", done, total)
     return same
 
 
-async def _write(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    parsed: dict[str, list[Any]],
-    outcome: ImportOutcome,
-    progress: Progress | None,
-    same: set[tuple[str, int]],
+async def _report_from_log(
+    session: AsyncSession, parsed: dict[str, list[Any]], outcome: ImportOutcome, first_log: int
 ) -> None:
-    """Every row that changes something through its service function (a service writes nothing for
-    an unchanged row, so those are skipped); the report is read back from the change log."""
-    first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
-    total = sum(len(rows) for rows in parsed.values())
-    done = 0
-    for section in SECTIONS:
-        for index, data in parsed[section]:
-            if (section, index) in same:
-                done += 1
-                continue
-            try:
-                await SAVERS[section](session, ctx, data)
-            except ServiceError as error:  # the preview should have caught it; name the row anyway
-                key = _row_key(section, data) or None
-                fields = error.fields or [FieldError(KEY_FIELD[section], error.message)]
-                outcome.errors.extend(FieldError(f.field, f.message, section, index, key) for f in fields)
-            done += 1
-            if progress is not None and done % 500 == 0:
-                progress(section, done, total)
+    """Created / changed (with the field diff) / unchanged per section, read back from the change
+    log the services wrote in this transaction."""
     await session.flush()
     logs = (
         await session.execute(
@@ -542,14 +500,18 @@ async def run_import(
     *,
     apply: bool,
     progress: Progress | None = None,
+    on_written: Callable[[AsyncSession, ImportOutcome], Awaitable[None]] | None = None,
 ) -> ImportOutcome:
     """Check every row (`apply=False`), or write them all in one transaction when every row is good.
 
     The check runs in a read-only session (no write lock however long the sheet): it reads the
     file's records in bulk and compares snapshots in memory, applying the permission functions the
     services call, so every refused row is named. `apply` then writes every row through its service
-    function in one write transaction, where everything is checked again; nothing is committed unless
-    not one row is wrong.
+    function, in bulk (`transfer.write_parsed`, the path `tongban import` takes), in one write
+    transaction where everything is checked again; a row refused there is named too, and nothing is
+    committed unless not one row is wrong. `progress(stage, done, total)` (api.progress) hears
+    checking:<section>, comparing:<section>, writing:<section>. `on_written(session, outcome)` runs
+    last inside the write transaction, so what it writes is committed with the rows or not at all.
     """
     outcome = ImportOutcome(applied=False)
     for section in SECTIONS:
@@ -557,25 +519,32 @@ async def run_import(
         if rows is not None:
             outcome.sections[section] = SectionSummary(rows=len(rows) if isinstance(rows, list) else 0)
     async with db.read() as session:
-        parsed, errors = await validate_document(session, ctx, document)
+        parsed, errors = await validate_document(session, ctx, document, progress=progress)
         outcome.errors.extend(errors)
         await _preview(session, ctx, parsed, outcome, progress)
     if not apply or outcome.errors:
         return outcome
+
+    def refused(section: str, index: int, data: Any, error: ServiceError) -> None:
+        key = _row_key(section, data) or None
+        fields = error.fields or [FieldError(KEY_FIELD[section], error.message)]
+        outcome.errors.extend(FieldError(f.field, f.message, section, index, key) for f in fields)
+
+    async def report(session: AsyncSession, first_log: int) -> None:
+        if outcome.errors:
+            raise _Rollback
+        await _report_from_log(session, parsed, outcome, first_log)
+        outcome.applied = True
+        if on_written is not None:
+            await on_written(session, outcome)
+
     try:
-        async with db.write() as session:
-            # compared again inside the write transaction: what is unchanged now is skipped
-            again = ImportOutcome(applied=False)
-            same = await _preview(session, ctx, parsed, again, None)
-            if again.errors:
-                outcome.errors = again.errors
-                raise _Rollback
-            await _write(session, ctx, parsed, outcome, progress, same)
-            if outcome.errors:
-                raise _Rollback
-            outcome.applied = True
+        await write_parsed(db, ctx, parsed, progress=progress, on_error=refused, before_commit=report)
     except _Rollback:
-        pass
+        outcome.applied = False
+    except Conflict as conflict:  # somebody saved a matter of the file meanwhile: nothing written
+        outcome.applied = False
+        outcome.errors.append(FieldError("code", conflict.message))
     return outcome
 
 

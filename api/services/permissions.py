@@ -404,3 +404,9 @@ def require_registration_correction(ctx: ServiceContext) -> None:
             "登记日由系统按收到协议的日期记录, 县(市、区)账号不能填写或修改; 如需更正请联系市级管理员",
             [FieldError("registeredOn", "登记日由系统记录, 只有市级管理员可以更正(需填写更正理由)")],
         )
+
+
+def may_see_import_job(actor: Actor, job_user_id: int) -> bool:
+    """An import job (its progress, the changes and errors it found) is seen by the account that
+    started it and by the city's admins: a county account sees only its own jobs."""
+    return actor.is_admin or (actor.user_id is not None and actor.user_id == job_user_id)

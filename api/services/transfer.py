@@ -13,6 +13,8 @@ because every service compares before writing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -28,11 +30,23 @@ from sqlalchemy.orm import selectinload
 
 from api.db import Database
 from api.models import Agreement, ChangeLog, Contact, Hall, LiaisonGroup, Matter, Region, RegionRelation
+from api.progress import Progress
 from api.records import SECTIONS as RECORD_SECTIONS
+from api.services.agreements import natural_key as agreement_key
 from api.services.agreements import parse_agreement, save_agreement
-from api.services.base import BULK, BadInput, Bulk, FieldError, ServiceContext, write_bulk
+from api.services.base import (
+    BULK,
+    PRELOADED_ROWS,
+    BadInput,
+    Bulk,
+    FieldError,
+    ServiceContext,
+    ServiceError,
+    write_bulk,
+)
 from api.services.cells import csv_escape, csv_unescape, xlsx_cell
 from api.services.directory import parse_contact, parse_relation, save_contact, save_relation
+from api.services.halls import natural_key as hall_key
 from api.services.halls import parse_hall, save_hall
 from api.services.matters import parse_matter, preload_matters, save_matter, unchanged_since_planned
 from api.services.partners import parse_partner, save_partner
@@ -58,8 +72,6 @@ KEY_FIELD = {
 # The export's columns, in order: each record's field table (api/records.py).
 COLUMNS = {section: record.export_columns() for section, record in RECORD_SECTIONS.items()}
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
-Progress = Callable[[str, int, int], None]
 
 
 class ImportFileError(BadInput):
@@ -212,9 +224,12 @@ PARSERS: dict[str, Parser] = {
 
 
 async def validate_document(
-    session: AsyncSession, ctx: ServiceContext, document: dict[str, Any]
+    session: AsyncSession, ctx: ServiceContext, document: dict[str, Any], progress: Progress | None = None
 ) -> tuple[dict[str, list[Any]], list[FieldError]]:
-    """Check every row of every section; return the parsed rows and every problem found."""
+    """Check every row of every section; return the parsed rows and every problem found.
+    `progress` hears checking:<section> (rows checked of all the file's rows)."""
+    total = sum(len(rows) for rows in document.values() if isinstance(rows, list))
+    done = 0
     errors: list[FieldError] = []
     parsed: dict[str, list[Any]] = {s: [] for s in SECTIONS}
     for name in document:
@@ -242,6 +257,12 @@ async def validate_document(
                 seen.setdefault(str(key), index)
             if data is not None:
                 parsed[section].append((index, data))
+            done += 1
+            if progress is not None and done % 250 == 0:
+                progress(f"checking:{section}", done, total)
+                await asyncio.sleep(0)  # a progress reporter waiting to write gets its turn
+        if progress is not None:
+            progress(f"checking:{section}", done, total)
     file_codes = {d.code for _, d in parsed["matters"]}
     referenced = {c for s in ("halls", "agreements") for _, d in parsed[s] for c in (d.matter_codes or [])}
     unknown = referenced - file_codes
@@ -270,6 +291,181 @@ class _DryRun(Exception):
     pass
 
 
+def row_key(section: str, data: Any) -> str:
+    """The key the service will store the row under (a natural key for a keyless row)."""
+    if section == "matters":
+        return str(data.code)
+    if section == "partners":
+        return str(data.region_code)
+    if data.key is not None:
+        return str(data.key)
+    if section == "halls":
+        return hall_key(data.values["region_code"], data.values["name"])
+    if section == "agreements":
+        return agreement_key(data)
+    if section == "contacts":
+        return hall_key(data.values["region_code"], data.values["name"], "contact")
+    return ""
+
+
+LOADERS: dict[str, tuple[Any, Any, Any]] = {
+    # section: (model, key column, eager options)
+    "matters": (Matter, Matter.code, (selectinload(Matter.guides),)),
+    "halls": (Hall, Hall.key, (selectinload(Hall.matters),)),
+    "agreements": (Agreement, Agreement.key, (selectinload(Agreement.matters),)),
+    "partners": (Region, Region.code, ()),
+    "relations": (RegionRelation, RegionRelation.key, ()),
+    "contacts": (Contact, Contact.key, ()),
+}
+_CHUNK = 500  # well under every driver's bound-parameter limit
+
+
+async def load_by_key(
+    session: AsyncSession, section: str, keys: list[str], *, lock: bool = False
+) -> dict[str, Any]:
+    """The section's stored records with these keys, in a few queries (`lock`: FOR UPDATE on
+    PostgreSQL, as the services' own loaders lock the one row they save)."""
+    model, column, options = LOADERS[section]
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), _CHUNK):
+        query = select(model).options(*options).where(column.in_(keys[start : start + _CHUNK]))
+        if lock:
+            query = query.with_for_update(of=model)
+        for record in (await session.execute(query)).scalars():
+            found[str(getattr(record, column.key))] = record
+    return found
+
+
+async def _preload_section(session: AsyncSession, section: str, rows: list[tuple[int, Any]]) -> None:
+    """What the section's service functions would load row by row, loaded for all rows at once
+    (`base.preloaded`): the records by key, locked; the matters halls and agreements name; the
+    liaison groups."""
+    cache = session.info.setdefault(PRELOADED_ROWS, {})
+    model = LOADERS[section][0]
+    keys = sorted({row_key(section, data) for _index, data in rows})
+    found = await load_by_key(session, section, keys, lock=True)
+    cache.setdefault(model, {}).update({key: found.get(key) for key in keys})
+    if section in ("halls", "agreements"):
+        codes = sorted({c for _index, data in rows for c in (data.matter_codes or [])})
+        matters = cache.setdefault(Matter, {})
+        for start in range(0, len(codes), _CHUNK):
+            query = select(Matter).where(Matter.code.in_(codes[start : start + _CHUNK]))
+            matters.update({m.code: m for m in (await session.execute(query)).scalars()})
+        matters.update({code: None for code in codes if code not in matters})
+    if section == "contacts":
+        groups = cache.setdefault(LiaisonGroup, {})
+        groups.update({g.name: g for g in (await session.execute(select(LiaisonGroup))).scalars()})
+
+
+async def save_section(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    section: str,
+    rows: list[tuple[int, Any]],
+    *,
+    on_error: Callable[[str, int, Any, ServiceError], None] | None = None,
+    progress: Progress | None = None,
+    done: int = 0,
+    total: int = 0,
+) -> int:
+    """Every row of one section (not matters: see `write_parsed`) through its service function, in
+    bulk: the records loaded for all rows first, nothing flushed per row, the new rows, change-log
+    and outbox entries written together at the end (`base.write_bulk`). The services decide each
+    row exactly as for a single save (validate, permit, compare, version, audit, outbox). A refused
+    row raises, or with `on_error` is reported and the rest go on (the caller rolls back). Returns
+    `done` advanced by the rows saved."""
+    bulk = session.info.get(BULK)
+    if bulk is None:
+        session.info[BULK] = bulk = Bulk()
+    await _preload_section(session, section, rows)
+    for index, data in rows:
+        try:
+            await SAVERS[section](session, ctx, data)
+        except ServiceError as error:
+            if on_error is None:
+                raise
+            on_error(section, index, data, error)
+        done += 1
+        if progress is not None and done % 250 == 0:
+            progress(f"writing:{section}", done, total)
+            await asyncio.sleep(0)
+    if progress is not None:
+        progress(f"writing:{section}", done, total)
+    await write_bulk(session, bulk)
+    return done
+
+
+async def write_parsed(
+    db: Database,
+    ctx: ServiceContext,
+    parsed: dict[str, list[Any]],
+    *,
+    progress: Progress | None = None,
+    on_error: Callable[[str, int, Any, ServiceError], None] | None = None,
+    before_commit: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
+) -> None:
+    """Write checked rows in one short transaction, through the services, in bulk.
+
+    On SQLite a write transaction holds the whole database's lock (staff sign-ins queue behind it),
+    so as much as possible happens before it, in a read transaction: the matters (the big section:
+    a city catalogue has thousands) are decided there by the same `save_matter` as always, in bulk
+    mode (`base.Bulk`): existing ones loaded in a few queries and changed in memory, new ones
+    built, change-log and outbox rows collected. The write transaction then checks that none of
+    those matters changed meanwhile (else CONFLICT, nothing written), writes them with a few
+    executemany statements, and saves every other section in bulk (`save_section`).
+    `before_commit(session, last change-log id before the import)` runs last inside the
+    transaction (a report; an exception there rolls everything back)."""
+    total = sum(len(rows) for rows in parsed.values())
+    done = 0
+    plan = Bulk()
+    codes = [data.code for _index, data in parsed["matters"]]
+    changed: list[Matter] = []
+    if codes:
+        if progress is not None:
+            progress("writing:matters", 0, total)
+        async with db.read() as session:
+            session.info[BULK] = plan
+            loaded = await preload_matters(session, codes, lock=False)
+            for index, data in parsed["matters"]:
+                try:
+                    await SAVERS["matters"](session, ctx, data)
+                except ServiceError as error:
+                    if on_error is None:
+                        raise
+                    on_error("matters", index, data, error)
+                done += 1
+                if progress is not None and done % 250 == 0:
+                    progress("writing:matters", done, total)
+                    await asyncio.sleep(0)
+            if progress is not None:
+                progress("writing:matters", done, total)
+            changed = [m for m in loaded.values() if m.version != plan.versions[m.code]]
+    async with db.write() as session:
+        first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
+        if codes:
+            await unchanged_since_planned(session, plan, [m.code for m in plan.new_matters])
+            session.add_all(changed)  # detached, with their changes: the flush writes them
+            await write_bulk(session, plan)  # matters, guides, change log, outbox: executemany
+        session.info[BULK] = Bulk()
+        for section in SECTIONS:
+            if section == "matters" or not parsed[section]:
+                continue
+            done = await save_section(
+                session,
+                ctx,
+                section,
+                parsed[section],
+                on_error=on_error,
+                progress=progress,
+                done=done,
+                total=total,
+            )
+        if progress is not None:
+            progress("writing", total, total)
+        if before_commit is not None:
+            await before_commit(session, first_log)
+
+
 async def import_document(
     db: Database,
     ctx: ServiceContext,
@@ -278,63 +474,28 @@ async def import_document(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Validate everything, then write everything in one short transaction (or nothing).
-
-    On SQLite a write transaction holds the whole database's lock (staff sign-ins queue behind it),
-    so as much as possible happens before it, in a read transaction: every row is checked, and the
-    matters (the big section: a city catalogue has thousands) are decided there by the same
-    `save_matter` as always, in bulk mode (`base.Bulk`): existing ones loaded in a few queries and
-    changed in memory, new ones built, change-log and outbox rows collected. The write transaction
-    then checks that none of those matters changed meanwhile (else CONFLICT, nothing written),
-    writes them with a few executemany statements, and saves the other sections row by row as
-    before. 6,000 matters: 27 – 45 s of lock before on the development machine (72 s in the probe),
-    1.1 – 1.4 s now."""
+    """Validate everything, then write everything in one short transaction (or nothing): see
+    `write_parsed`. 6,000 matters: 27 – 45 s of lock before bulk writing on the development machine
+    (72 s in the probe), 1.1 – 1.4 s after."""
     report = ImportReport(dry_run=dry_run)
-    total = sum(len(rows) for rows in document.values() if isinstance(rows, list))
-    done = 0
-    plan = Bulk()
     async with db.read() as session:
-        parsed, errors = await validate_document(session, ctx, document)
-        if errors:
-            raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
-        codes = [data.code for _index, data in parsed["matters"]]
-        if codes:
-            session.info[BULK] = plan
-            loaded = await preload_matters(session, codes, lock=False)
-            for _index, data in parsed["matters"]:
-                await SAVERS["matters"](session, ctx, data)
-                done += 1
-                if progress:
-                    progress("matters", done, total)
-            changed = [m for m in loaded.values() if m.version != plan.versions[m.code]]
-    try:
-        async with db.write() as session:
-            first_log = (await session.execute(select(func.max(ChangeLog.id)))).scalar_one() or 0
-            if codes:
-                await unchanged_since_planned(session, plan, [m.code for m in plan.new_matters])
-                session.add_all(changed)  # detached, with their changes: the flush writes them
-                await write_bulk(session, plan)  # matters, guides, change log, outbox: executemany
-            session.info[BULK] = bulk = Bulk()
-            for section in SECTIONS:
-                report.counts[section] = len(parsed[section])
-                if section == "matters":
-                    continue
-                for _index, data in parsed[section]:
-                    await SAVERS[section](session, ctx, data)
-                    done += 1
-                    if progress:
-                        progress(section, done, total)
-            await write_bulk(session, bulk)
-            rows = await session.execute(
-                select(ChangeLog.entity, ChangeLog.action, func.count())
-                .where(ChangeLog.id > first_log)
-                .group_by(ChangeLog.entity, ChangeLog.action)
-            )
-            report.changes = Counter({(entity, action): n for entity, action, n in rows})
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+        parsed, errors = await validate_document(session, ctx, document, progress=progress)
+    if errors:
+        raise BadInput(f"导入文件有 {len(errors)} 处错误, 未写入任何数据", errors)
+    report.counts = {section: len(parsed[section]) for section in SECTIONS}
+
+    async def count_changes(session: AsyncSession, first_log: int) -> None:
+        rows = await session.execute(
+            select(ChangeLog.entity, ChangeLog.action, func.count())
+            .where(ChangeLog.id > first_log)
+            .group_by(ChangeLog.entity, ChangeLog.action)
+        )
+        report.changes = Counter({(entity, action): n for entity, action, n in rows})
+        if dry_run:
+            raise _DryRun
+
+    with contextlib.suppress(_DryRun):
+        await write_parsed(db, ctx, parsed, progress=progress, before_commit=count_changes)
     return report
 
 

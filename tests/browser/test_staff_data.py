@@ -10,9 +10,11 @@ The server is a real uvicorn process over its own fresh SQLite demo database (th
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +39,79 @@ NEW_HALL = {
 }
 
 
+WATCHER, WATCHER_PASSWORD = "luqiao-progress", "luqiao progress passphrase"
+
+
 @pytest.fixture(scope="module")
-def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def data_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("staff-data-server")
+
+
+@pytest.fixture(scope="module")
+def data_server(data_workdir: Path) -> Iterator[str]:
     with demo_server(
-        tmp_path_factory.mktemp("staff-data-server"), (ADMIN, ADMIN_PASSWORD, "admin", "331000")
+        data_workdir,
+        (ADMIN, ADMIN_PASSWORD, "admin", "331000"),
+        (WATCHER, WATCHER_PASSWORD, "county", "331004"),
     ) as url:
         yield url
+
+
+def _on_database(workdir: Path, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `work(database)` against the served database (in a thread: Playwright's loop runs here)."""
+
+    async def run() -> Any:
+        from api.db import Database
+
+        database = Database(f"sqlite+aiosqlite:///{workdir / 'tongban.db'}")
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def _plant_job(workdir: Path, **progress: Any) -> str:
+    """A running apply job of the WATCHER account, at the given stage."""
+
+    async def work(database: Any) -> str:
+        from sqlalchemy import select
+
+        from api.models import StaffUser
+        from api.services.base import Actor, ServiceContext
+        from api.services.import_jobs import start_job, update_job
+        from api.services.regions import load_tree
+
+        async with database.read() as session:
+            user = (await session.execute(select(StaffUser).where(StaffUser.name == WATCHER))).scalar_one()
+            tree = await load_tree(session)
+        actor = Actor(user.name, user.role, user.region_code, "import", user.id)
+        job = await start_job(database, ServiceContext(actor, tree, "331000"), "apply", "路桥大厅.xlsx")
+        await update_job(database, job, **progress)
+        return job
+
+    return _on_database(workdir, work)  # type: ignore[no-any-return]
+
+
+def _move_job(workdir: Path, job: str, **values: Any) -> None:
+    async def work(database: Any) -> None:
+        from api.services.import_jobs import update_job
+
+        await update_job(database, job, **values)
+
+    _on_database(workdir, work)
+
+
+DONE_RESULT = {
+    "applied": True,
+    "sections": {"halls": [5000, 4990, 0, 10]},
+    "changes": [["halls", "b-progress-1", "create", []]],
+    "changesTotal": 4990,
+    "errors": [],
+    "errorsTotal": 0,
+}
 
 
 def _text(page: Any, selector: str = "body") -> str:
@@ -174,4 +243,58 @@ def test_admin_creates_an_account_and_the_clerk_imports_a_sheet(
 
     admin_context.close()
     clerk_context.close()
+    assert not problems, problems
+
+
+def test_a_running_import_shows_its_progress_with_and_without_javascript(
+    browser: Any, data_server: str, data_workdir: Path, artifacts: Path, axe_source: str
+) -> None:
+    """The job's page: the stage, a <progress> bar and "已检查 1,500 / 5,000 行" in a status region.
+    With JavaScript the region follows the job in place (focus stays where it was) and the result
+    replaces it when the job ends; without, the 刷新进度 link shows the latest."""
+    problems: list[str] = []
+    context = browser.new_context(locale="zh-CN", viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    _watch(page, problems)
+    _sign_in(page, data_server, WATCHER, WATCHER_PASSWORD, "/staff/import")
+    job = _plant_job(data_workdir, stage="checking:halls", done=1500, total=5000)
+    page.goto(f"{data_server}/staff/import/jobs/{job}")
+    region = page.locator("#import-progress[role=status]")
+    assert "已检查 1,500 / 5,000 行" in _text(page, "#import-progress")
+    assert page.locator("#import-progress progress").get_attribute("value") == "1500"
+    page.screenshot(path=str(artifacts / "staff-data-05-import-progress.png"), full_page=True)
+    _axe_clean(page, axe_source)
+
+    page.focus("#refresh-progress")
+    _move_job(data_workdir, job, stage="writing:halls", done=4000)
+    # htmx polled and swapped the region
+    region.locator(".import-count").get_by_text("已写入 4,000 / 5,000 行").wait_for()
+    assert page.locator("#import-progress progress").get_attribute("value") == "4000"
+    assert page.evaluate("document.activeElement.id") == "refresh-progress"  # nothing took the focus
+    assert "写入数据库: 服务大厅" in _text(page, "#import-progress")
+
+    _move_job(data_workdir, job, state="done", stage="done", result=DONE_RESULT)
+    page.locator("#result-heading").wait_for()  # the job ended: the page shows the result
+    assert "已导入" in _text(page, "#result-heading")
+    assert "服务大厅 5000 4990 0 10" in _text(page, "#import-counts")
+    assert page.locator("#import-progress").count() == 0
+    context.close()
+
+    # without JavaScript: the same page, a link to see the latest
+    plain = browser.new_context(locale="zh-CN", viewport=PHONE, java_script_enabled=False)
+    page = plain.new_page()
+    _watch(page, problems)
+    _sign_in(page, data_server, WATCHER, WATCHER_PASSWORD, "/staff/import")
+    job = _plant_job(data_workdir, stage="comparing:halls", done=2000, total=5000)
+    page.goto(f"{data_server}/staff/import/jobs/{job}")
+    assert "已比对 2,000 / 5,000 行" in _text(page, "#import-progress")
+    _move_job(data_workdir, job, stage="writing:halls", done=4500)
+    page.get_by_role("link", name="刷新进度").click()
+    page.wait_for_load_state()
+    assert "已写入 4,500 / 5,000 行" in _text(page, "#import-progress")
+    _move_job(data_workdir, job, state="done", stage="done", result=DONE_RESULT)
+    page.get_by_role("link", name="刷新进度").click()
+    page.locator("#result-heading").wait_for()
+    assert "已导入" in _text(page, "#result-heading")
+    plain.close()
     assert not problems, problems

@@ -61,6 +61,7 @@ ALL = _roles(200, 200, 200, 200)
 LOCAL = _roles(200, 200, 200, 403)  # city and county staff
 OWN = _roles(200, 200, 403, 403)  # the record's own county and the city
 ADMIN = _roles(200, 403, 403, 403)
+OWN_JOB = _roles(200, 200, 404, 403)  # an import job: its account and the city; to others it does not exist
 POST_ALL = _roles(OK, OK, OK, OK)
 POST_LOCAL = _roles(OK, OK, OK, 403)
 POST_OWN = _roles(OK, OK, 403, 403)
@@ -186,6 +187,9 @@ ACCESS: dict[str, list[Probe]] = {
     "GET /staff/import": probe("/staff/import", LOCAL),
     "POST /staff/import": probe("/staff/import", POST_LOCAL),
     "GET /staff/import/template.xlsx": probe("/staff/import/template.xlsx", LOCAL),
+    # an import job (its progress and result): the account that started it (路桥区's) and the city
+    "GET /staff/import/jobs/{job:str}": probe("/staff/import/jobs/{import_job}", OWN_JOB),
+    "GET /staff/import/jobs/{job:str}/progress": probe("/staff/import/jobs/{import_job}/progress", OWN_JOB),
     "GET /staff/users": probe("/staff/users", ADMIN),
     "POST /staff/users": probe("/staff/users", POST_ADMIN),
     "POST /staff/users/{id:int}/disable": probe("/staff/users/{spare_user}/disable", POST_ADMIN),
@@ -348,6 +352,24 @@ async def plant_spare_account(settings: Settings) -> dict[str, Any]:
         await database.dispose()
 
 
+async def plant_import_job(settings: Settings, name: str) -> dict[str, Any]:
+    """A running import job started by the account `name`."""
+    from api.models import StaffUser
+    from api.services.base import Actor
+    from api.services.import_jobs import start_job
+
+    database = Database(settings.database_url)
+    try:
+        async with database.read() as session:
+            user = (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one()
+            tree = await load_tree(session)
+        actor = Actor(user.name, user.role, user.region_code, "import", user.id)
+        ctx = ServiceContext(actor=actor, tree=tree, home_city=settings.home_region)
+        return {"import_job": await start_job(database, ctx, "check", "路桥大厅.xlsx")}
+    finally:
+        await database.dispose()
+
+
 def _client(app: Any, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False),
@@ -382,6 +404,7 @@ async def test_every_staff_route_answers_each_role_as_the_table_says(app: Any, s
             assert (await sign_in(client, names[role])).status_code == 303
         ids = await plant(settings, names["admin"])
         ids.update(await plant_spare_account(settings))
+        ids.update(await plant_import_job(settings, names["county"]))
         tokens = {
             role: csrf_token((await client.get("/staff/feedback/new")).text)
             for role, client in clients.items()

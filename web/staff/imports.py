@@ -1,11 +1,15 @@
-"""数据导入 (/staff/import): upload a sheet, check it, apply it all or nothing.
+"""数据导入 (/staff/import): upload a sheet, check it, apply it all or nothing, and watch it happen.
 
-`mode=check` runs every row through the services inside a transaction that is rolled back and shows
-what would happen: counts per section, the records created / changed (with a field diff) / left
-unchanged, and every bad row and field with the messages of `tongban import`. `mode=apply` does the
-same and commits only when not one row is wrong. Both are synchronous: a 5,000-row sheet is checked
-in a few seconds, so the browser's own loading indicator is the progress shown, with or without
-JavaScript, and the answer is an ordinary page. The change log records the channel 导入 ("import").
+Posting the form starts an import job (`api.services.import_jobs`) in this worker and answers at
+once with 303 to the job's page, `/staff/import/jobs/<id>`: while it runs the page shows the stage
+(reading the file, checking each section, comparing with the stored records, writing, indexing),
+a `<progress>` bar and "已检查 3,000 / 5,000 行" in a `role=status` region; when it is over, the
+result (counts per section, the records created / changed with a field diff / left unchanged,
+and every bad row and field with the messages of `tongban import`). The job lives in the database,
+so either worker behind nginx answers the page. Without JavaScript the page has a "刷新进度" link
+(nothing refreshes by itself, so focus and reading position stay where they are); with it, htmx
+asks `/progress` every second and swaps the region in place, and reloads the page once the job is
+over. The change log records the channel 导入 ("import").
 """
 
 from __future__ import annotations
@@ -13,24 +17,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.services.base import ServiceError
+from api.services.import_jobs import JobView, load_job, run_job, running_job_of, start_job
 from api.services.imports import (
     HEADINGS,
     MAX_IMPORT_BYTES,
     SECTION_TITLES,
-    read_upload,
-    run_import,
+    precheck_upload,
     template_workbook,
 )
 from api.services.transfer import ImportFileError
-from web.staff.common import county_choices, page, state
+from web.staff.common import county_choices, page, see_other, state
 from web.staff.session import LOCAL_ROLES, CsrfOnly, Staff, make_form, staff_page
 
 MAX_CHANGES_SHOWN = 500
@@ -52,6 +55,37 @@ def field_label(section: str | None, name: str) -> str:
     return f"{heading}({name})" if heading else name
 
 
+#: the steps a job goes through, in order; an apply adds writing and indexing
+STEPS = [("reading", "读取文件"), ("checking", "检查每一行"), ("comparing", "与现有数据比对")]
+APPLY_STEPS = [*STEPS, ("writing", "写入数据库"), ("indexing", "更新搜索索引")]
+VERBS = {"checking": "已检查", "comparing": "已比对", "writing": "已写入"}
+#: the jobs this worker runs (a task must be referenced until it ends)
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def progress_view(job: JobView) -> dict[str, Any]:
+    """The stage as words: which step, which section, "已检查 3,000 / 5,000 行", and the steps list."""
+    step, _, section = job.stage.partition(":")
+    steps = APPLY_STEPS if job.mode == "apply" else STEPS
+    names = [name for name, _ in steps]
+    current = names.index(step) if step in names else 0
+    title = SECTION_TITLES.get(section, "")
+    label = dict(steps).get(step, "处理中") + (f": {title}" if title else "")
+    count = None
+    if step in VERBS and job.total:
+        count = f"{VERBS[step]} {min(job.done, job.total):,} / {job.total:,} 行"
+    return {
+        "label": label,
+        "count": count,
+        "steps": [
+            (text, "done" if i < current else "current" if i == current else "waiting")
+            for i, (_, text) in enumerate(steps)
+        ],
+        "step_number": current + 1,
+        "step_count": len(steps),
+    }
+
+
 def _render(request: Request, staff: Staff, *, status: int = 200, **context: Any) -> Response:
     base = {
         "title": "数据导入",
@@ -62,6 +96,9 @@ def _render(request: Request, staff: Staff, *, status: int = 200, **context: Any
         "problem": None,
         "filename": None,
         "seconds": None,
+        "job": None,
+        "progress": None,
+        "running_job": None,
         "section_titles": SECTION_TITLES,
         "field_label": field_label,
         "show": _show,
@@ -70,6 +107,12 @@ def _render(request: Request, staff: Staff, *, status: int = 200, **context: Any
     }
     base.update(context)
     return page(request, staff, "staff/import.html", base, status=status, nav="import")
+
+
+def _spawn(make: Callable[[], Any]) -> None:
+    task = asyncio.get_running_loop().create_task(make())
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
 
 
 @staff_page(*LOCAL_ROLES)
@@ -88,25 +131,74 @@ async def import_page(request: Request, staff: Staff) -> Response:
     try:
         content = await upload.read(MAX_IMPORT_BYTES + 1)
     finally:
-        await formdata.close()  # the spooled upload is not needed any more
+        await formdata.close()  # the spooled upload is deleted: the job keeps the bytes in memory only
     filename = upload.filename
-    started = time.perf_counter()
     try:
-        document = await asyncio.to_thread(read_upload, filename, content)
+        precheck_upload(filename, content)
     except ImportFileError as error:
         return _render(request, staff, status=422, mode=mode, filename=filename, problem=error.message)
+    app = state(request)
     actor = dataclasses.replace(staff.actor, via="import")  # the change log's channel: 导入
-    try:
-        outcome = await run_import(
-            state(request).db, staff.catalog.service_context(actor), document, apply=mode == "apply"
+    ctx = staff.catalog.service_context(actor)
+    running = await running_job_of(app.db, ctx)
+    if running is not None:
+        return _render(
+            request,
+            staff,
+            status=409,
+            mode=mode,
+            running_job=running,
+            problem="您已有一个导入任务正在进行, 请等它完成后再上传。",
         )
-    except ServiceError as error:  # e.g. a section that is not a list
-        return _render(request, staff, status=422, mode=mode, filename=filename, problem=error.describe())
-    seconds = time.perf_counter() - started
-    status = 200 if outcome.ok else 422
-    return _render(
-        request, staff, status=status, mode=mode, filename=filename, outcome=outcome, seconds=seconds
+    job_id = await start_job(app.db, ctx, mode, filename)
+    search = app.search
+
+    async def index_catch_up(_progress: Callable[[str, int, int], None]) -> None:
+        if search is not None:
+            await search.catch_up()  # this worker's index now; the other follows the outbox
+
+    _spawn(
+        lambda: run_job(
+            app.db, ctx, job_id, filename, content, apply=mode == "apply", after_commit=index_catch_up
+        )
     )
+    return see_other(f"/staff/import/jobs/{job_id}")
+
+
+@staff_page(*LOCAL_ROLES)
+async def import_job(request: Request, staff: Staff) -> Response:
+    """A job's page: its progress while it runs, its result when it is over."""
+    job = await load_job(state(request).db, staff.catalog.service_context(staff.actor), _job_id(request))
+    outcome = job.outcome if not job.running else None
+    return _render(
+        request,
+        staff,
+        job=job,
+        progress=progress_view(job) if job.running else None,
+        outcome=outcome,
+        filename=job.filename,
+        seconds=job.seconds,
+        problem=job.message if job.state == "failed" else None,
+        notice=job.message if job.state == "done" else None,
+        # after a clean check, the next step is the apply
+        mode="apply" if job.mode == "check" and outcome is not None and outcome.ok else job.mode,
+    )
+
+
+@staff_page(*LOCAL_ROLES)
+async def import_job_progress(request: Request, staff: Staff) -> Response:
+    """The progress region alone (htmx polls it); once the job is over, htmx reloads the page."""
+    job = await load_job(state(request).db, staff.catalog.service_context(staff.actor), _job_id(request))
+    response = page(
+        request, staff, "staff/_import_progress.html", {"job": job, "progress": progress_view(job)}
+    )
+    if not job.running:
+        response.headers["HX-Refresh"] = "true"
+    return response
+
+
+def _job_id(request: Request) -> str:
+    return str(request.path_params.get("job", ""))[:32]
 
 
 @staff_page(*LOCAL_ROLES)
