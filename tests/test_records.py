@@ -308,3 +308,13 @@ def test_the_parser_reads_a_field_as_its_row_says(record: Record, spec: Field) -
     assert any(e.field == spec.name and message in e.message for e in errors), (
         f"{record.entity}.{spec.name} is not read as {spec.reader}: {errors}"
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "name"), [(s, f.name) for s, record in SECTIONS.items() for f in record], ids=lambda v: str(v)
+)
+def test_the_import_preview_names_every_field_in_chinese(section: str, name: str) -> None:
+    """A field the template has no column for (notSharedReason …) still shows its label in a diff."""
+    from web.staff.imports import field_label
+
+    assert field_label(section, name) == f"{SECTIONS[section].label(name)}({name})"

@@ -24,9 +24,9 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.records import SECTIONS
 from api.services.import_jobs import JobView, load_job, run_job, running_job_of, start_job
 from api.services.imports import (
-    HEADINGS,
     MAX_IMPORT_BYTES,
     SECTION_TITLES,
     precheck_upload,
@@ -51,7 +51,10 @@ def _show(value: Any) -> str:
 
 
 def field_label(section: str | None, name: str) -> str:
-    heading = HEADINGS.get(section or "", {}).get(name)
+    """A field as the preview names it: its one label from the record's field table (also for
+    fields the template has no column for, e.g. notSharedReason), with the format's name."""
+    record = SECTIONS.get(section or "")
+    heading = record.label(name) if record is not None and name in record else None
     return f"{heading}({name})" if heading else name
 
 
