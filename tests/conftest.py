@@ -36,6 +36,23 @@ def template_store() -> Iterator[TemplateStore]:
     templates.close_shared()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with argon2-cffi's CHEAPEST profile (the library's parameters for tests) in the test
+    process. The real parameters cost 0.1-0.3 s a hash or check, on purpose, and the suite signs in
+    and makes accounts hundreds of times: that was minutes of a run. Passwords are still argon2id
+    hashes made and checked by the same code (`api.services.users`); servers the tests start as
+    processes (browser journeys, `tongban serve`, the CLI) keep the real parameters."""
+    from argon2 import PasswordHasher, profiles
+
+    from api.services import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    users._hasher = real
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
