@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -183,10 +184,13 @@ class TemplateStore:
 
     def close(self) -> None:
         with self._lock:
+            for ahead in self._spare.values():  # copies made ahead for tests that never came
+                with contextlib.suppress(Exception):
+                    self._drop_database(ahead.result())
+            self._spare.clear()
             if self._helper is not None:
                 self._helper.shutdown(wait=True, cancel_futures=False)
                 self._helper = None
-            self._spare.clear()
             if self._pg is not None:
                 self._pg.stop()
                 self._pg = None
