@@ -1,19 +1,15 @@
 """Shared fixtures: every database test runs on SQLite and on a real PostgreSQL.
 
-Building a database (migrate, 3,400 regions, demo data) takes a second or two, so it happens once
-per backend per session into a template; each test gets a fresh copy (a file copy on SQLite,
-`CREATE DATABASE … TEMPLATE` on PostgreSQL), so tests never see each other's writes.
+Building a database (migrate, 3,400 regions, demo data) and its search index takes seconds, so it
+happens once per backend per session into a template (`tests/support/templates.py`); each test
+gets a fresh copy of both (a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on PostgreSQL, the
+index folder copied), so tests never see each other's writes and an app finds its index current.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,102 +18,39 @@ import pytest
 
 from api.db import Database
 from api.settings import Settings
-from tests.support import postgres
+from tests.support import postgres, templates
+from tests.support.templates import Template, TemplateStore, run_blocking
+
+__all__ = ["BACKENDS", "Template", "TemplateStore", "make_token", "postgres_admin", "run_blocking"]
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
-@dataclass
-class Template:
-    """A ready database to copy from: a file (SQLite) or a database name (PostgreSQL)."""
-
-    backend: str
-    location: str
-
-
-class TemplateStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.templates: dict[tuple[str, bool], Template] = {}
-        self._pg: postgres.PostgresServer | None = None
-
-    def pg(self) -> postgres.PostgresServer:
-        if self._pg is None:
-            if not postgres.available() and not os.environ.get(postgres.ENV_URL):
-                pytest.fail("PostgreSQL binaries are missing: run scripts/system-deps (scripts/test does)")
-            self._pg = postgres.PostgresServer().start()
-        return self._pg
-
-    def settings_for(self, url: str, index_dir: Path) -> Settings:
-        return Settings(database_url=url, index_dir=index_dir, home_region="331000", secret_key="test-secret")
-
-    def template(self, backend: str, demo: bool) -> Template:
-        key = (backend, demo)
-        if key not in self.templates:
-            from api.cli import initialise
-
-            name = f"tpl_{'demo' if demo else 'base'}"
-            if backend == "sqlite":
-                path = self.root / f"{name}.db"
-                url = f"sqlite+aiosqlite:///{path}"
-                location = str(path)
-            else:
-                server = self.pg()
-                server.create_database(name)
-                url = server.url(name)
-                location = name
-            run_blocking(
-                initialise(
-                    self.settings_for(url, self.root / f"{name}-index-{backend}"), demo=demo, quiet=True
-                )
-            )
-            self.templates[key] = Template(backend, location)
-        return self.templates[key]
-
-    def clone(self, backend: str, demo: bool, tmp_path: Path) -> str:
-        template = self.template(backend, demo)
-        if backend == "sqlite":
-            target = tmp_path / "tongban.db"
-            shutil.copyfile(template.location, target)
-            return f"sqlite+aiosqlite:///{target}"
-        server = self.pg()
-        name = "t_" + uuid.uuid4().hex[:16]
-        postgres_admin(server, f'CREATE DATABASE "{name}" TEMPLATE "{template.location}"')
-        return server.url(name)
-
-    def close(self) -> None:
-        if self._pg is not None:
-            self._pg.stop()
-
-
-def run_blocking(coroutine: Any) -> Any:
-    """asyncio.run, also from inside a running loop (an async test): then on a helper thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 def postgres_admin(server: postgres.PostgresServer, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        connection = await asyncpg.connect(server.dsn("postgres"))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    run_blocking(run())
+    templates._admin(server, sql)
 
 
 @pytest.fixture(scope="session")
-def template_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemplateStore]:
-    store = TemplateStore(tmp_path_factory.mktemp("templates"))
-    yield store
-    store.close()
+def template_store() -> Iterator[TemplateStore]:
+    yield templates.shared()
+    templates.close_shared()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with argon2-cffi's CHEAPEST profile (the library's parameters for tests) in the test
+    process. The real parameters cost 0.1-0.3 s a hash or check, on purpose, and the suite signs in
+    and makes accounts hundreds of times: that was minutes of a run. Passwords are still argon2id
+    hashes made and checked by the same code (`api.services.users`); servers the tests start as
+    processes (browser journeys, `tongban serve`, the CLI) keep the real parameters."""
+    from argon2 import PasswordHasher, profiles
+
+    from api.services import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    users._hasher = real
 
 
 @pytest.fixture(params=BACKENDS)
@@ -126,17 +59,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def empty_settings(backend: str, template_store: TemplateStore, tmp_path: Path) -> Settings:
-    """A migrated database holding only the bundled regions."""
-    url = template_store.clone(backend, False, tmp_path)
-    return template_store.settings_for(url, tmp_path / "index")
+def empty_settings(backend: str, template_store: TemplateStore, tmp_path: Path) -> Iterator[Settings]:
+    """A migrated database holding only the bundled regions (and its empty search index)."""
+    settings = template_store.settings(backend, False, tmp_path)
+    yield settings
+    template_store.discard(settings.database_url)
 
 
 @pytest.fixture
-def settings(backend: str, template_store: TemplateStore, tmp_path: Path) -> Settings:
-    """A migrated database with the bundled demo data (real records and labelled samples)."""
-    url = template_store.clone(backend, True, tmp_path)
-    return template_store.settings_for(url, tmp_path / "index")
+def settings(backend: str, template_store: TemplateStore, tmp_path: Path) -> Iterator[Settings]:
+    """A migrated database with the bundled demo data (real records and labelled samples) and its
+    search index, current."""
+    settings = template_store.settings(backend, True, tmp_path)
+    yield settings
+    template_store.discard(settings.database_url)
 
 
 @pytest.fixture

@@ -1,15 +1,13 @@
 """Fixtures for the browser tests: the real server on a loopback port, Debian's Chromium, axe-core.
 
 The server is `uvicorn --factory api.app:create_app` in a subprocess, configured only through the
-environment (as in production), on a demo SQLite database built with `api.cli.initialise`.
+environment (as in production), on a copy of the demo SQLite database (and its index) that `api.cli.initialise` built once.
 Chromium is the system package, launched by Playwright through `executable_path` (never
 `playwright install`). Screenshots go to `test-artifacts/` (gitignored) for people to look at.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from api.settings import Settings
 from tests.support.chromium import playwright_launch_kwargs
 from tests.support.server import running_server
+from tests.support.templates import TemplateStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -38,20 +37,16 @@ class Server:
 
 
 @pytest.fixture(scope="package")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from api.cli import initialise
-
+def server(template_store: TemplateStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("browser-server")
+    demo = template_store.settings("sqlite", True, workdir)  # the demo database and its index
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
-        index_dir=workdir / "index",
+        database_url=demo.database_url,
+        index_dir=demo.index_dir,
         home_region="331000",
         secret_key="browser-test-secret",
         rate_limit_per_minute=100_000,
     )
-    # In a worker thread: pytest-asyncio may already run an event loop in this one.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, initialise(settings, demo=True, quiet=True)).result()
     with running_server(settings, workdir) as url:
         yield Server(url, settings, workdir / "server.log")
 

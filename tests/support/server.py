@@ -79,14 +79,12 @@ def running_server(settings: Settings, workdir: Path) -> Iterator[str]:
             process.wait()
 
 
-async def _demo_with_accounts(settings: Settings, accounts: tuple[tuple[str, str, str, str], ...]) -> None:
-    from api.cli import initialise
+async def _add_accounts(settings: Settings, accounts: tuple[tuple[str, str, str, str], ...]) -> None:
     from api.db import Database
     from api.services.base import SYSTEM
     from api.services.regions import load_tree
     from api.services.users import add_user
 
-    await initialise(settings, demo=True, quiet=True)
     database = Database(settings.database_url)
     try:
         async with database.write() as session:
@@ -99,18 +97,22 @@ async def _demo_with_accounts(settings: Settings, accounts: tuple[tuple[str, str
 
 @contextlib.contextmanager
 def demo_server(workdir: Path, *accounts: tuple[str, str, str, str]) -> Iterator[str]:
-    """A served demo database on SQLite with staff `accounts` (name, password, role, region), for
-    browser journeys: its base URL while the block runs."""
+    """A served demo database on SQLite (a copy of the session's demo template and its index) with
+    staff `accounts` (name, password, role, region), for browser journeys: its base URL while the
+    block runs."""
     import asyncio
     import concurrent.futures
 
+    from tests.support import templates
+
+    demo = templates.shared().settings("sqlite", True, workdir)
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{workdir / 'tongban.db'}",
-        index_dir=workdir / "index",
+        database_url=demo.database_url,
+        index_dir=demo.index_dir,
         home_region="331000",
         secret_key=f"browser-secret-{workdir.name}",
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # no event loop may run here
-        pool.submit(asyncio.run, _demo_with_accounts(settings, accounts)).result()
+        pool.submit(asyncio.run, _add_accounts(settings, accounts)).result()
     with running_server(settings, workdir) as url:
         yield url
