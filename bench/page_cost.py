@@ -156,7 +156,72 @@ async def _call(app: Any, request: dict[str, Any]) -> tuple[int, bytes]:
     return status, b"".join(chunks)
 
 
-async def _measure(folder: Path, requests: list[dict[str, Any]], rounds: int, profile: str | None) -> dict:
+def _deterministic() -> Any:
+    """Fix what a page draws at random (CSRF cookie and token nonce, the search log's token) and
+    the token's timestamp, so one request gives one page whatever the code path; returns the
+    reset to call before each request."""
+    import itertools
+    import secrets
+
+    from itsdangerous import timed
+
+    counter = itertools.count()
+
+    def token_urlsafe(nbytes: int | None = 32) -> str:
+        return f"{next(counter):x}".rjust(((nbytes or 32) * 4 + 2) // 3, "A")
+
+    def token_hex(nbytes: int | None = 32) -> str:
+        return f"{next(counter):x}".rjust((nbytes or 32) * 2, "0")
+
+    secrets.token_urlsafe = token_urlsafe
+    secrets.token_hex = token_hex
+    timed.TimestampSigner.get_timestamp = lambda self: 1_800_000_000  # type: ignore[method-assign]
+
+    def reset() -> None:
+        nonlocal counter
+        counter = itertools.count()
+
+    return reset
+
+
+async def _dump(app: Any, requests: list[dict[str, Any]], out: Path) -> dict:
+    """Each request's status, headers (but the request id) and body digest, one JSON line each."""
+    import hashlib
+
+    reset = _deterministic()
+    with out.open("w") as handle:
+        for request in requests:
+            reset()
+            scope = _scope(request)
+            answer: dict[str, Any] = {"path": request["path"], "body": request["body"]}
+            chunks: list[bytes] = []
+
+            async def receive(body: bytes = request["body"].encode()) -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(
+                message: dict[str, Any], answer: dict[str, Any] = answer, chunks: list = chunks
+            ) -> None:
+                if message["type"] == "http.response.start":
+                    answer["status"] = message["status"]
+                    answer["headers"] = sorted(
+                        [k.decode(), v.decode("latin-1")]
+                        for k, v in message["headers"]
+                        if k != b"x-request-id"
+                    )
+                elif message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+
+            await app(scope, receive, send)
+            answer["sha256"] = hashlib.sha256(b"".join(chunks)).hexdigest()
+            answer["text"] = b"".join(chunks).decode("utf-8", "replace")
+            handle.write(json.dumps(answer, ensure_ascii=False) + "\n")
+    return {"dumped": len(requests), "rounds_ms": [0.0], "median_ms": 0.0, "statuses": {}, "mean_bytes": 0}
+
+
+async def _measure(
+    folder: Path, requests: list[dict[str, Any]], rounds: int, profile: str | None, dump: Path | None = None
+) -> dict:
     from api.app import create_served_app
     from api.observability import configure_logging
     from api.settings import load_settings
@@ -170,6 +235,8 @@ async def _measure(folder: Path, requests: list[dict[str, Any]], rounds: int, pr
             if search is None or search.is_ready():
                 break
             await asyncio.sleep(0.05)
+        if dump is not None:
+            return await _dump(app, requests, dump)
         statuses: dict[int, int] = {}
         size = 0
         for request in requests:  # warm-up round: caches as a running server has them
@@ -233,7 +300,7 @@ def child(args: argparse.Namespace) -> int:
         SharedSubmissionLimiter.create(run_dir / SharedSubmissionLimiter.FILE_NAME)
     except ImportError:
         pass
-    result = asyncio.run(_measure(folder, requests, args.rounds, args.profile))
+    result = asyncio.run(_measure(folder, requests, args.rounds, args.profile, args.dump))
     result["loadavg"] = os.getloadavg()[0]
     print(json.dumps(result))
     import shutil
@@ -288,7 +355,9 @@ def say(message: str) -> None:
     print(f"[page_cost] {message}", file=sys.stderr, flush=True)
 
 
-def run_child(tree: Path, args: argparse.Namespace, profile: str | None = None) -> dict[str, Any]:
+def run_child(
+    tree: Path, args: argparse.Namespace, profile: str | None = None, dump: Path | None = None
+) -> dict[str, Any]:
     command = [
         sys.executable,
         str(ROOT / "bench" / "page_cost.py"),
@@ -314,6 +383,8 @@ def run_child(tree: Path, args: argparse.Namespace, profile: str | None = None) 
     ]
     if profile:
         command += ["--profile", profile]
+    if dump is not None:
+        command += ["--dump", str(dump)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     env.pop("TONGBAN_RUN_DIR", None)
@@ -327,7 +398,42 @@ def export_tree(rev: str) -> Path:
     target = Path(tempfile.mkdtemp(prefix="tongban-page-cost-tree-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    # files made by scripts/bootstrap, not in git (htmx from npm): from this checkout where missing
+    static = ROOT / "web" / "static"
+    for path in static.rglob("*"):
+        copy = target / path.relative_to(ROOT)
+        if path.is_file() and not copy.exists():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(path.read_bytes())
     return target
+
+
+def same_as(args: argparse.Namespace) -> int:
+    """Every request answered by REV and by this checkout: the same status, headers and body?"""
+    work = Path(tempfile.mkdtemp(prefix="tongban-page-cost-same-"))
+    answers = {}
+    for name, tree in ((args.same_as, export_tree(args.same_as)), ("this checkout", ROOT)):
+        out = work / f"{len(answers)}.jsonl"
+        run_child(tree, args, dump=out)
+        answers[name] = [json.loads(line) for line in out.read_text().splitlines()]
+    before, after = answers.values()
+    differ = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    for a, b in differ[:3]:
+        import difflib
+
+        texts = (a.pop("text").splitlines(), b.pop("text").splitlines())
+        print(
+            f"DIFFERENT: {a['path']}" + ("" if a == b else f"\n  {args.same_as}: {a}\n  this checkout: {b}")
+        )
+        print(
+            "\n".join(
+                list(difflib.unified_diff(*texts, args.same_as, "this checkout", n=0, lineterm=""))[:20]
+            )
+        )
+    print(
+        f"{args.endpoint}: {len(before) - len(differ)} of {len(before)} answers identical to {args.same_as}"
+    )
+    return 1 if differ else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,6 +460,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--connections", type=int, default=32, help="with --served (default 32)")
     parser.add_argument("--seconds", type=float, default=6, help="with --served: per run (default 6)")
+    parser.add_argument(
+        "--same-as",
+        metavar="REV",
+        help="instead: answer every request with this checkout and with REV (randomness fixed) and "
+        "compare status, headers and body byte for byte",
+    )
+    parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -363,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         return served(args)
 
     prepare(args)  # once, before any measuring process
+    if args.same_as:
+        return same_as(args)
     trees: list[tuple[str, Path]] = [("this checkout", ROOT)]
     if args.against:
         trees.insert(0, (args.against, export_tree(args.against)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,9 @@ MATCHED_SHOWN = 3  # words named in a result's "匹配：" small print
 
 # `Catalog.views` key of the snapshot's hall lines (hall id → HallLine), built as pages need them.
 HALL_LINES_KEY = "web.views.hall_lines"
+# `Catalog.views` key of the nearest consulting window per point (lat, lon), and how many are kept.
+CONSULTS_KEY = "web.views.consults"
+CONSULTS_KEPT = 256
 
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
@@ -73,14 +77,35 @@ def result_title(highlight: str | None, name: str) -> tuple[Markup, str]:
     return Markup(escape(name)), ""
 
 
-@lru_cache(maxsize=4096)
 def details_link(matter_code: str, home: str | None, near: str | None, search_id: str | None = None) -> str:
     """The link from a result to its matter page (explanation, every hall, modes, materials).
     The ONE place such links are built; `search_id` (`s=`) lets the matter page record the click
-    for the search log (issue 16)."""
+    for the search log (issue 16). A page of results takes `details_query` once and joins it
+    to each `matter_path` (`details_links`)."""
+    return matter_path(matter_code) + details_query(home, near, search_id)
+
+
+def details_links(home: str | None, near: str | None, search_id: str | None = None) -> Callable[[str], str]:
+    """`details_link` for one page's results (same home, place and search): the query once."""
+    query = details_query(home, near, search_id) if search_id else _details_query(home, near)
+    return lambda code: matter_path(code) + query
+
+
+@lru_cache(maxsize=8192)
+def matter_path(matter_code: str) -> str:
+    return f"/matters/{quote(matter_code)}"
+
+
+def details_query(home: str | None, near: str | None, search_id: str | None = None) -> str:
+    """`?home=…&near=…&s=…` of the values given, or ""."""
     params = {"home": home, "near": near, "s": search_id}
     clean = {k: v for k, v in params.items() if v}
-    return f"/matters/{quote(matter_code)}" + ("?" + urlencode(clean) if clean else "")
+    return "?" + urlencode(clean) if clean else ""
+
+
+@lru_cache(maxsize=4096)
+def _details_query(home: str | None, near: str | None) -> str:
+    return details_query(home, near)
 
 
 @dataclass(frozen=True)
@@ -208,7 +233,10 @@ class Presenter:
         self.city_name = self.tree.name(self.home_city)
         self.city_short = city_short_name(self.city_name)
         self.counties = tuple(self.tree.local_counties(self.home_city))
-        self._consult: dict[tuple[float | None, float | None], HallOptionView | None] = {}
+        # the nearest consulting window per point, kept with the snapshot (it depends on the halls alone)
+        self._consult: dict[tuple[float | None, float | None], HallOptionView | None] = (
+            catalog.views.setdefault(CONSULTS_KEY, {})
+        )
         self._hall_lines: dict[int, HallLine] = catalog.views.setdefault(HALL_LINES_KEY, {})
 
     # -------------------------------------------------------------- names
@@ -403,6 +431,8 @@ class Presenter:
         """
         key = (lat, lon)
         if key not in self._consult:
+            if len(self._consult) >= CONSULTS_KEPT:
+                self._consult.clear()
             self._consult[key] = self._nearest_consult(lat, lon)
         return self._consult[key]
 
@@ -437,7 +467,9 @@ class Presenter:
         coverage: rules.CoverageResult | None = None,
         near: str | None = None,
         compact: bool = False,
+        link: str | None = None,
     ) -> ResultView:
+        """`link`: the details link when the caller made it (`details_links`), else built here."""
         title, matched = result_title(highlight, matter.name)
         view = ResultView(
             matter=matter,
@@ -446,7 +478,7 @@ class Presenter:
             modes=modes_of(matter),
             online="FULL_ONLINE" in matter.modes,
             matched=matched,
-            link=details_link(matter.code, home, near),
+            link=details_link(matter.code, home, near) if link is None else link,
         )
         if home is None:
             return view

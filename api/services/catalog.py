@@ -74,6 +74,8 @@ class PartnerIndices:
 MEMO_LIMIT = 10_000
 #: qualifying hall lists kept per snapshot (per matter and reach; a few per matter at most)
 QUALIFYING_KEPT = 20_000
+#: points whose distances to every hall are kept per snapshot (a few hundred floats each)
+POINTS_KEPT = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +99,15 @@ class Catalog:
     _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
+    _decisions: dict[tuple[str, str, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
+        default_factory=dict, repr=False
+    )
+    _qualifying_ranks: dict[tuple[str, frozenset[str] | None], frozenset[int]] = field(
+        default_factory=dict, repr=False
+    )
+    _placed_sites: tuple[rules.HallSite, ...] = field(default=(), repr=False)
+    _by_distance: dict[tuple[float, float], tuple[tuple[rules.HallSite, float | None], ...]] = field(
         default_factory=dict, repr=False
     )
     hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
@@ -134,7 +144,9 @@ class Catalog:
         # An index, not a rule: every hall that might handle a matter (those with a cross-region
         # window, and those listing it), placed in its county once (`rules.place_halls`), so §5.7
         # looks at a few dozen halls per question and works out none of their counties.
-        sites = {site.hall: site for site in rules.place_halls(self.tree, self.home_city, self.halls)}
+        placed = rules.place_halls(self.tree, self.home_city, self.halls)
+        object.__setattr__(self, "_placed_sites", placed)
+        sites = {site.hall: site for site in placed}
         listing: dict[str, list[rules.HallSite]] = {}
         for hall, site in sites.items():
             if not hall.has_cross_region_window:
@@ -261,9 +273,16 @@ class Catalog:
         cached = self._memo.get((home_code, matter_code, day))
         if cached is not None:
             return cached
-        self.region(home_code)
-        decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
-        return CoverageResult(decided.covered, decided.kind, decided.agreements, decided.local_regions, "")
+        key = (home_code, matter_code, day)
+        found = self._decisions.get(key)
+        if found is None:
+            self.region(home_code)
+            decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
+            found = CoverageResult(
+                decided.covered, decided.kind, decided.agreements, decided.local_regions, ""
+            )
+            _remember(self._decisions, key, found)
+        return found
 
     def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
@@ -319,16 +338,16 @@ class Catalog:
         if coverage is None:
             coverage = self.coverage(home_code, matter_code, day)
         matter = self.matter(matter_code)
+        qualifying = self.qualifying_sites(coverage, matter)
+        nearest_first = None
+        if lat is not None and lon is not None and first is not None and qualifying:
+            # the point's distances to every hall once per snapshot, not per result
+            nearest_first = rules.nearest_qualifying(
+                self.sites_by_distance(lat, lon), self._ranks_of(coverage, matter, qualifying), first
+            )
         try:
             return rules.hall_options_ordered(
-                self.tree,
-                self.home_city,
-                coverage,
-                matter,
-                self.qualifying_sites(coverage, matter),
-                lat,
-                lon,
-                first,
+                self.tree, self.home_city, coverage, matter, qualifying, lat, lon, first, nearest_first
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
@@ -346,6 +365,28 @@ class Catalog:
                 self.tree, self.home_city, coverage, matter, self.sites_for(matter.code)
             )
             _remember(self._qualifying, key, found, QUALIFYING_KEPT)
+        return found
+
+    def _ranks_of(
+        self, coverage: CoverageResult, matter: MatterFacts, qualifying: tuple[rules.HallSite, ...]
+    ) -> frozenset[int]:
+        """The ranks of `qualifying_sites(coverage, matter)` (given), kept beside it."""
+        key = (matter.code, rules.coverage_reach(coverage))
+        found = self._qualifying_ranks.get(key)
+        if found is None:
+            found = frozenset(site.rank for site in qualifying)
+            _remember(self._qualifying_ranks, key, found, QUALIFYING_KEPT)
+        return found
+
+    def sites_by_distance(self, lat: float, lon: float) -> tuple[tuple[rules.HallSite, float | None], ...]:
+        """`rules.sites_by_distance` of this snapshot's placed halls from the point, kept per point
+        (a results page asks for the nearest hall of ten matters from one point; the points are
+        the few places `near` names, or typed coordinates: bounded)."""
+        key = (lat, lon)
+        found = self._by_distance.get(key)
+        if found is None:
+            found = rules.sites_by_distance(self._placed_sites, lat, lon)
+            _remember(self._by_distance, key, found, POINTS_KEPT)
         return found
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
