@@ -319,7 +319,8 @@ async def search(request: Request) -> Response:
         hits, highlights, degraded = run_search(request, catalog, text, SEARCH_DEPTH)
         # Whether each hit is covered comes from the in-memory snapshot (no query, no sentence), so
         # the covered matters can go first across all pages; the shown page gets the explanations.
-        yes = {code: catalog.covered(home, code, presenter.day) if home else True for code, _ in hits}
+        codes = [code for code, _ in hits]
+        yes = catalog.covered_each(home, codes, presenter.day) if home else dict.fromkeys(codes, True)
         ranked = sorted(hits, key=lambda h: 0 if yes[h[0]] else 1)
         found = len(ranked)
         covered = sum(yes.values()) if home else 0

@@ -290,6 +290,16 @@ class Catalog:
         matter = self.matter(matter_code) if matter_code is not None else None
         return rules.is_covered(self.standing(home_code, day or today()), matter, self._cross_codes)
 
+    def covered_each(
+        self, home_code: str, matter_codes: Iterable[str], day: dt.date | None = None
+    ) -> dict[str, bool]:
+        """`covered(home_code, code, day)` for each code (the home looked up once: a results page
+        ranks its fifty hits with it)."""
+        self.region(home_code)
+        standing = self.standing(home_code, day or today())
+        cross = self._cross_codes
+        return {code: rules.is_covered(standing, self.matter(code), cross) for code in matter_codes}
+
     def standing(self, home_code: str, day: dt.date) -> rules.HomeStanding:
         """The home's matter-independent half of §5.6 (`rules.home_standing`), once per (home, day)."""
         key = (home_code, day)
