@@ -165,3 +165,75 @@ def test_page_url_is_what_the_request_url_gives(path: str, query: bytes) -> None
             "server": ("127.0.0.1", 8000) if headers else None,
         }
         assert page_url(Request(scope)) == _plain_page_url(Request(scope))
+
+
+# The card as `_results.html` wrote it before `web.views.result_card` (kept here as the reference).
+CARD_TEMPLATE = """{% for r in results %}
+<li class="result{% if r.covered is not none %}{{ ' yes' if r.covered else ' no' }}{% endif %}">
+<h2><a href="{{ r.link }}">{{ r.title }}</a></h2>
+<p><span class="tag">{{ r.matter.scope|label }}</span>{% if r.matter.sample %} <span class="tag tag-sample">示例数据</span>{% endif %}{% if r.matched %} <small>匹配：{{ r.matched }}</small>{% endif %}</p>
+{% if r.covered is none %}
+<p>选择户籍地后，告诉你能不能在{{ city_short }}办。</p>
+{% else %}
+<p><b>{{ r.verdict }}</b><small>：{{ r.why }}</small></p>
+{% for reason in r.exceptions %}<p><em>未全市共享的原因：{{ reason }}</em></p>{% endfor %}
+{% if r.halls %}{% set o = r.halls[0] %}
+<p>最近可办：{{ o.line.link }}{% if o.distance_km is not none %} {{ o.distance_km|distance }}{% endif %}{% if r.more_halls %}<small>（共{{ r.more_halls + 1 }}个）</small>{% endif %}</p>
+{% elif r.consult %}{% set o = r.consult %}
+<p>可异地咨询：{{ o.line.link }}{% if o.distance_km is not none %} {{ o.distance_km|distance }}{% endif %}</p>
+{% endif %}
+{% if r.presumed %}<p><em>{{ PRESUMED_SHORT }}</em></p>{% endif %}
+{% endif %}
+</li>
+{% endfor %}
+"""
+
+
+def _cards() -> list[SimpleNamespace]:
+    from markupsafe import Markup
+
+    hall = SimpleNamespace(line=SimpleNamespace(link=Markup('<a href="/halls/1">椒江&amp;中心</a>')))
+    options = [
+        SimpleNamespace(distance_km=None, **vars(hall)),
+        SimpleNamespace(distance_km=0.4, **vars(hall)),
+        SimpleNamespace(distance_km=12.345, **vars(hall)),
+        SimpleNamespace(distance_km=250.0, **vars(hall)),
+    ]
+    cards = []
+    for covered in (None, True, False):
+        for sample in (False, True):
+            for matched in ("", Markup("落户、<b>x</b>"), "a<b"):
+                for option in options:
+                    for halls, consult in (([option], None), ([], option), ([], None)):
+                        for more, exceptions, presumed in ((0, (), False), (3, ("理由<1>", "理由2"), True)):
+                            cards.append(
+                                SimpleNamespace(
+                                    covered=covered,
+                                    link="/matters/S-1?home=511302&s=ab",
+                                    title=Markup("<mark>社保</mark>卡&amp;"),
+                                    matter=SimpleNamespace(scope="CROSS_PROVINCE", sample=sample),
+                                    matched=matched,
+                                    verdict="可以在台州任一县(市、区)办理",
+                                    why="依据南充—椒江协议（一地签约、全市共享）<&>",
+                                    exceptions=exceptions,
+                                    halls=halls,
+                                    consult=consult,
+                                    more_halls=more,
+                                    presumed=presumed,
+                                )
+                            )
+    return cards
+
+
+def test_result_cards_are_what_the_template_wrote() -> None:
+    from web.views import result_card
+
+    env = build_environment()
+    assert env.globals["result_card"] is result_card
+    cards = _cards()
+    expected = env.from_string(CARD_TEMPLATE).render(results=cards, city_short="台&州")
+    got = env.from_string("{% for r in results %}\n{{ result_card(r, city_short) }}\n{% endfor %}\n").render(
+        results=cards, city_short="台&州"
+    )
+    assert got == expected
+    assert got.count("<li") == len(cards) == 3 * 2 * 3 * 4 * 3 * 2

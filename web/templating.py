@@ -189,6 +189,9 @@ def build_environment(reload: bool = False) -> Environment:
         PRESUMED_SHORT=PRESUMED_SHORT,
         feedback_categories=PUBLIC_CATEGORIES,
     )
+    from web.views import result_card  # (web.views builds on this module's filters)
+
+    env.globals["result_card"] = result_card
     return env
 
 
