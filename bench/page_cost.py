@@ -319,32 +319,50 @@ def _cpu_seconds(pid: int) -> float:
 
 def served(args: argparse.Namespace) -> int:
     """`tongban serve --workers 1` on the same data under wrk: the worker's CPU ms per answer
-    (from /proc, so it holds on a shared machine) beside req/s and latencies (which do not)."""
+    (from /proc, so it holds on a shared machine) beside req/s and latencies (which do not).
+    With --against REV, REV's server and this checkout's are measured alternately."""
     folder, raw = prepare(args)
     requests = [bench_run.Request(r["method"], r["path"], r["body"].encode(), r["content_type"]) for r in raw]
-    env = bench_run.bench_env(folder)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env.pop("TONGBAN_RUN_DIR", None)
-    log = folder / "served.log"
-    server = bench_run.start_server(
-        "tongban", [*bench_run.tongban_command(), "serve", "--workers", "1"], env, folder, log, "/healthz"
-    )
-    try:
-        pids = server.worker_pids() or [server.proc.pid]
-        bench_run.run_wrk("warm", server.base, requests, args.connections, 2, folder)
-        for run in range(args.runs):
-            before = sum(_cpu_seconds(p) for p in pids)
-            result = bench_run.run_wrk(
-                args.endpoint, server.base, requests, args.connections, args.seconds, folder
-            )
-            used = sum(_cpu_seconds(p) for p in pids) - before
+    trees: list[tuple[str, Path]] = [("this checkout", ROOT)]
+    if args.against:
+        trees.insert(0, (args.against, export_tree(args.against)))
+    cpu: dict[str, list[float]] = {name: [] for name, _ in trees}
+    rps: dict[str, list[float]] = {name: [] for name, _ in trees}
+    for run in range(args.runs):
+        for name, tree in trees:
+            env = bench_run.bench_env(folder)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+            env.pop("TONGBAN_RUN_DIR", None)
+            command = [str(bench_run.PYTHON), "-m", "api.cli", "serve", "--workers", "1"]
+            server = bench_run.start_server("tongban", command, env, tree, folder / "served.log", "/healthz")
+            try:
+                pids = server.worker_pids() or [server.proc.pid]
+                # warm-up: every request once (the caches a running server has), then the load
+                bench_run.run_wrk("warm", server.base, requests, args.connections, 4, folder)
+                before = sum(_cpu_seconds(p) for p in pids)
+                result = bench_run.run_wrk(
+                    args.endpoint, server.base, requests, args.connections, args.seconds, folder
+                )
+                used = sum(_cpu_seconds(p) for p in pids) - before
+            finally:
+                server.stop()
+            per = used * 1000 / max(1, result.requests)
+            cpu[name].append(per)
+            rps[name].append(result.rps)
             print(
-                f"served run {run + 1}: {result.requests} answers, {result.rps:.0f} req/s, "
-                f"worker CPU {used * 1000 / max(1, result.requests):.3f} ms/answer, p50 {result.p50_ms:.1f} ms, "
-                f"p99 {result.p99_ms:.1f} ms, load {os.getloadavg()[0]:.2f}"
+                f"served run {run + 1} {name}: {result.requests} answers, {result.rps:.0f} req/s, "
+                f"worker CPU {per:.3f} ms/answer, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+                f"load {os.getloadavg()[0]:.2f}",
+                flush=True,
             )
-    finally:
-        server.stop()
+    for name, _ in trees:
+        print(
+            f"served {args.endpoint}: {name}: median worker CPU {statistics.median(cpu[name]):.3f} ms/answer, "
+            f"median {statistics.median(rps[name]):.0f} req/s"
+        )
+    if args.against:
+        ratio = statistics.median(cpu["this checkout"]) / statistics.median(cpu[args.against])
+        print(f"served {args.endpoint}: CPU per answer, this checkout / {args.against} = {ratio:.3f}")
     return 0
 
 
