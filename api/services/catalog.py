@@ -74,8 +74,8 @@ class PartnerIndices:
 MEMO_LIMIT = 10_000
 #: qualifying hall lists kept per snapshot (per matter and reach; a few per matter at most)
 QUALIFYING_KEPT = 20_000
-#: points whose distances to every hall are kept per snapshot (a few hundred floats each)
-POINTS_KEPT = 256
+#: points whose distances to every hall are kept per snapshot (~26 KB each at 300 halls)
+POINTS_KEPT = 64
 
 
 @dataclass(frozen=True, eq=False)
