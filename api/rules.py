@@ -25,7 +25,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
@@ -65,6 +64,7 @@ __all__ = [
     "hall_options_placed",
     "hall_options_ordered",
     "nearest_qualifying",
+    "qualifying_marks",
     "sites_by_distance",
     "qualifying_sites",
     "coverage_reach",
@@ -938,16 +938,25 @@ def sites_by_distance(
     return tuple(located)
 
 
+def qualifying_marks(qualifying: Iterable[HallSite], placed: int) -> bytes:
+    """One byte per placed hall (by ``rank``), 1 for those in ``qualifying``: what
+    :func:`nearest_qualifying` asks (300 bytes where a set of the ranks took ~10 KB)."""
+    marks = bytearray(placed)
+    for site in qualifying:
+        marks[site.rank] = 1
+    return bytes(marks)
+
+
 def nearest_qualifying(
-    by_distance: Sequence[tuple[HallSite, float | None]], ranks: AbstractSet[int], first: int | None
+    by_distance: Sequence[tuple[HallSite, float | None]], marks: bytes, first: int | None
 ) -> list[tuple[HallSite, float | None]]:
-    """The first ``first`` (None: all) of :func:`sites_by_distance`'s halls whose ``rank`` is in
-    ``ranks`` (the ranks of :func:`qualifying_sites`' answer)."""
+    """The first ``first`` (None: all) of :func:`sites_by_distance`'s halls marked in ``marks``
+    (:func:`qualifying_marks` of :func:`qualifying_sites`' answer)."""
     found: list[tuple[HallSite, float | None]] = []
     if first is not None and first <= 0:
         return found
     for pair in by_distance:
-        if pair[0].rank in ranks:
+        if marks[pair[0].rank]:
             found.append(pair)
             if first is not None and len(found) >= first:
                 break

@@ -25,6 +25,7 @@ from api.rules import (
     local_reach,
     nearest_qualifying,
     place_halls,
+    qualifying_marks,
     qualifying_sites,
     sites_by_distance,
 )
@@ -222,8 +223,8 @@ def test_nearest_halls_from_one_ordering_per_point_are_the_same(
     lat, lon = point
     placed = place_halls(TREE, HOME, halls)
     qualifying = qualifying_sites(TREE, HOME, result, matter, placed)
-    ranks = frozenset(site.rank for site in qualifying)
-    nearest = nearest_qualifying(sites_by_distance(placed, lat, lon), ranks, first)
+    marks = qualifying_marks(qualifying, len(placed))
+    nearest = nearest_qualifying(sites_by_distance(placed, lat, lon), marks, first)
     fast = hall_options_ordered(TREE, HOME, result, matter, qualifying, lat, lon, first, nearest)
     plain = hall_options_ordered(TREE, HOME, result, matter, qualifying, lat, lon, first)
     assert fast == plain

@@ -103,7 +103,7 @@ class Catalog:
     _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
         default_factory=dict, repr=False
     )
-    _qualifying_ranks: dict[tuple[str, frozenset[str] | None], frozenset[int]] = field(
+    _qualifying_marks: dict[tuple[str, frozenset[str] | None], bytes] = field(
         default_factory=dict, repr=False
     )
     _placed_sites: tuple[rules.HallSite, ...] = field(default=(), repr=False)
@@ -353,7 +353,7 @@ class Catalog:
         if lat is not None and lon is not None and first is not None and qualifying:
             # the point's distances to every hall once per snapshot, not per result
             nearest_first = rules.nearest_qualifying(
-                self.sites_by_distance(lat, lon), self._ranks_of(coverage, matter, qualifying), first
+                self.sites_by_distance(lat, lon), self._marks_of(coverage, matter, qualifying), first
             )
         try:
             return rules.hall_options_ordered(
@@ -377,15 +377,15 @@ class Catalog:
             _remember(self._qualifying, key, found, QUALIFYING_KEPT)
         return found
 
-    def _ranks_of(
+    def _marks_of(
         self, coverage: CoverageResult, matter: MatterFacts, qualifying: tuple[rules.HallSite, ...]
-    ) -> frozenset[int]:
-        """The ranks of `qualifying_sites(coverage, matter)` (given), kept beside it."""
+    ) -> bytes:
+        """`rules.qualifying_marks` of `qualifying_sites(coverage, matter)` (given), kept beside it."""
         key = (matter.code, rules.coverage_reach(coverage))
-        found = self._qualifying_ranks.get(key)
+        found = self._qualifying_marks.get(key)
         if found is None:
-            found = frozenset(site.rank for site in qualifying)
-            _remember(self._qualifying_ranks, key, found, QUALIFYING_KEPT)
+            found = rules.qualifying_marks(qualifying, len(self._placed_sites))
+            _remember(self._qualifying_marks, key, found, QUALIFYING_KEPT)
         return found
 
     def sites_by_distance(self, lat: float, lon: float) -> tuple[tuple[rules.HallSite, float | None], ...]:
