@@ -264,7 +264,7 @@ def page_url(request: Request) -> str:
 #: escaping leaves them alone, and nothing else on a page contains them)
 _TOKEN_HOLE = "tbHoleCsrfToken5a1f"
 _URL_HOLE = "tbHolePageUrl7c3e"
-FORMS_KEPT = 4096
+FORMS_KEPT = 1024
 
 
 class PreparedForm:

@@ -99,7 +99,6 @@ class Catalog:
     _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
-    _decisions: dict[tuple[str, str, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
         default_factory=dict, repr=False
     )
@@ -273,16 +272,9 @@ class Catalog:
         cached = self._memo.get((home_code, matter_code, day))
         if cached is not None:
             return cached
-        key = (home_code, matter_code, day)
-        found = self._decisions.get(key)
-        if found is None:
-            self.region(home_code)
-            decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
-            found = CoverageResult(
-                decided.covered, decided.kind, decided.agreements, decided.local_regions, ""
-            )
-            _remember(self._decisions, key, found)
-        return found
+        self.region(home_code)
+        decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
+        return CoverageResult(decided.covered, decided.kind, decided.agreements, decided.local_regions, "")
 
     def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
