@@ -76,8 +76,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """`logging.Formatter` with the time of day formatted once a second, not once a line (under
+    load every request writes an access line: `strftime` was a third of formatting it). The
+    same text: a test compares them."""
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._second: int | None = None
+        self._text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt or self.converter is not time.localtime:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return self.default_msec_format % (self._text, record.msecs)
+
+
 def log_formatter(settings: Settings) -> logging.Formatter:
-    return JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    return JsonFormatter() if settings.log_format == "json" else TextFormatter(TEXT_FORMAT)
 
 
 def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
@@ -63,6 +63,9 @@ __all__ = [
     "hall_options_counted",
     "hall_options_placed",
     "hall_options_ordered",
+    "nearest_qualifying",
+    "qualifying_marks",
+    "sites_by_distance",
     "qualifying_sites",
     "coverage_reach",
     "home_standing",
@@ -852,16 +855,23 @@ def hall_options_ordered(
     lat: float | None = None,
     lon: float | None = None,
     first: int | None = None,
+    nearest_first: Sequence[tuple[HallSite, float | None]] | None = None,
 ) -> tuple[list[HallOption], int]:
     """§5.7's second half, for the halls :func:`qualifying_sites` gave for the same coverage and
     matter: nearest first with a location (by name among equals, halls without coordinates last),
     else in rank order; the agreements in effect at each hall and its sentence only for the
-    ``first`` shown (with a hundred halls, those were most of the cost). Also how many qualify."""
+    ``first`` shown (with a hundred halls, those were most of the cost). Also how many qualify.
+
+    ``nearest_first``: the qualifying halls nearest first with their distances, when the caller has
+    them already (:func:`nearest_qualifying`, from one :func:`sites_by_distance` per point): at
+    least ``first`` of them, or all."""
     _check_point(lat, lon, first)
     if not coverage.covered:
         return [], 0
     total = len(qualifying)
-    if lat is not None and lon is not None:
+    if lat is not None and lon is not None and nearest_first is not None:
+        located = list(nearest_first if first is None else nearest_first[:first])
+    elif lat is not None and lon is not None:
         phi = math.radians(lat)
         here = (phi, math.cos(phi), lon)
         located = [
@@ -903,6 +913,59 @@ def hall_options_ordered(
             )
         )
     return options, total
+
+
+def _nearest_key(pair: tuple[HallSite, float | None]) -> tuple[bool, float, int]:
+    return (pair[1] is None, pair[1] or 0.0, pair[0].name_rank)
+
+
+def sites_by_distance(
+    sites: Iterable[HallSite], lat: float, lon: float
+) -> tuple[tuple[HallSite, float | None], ...]:
+    """Every placed hall with its distance from the point, in :func:`hall_options_ordered`'s order
+    (nearest first, by name among equals, halls without coordinates last). The key is a total
+    order (``name_rank`` differs per hall), so the qualifying halls of any question, taken from
+    this in turn (:func:`nearest_qualifying`), come in the same order as sorting them alone:
+    a snapshot measures its few hundred halls once per point instead of once per result."""
+    _check_point(lat, lon, None)
+    phi = math.radians(lat)
+    cos_phi = math.cos(phi)
+    located = [
+        (
+            site,
+            None
+            if site.phi is None or site.hall.longitude is None
+            else _great_circle_between(phi, cos_phi, lon, site.phi, site.cos_phi, site.hall.longitude),
+        )
+        for site in sites
+    ]
+    located.sort(key=_nearest_key)
+    return tuple(located)
+
+
+def qualifying_marks(qualifying: Iterable[HallSite], placed: int) -> bytes:
+    """One byte per placed hall (by ``rank``), 1 for those in ``qualifying``: what
+    :func:`nearest_qualifying` asks (300 bytes where a set of the ranks took ~10 KB)."""
+    marks = bytearray(placed)
+    for site in qualifying:
+        marks[site.rank] = 1
+    return bytes(marks)
+
+
+def nearest_qualifying(
+    by_distance: Sequence[tuple[HallSite, float | None]], marks: bytes, first: int | None
+) -> list[tuple[HallSite, float | None]]:
+    """The first ``first`` (None: all) of :func:`sites_by_distance`'s halls marked in ``marks``
+    (:func:`qualifying_marks` of :func:`qualifying_sites`' answer)."""
+    found: list[tuple[HallSite, float | None]] = []
+    if first is not None and first <= 0:
+        return found
+    for pair in by_distance:
+        if marks[pair[0].rank]:
+            found.append(pair)
+            if first is not None and len(found) >= first:
+                break
+    return found
 
 
 def _check_point(lat: float | None, lon: float | None, first: int | None) -> None:

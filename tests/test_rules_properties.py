@@ -18,10 +18,16 @@ from api.rules import (
     decide,
     great_circle_km,
     hall_options_counted,
+    hall_options_ordered,
     home_standing,
     in_force,
     is_covered,
     local_reach,
+    nearest_qualifying,
+    place_halls,
+    qualifying_marks,
+    qualifying_sites,
+    sites_by_distance,
 )
 
 HOME = "331000"
@@ -195,6 +201,35 @@ def test_hall_options_are_what_the_policy_text_says(items, halls, home, matter, 
     got = [(o.hall.id, o.county_code, o.distance_km, o.agreements) for o in options]
     assert (got, total) == reference_halls(result, matter, halls, lat, lon, first)
     assert all(o.explanation.startswith(o.hall.name) for o in options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    agreement_lists,
+    hall_lists(),
+    st.sampled_from([*HOMES, "331081", "331081001", "330000"]),
+    st.sampled_from([*MATTERS, MatterFacts("M-3", "本市事项", "CITYWIDE")]),
+    days,
+    st.tuples(st.floats(28.0, 29.0), st.floats(120.8, 121.8)),
+    st.one_of(st.none(), st.integers(0, 5)),
+)
+def test_nearest_halls_from_one_ordering_per_point_are_the_same(
+    items, halls, home, matter, day, point, first
+) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot orders all its halls by distance once per point (`sites_by_distance`) and takes
+    each question's qualifying halls from it (`nearest_qualifying`): the same halls, distances
+    and order as measuring the qualifying halls alone, and as the policy text says."""
+    result = coverage_for(TREE, HOME, home, matter, items, day, MATTERS)
+    lat, lon = point
+    placed = place_halls(TREE, HOME, halls)
+    qualifying = qualifying_sites(TREE, HOME, result, matter, placed)
+    marks = qualifying_marks(qualifying, len(placed))
+    nearest = nearest_qualifying(sites_by_distance(placed, lat, lon), marks, first)
+    fast = hall_options_ordered(TREE, HOME, result, matter, qualifying, lat, lon, first, nearest)
+    plain = hall_options_ordered(TREE, HOME, result, matter, qualifying, lat, lon, first)
+    assert fast == plain
+    got = [(o.hall.id, o.county_code, o.distance_km, o.agreements) for o in fast[0]]
+    assert (got, fast[1]) == reference_halls(result, matter, halls, lat, lon, first)
 
 
 LISTING_M1 = AgreementFacts(

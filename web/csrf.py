@@ -15,6 +15,7 @@ import re
 import secrets
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -59,21 +60,53 @@ def cookie_value(request: Request) -> tuple[str, bool]:
     return value, True
 
 
+class _Signing:
+    """`URLSafeTimedSerializer.dumps` with its signer and derived key made once per secret (the
+    serializer makes a signer and derives its key again for every token: a third of a token's
+    cost). Same payload encoding, timestamp and HMAC; a test compares the tokens."""
+
+    def __init__(self, serializer: URLSafeTimedSerializer) -> None:
+        self.serializer = serializer
+        self.signer = serializer.make_signer()
+        self.key = self.signer.derive_key()
+        self.sep = self.signer.sep
+        self.digest = self.signer.digest_method
+
+    def dumps(self, obj: object) -> str:
+        value = self.serializer.dump_payload(obj) + self.sep
+        value += base64_encode(int_to_bytes(self.signer.get_timestamp()))
+        signature = base64_encode(hmac.new(self.key, value, self.digest).digest())
+        return (value + self.sep + signature).decode("utf-8")
+
+
+@functools.lru_cache(maxsize=4)
+def _signing_for(secret: str) -> _Signing:
+    return _Signing(_serializer_for(secret))
+
+
 def token_for(request: Request, value: str) -> str:
     """A token for one form: the cookie value and a fresh nonce, signed (the nonce is spent on use)."""
-    return _serializer(request).dumps([value, secrets.token_urlsafe(12)])
+    _serializer(request)  # the empty-secret check
+    return _signing_for(_settings(request).secret_key).dumps([value, secrets.token_urlsafe(12)])  # type: ignore[attr-defined]
 
 
 def set_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=MAX_AGE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=bool(getattr(_settings(request), "https_only", False)),
-    )
+    """The CSRF cookie, written as Starlette's `set_cookie` writes it (a test compares them): its
+    `http.cookies` machinery cost more than the rest of the header handling of a page."""
+    if not _VALUE.match(value):  # (never: values are made by `cookie_value`) quoting is Starlette's job
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=MAX_AGE_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=bool(getattr(_settings(request), "https_only", False)),
+        )
+        return
+    secure = "; Secure" if getattr(_settings(request), "https_only", False) else ""
+    header = f"{COOKIE}={value}; HttpOnly; Max-Age={MAX_AGE_SECONDS}; Path=/; SameSite=lax{secure}"
+    response.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
 
 def verified_nonce(request: Request, token: str | None) -> str | None:

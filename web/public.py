@@ -15,7 +15,6 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -40,7 +39,7 @@ from web.views import (
     SLUG_OF_SCOPE,
     Presenter,
     ResultView,
-    details_link,
+    details_links,
 )
 
 log = logging.getLogger("tongban.web")
@@ -313,44 +312,45 @@ async def search(request: Request) -> Response:
 
     page_number = _page_number(request)
     results: list[ResultView] = []
+    search_id: str | None = None
     degraded = False
     found = covered = 0
     if text:
         hits, highlights, degraded = run_search(request, catalog, text, SEARCH_DEPTH)
         # Whether each hit is covered comes from the in-memory snapshot (no query, no sentence), so
         # the covered matters can go first across all pages; the shown page gets the explanations.
-        yes = {code: catalog.covered(home, code, presenter.day) if home else True for code, _ in hits}
+        codes = [code for code, _ in hits]
+        yes = catalog.covered_each(home, codes, presenter.day) if home else dict.fromkeys(codes, True)
         ranked = sorted(hits, key=lambda h: 0 if yes[h[0]] else 1)
         found = len(ranked)
         covered = sum(yes.values()) if home else 0
         shown = ranked[(page_number - 1) * RESULTS_PER_PAGE : page_number * RESULTS_PER_PAGE]
         matters = data.result_matters(catalog, [code for code, _ in shown])
+        shown = [(code, score) for code, score in shown if code in matters]
         marked = highlights([code for code, _ in shown])
+        # issue 16's search log: first pages only; each result link carries `s=<search_id>`
+        search_id = (
+            search_tracking.record_search(request, text, [code for code, _ in shown], found)
+            if page_number == 1
+            else None
+        )
+        link = details_links(home, near_raw, search_id)
         for code, score in shown:
-            matter = matters.get(code)
-            if matter is not None:
-                results.append(
-                    presenter.result(
-                        matter,
-                        marked[code],
-                        score,
-                        home,
-                        lat,
-                        lon,
-                        halls_shown=1,
-                        near=near_raw,
-                        compact=True,
-                    )
+            results.append(
+                presenter.result(
+                    matters[code],
+                    marked[code],
+                    score,
+                    home,
+                    lat,
+                    lon,
+                    halls_shown=1,
+                    near=near_raw,
+                    compact=True,
+                    link=link(code),
                 )
+            )
     pages = max(1, -(-found // RESULTS_PER_PAGE))
-    # issue 16's search log: first pages only; the template adds `s=<search_id>` to result links
-    search_id = (
-        search_tracking.record_search(request, text, [r.matter.code for r in results], found)
-        if text and page_number == 1
-        else None
-    )
-    if search_id:  # each link carries the search's id (copies: a result view may be shared)
-        results = [replace(r, link=details_link(r.matter.code, home, near_raw, search_id)) for r in results]
 
     summary = presenter.summary(catalog.coverage(home, None, presenter.day)) if home and not text else None
     home_level_hint = bool(

@@ -191,6 +191,9 @@ def build_environment(reload: bool = False) -> Environment:
         feedback_categories=PUBLIC_CATEGORIES,
         fields=RECORDS,  # each record's field names: {{ fields.agreement.label("signedOn") }}
     )
+    from web.views import result_card  # (web.views builds on this module's filters)
+
+    env.globals["result_card"] = result_card
     return env
 
 
@@ -239,14 +242,90 @@ def _home_city(request: Request) -> str:
 MAX_ECHOED_PARAMS = 12
 
 
+#: a path `request.url.path` gives back unchanged (it escapes ?, # and \\, and a URL parser drops
+#: tabs and line breaks): read from the scope, without building the URL
+_PLAIN_PATH = re.compile(r"/(?!/)[^?#\\\t\r\n]*")
+
+
 def page_url(request: Request) -> str:
     """This page's path and query: where a preference toggle or the feedback form returns to."""
     items = request.query_params.multi_items()[:MAX_ECHOED_PARAMS]
     query = urlencode([(k[:40], v[:MAX_QUERY_CHARS]) for k, v in items])
-    return request.url.path + ("?" + query if query else "")
+    path = request.scope.get("path", "")
+    if not _PLAIN_PATH.fullmatch(path):
+        path = request.url.path
+    return path + ("?" + query if query else "")
 
 
 # ------------------------------------------------------------------ rendering
+
+
+# ------------------------------------------------------------------ the feedback form, prepared
+
+#: stand-ins for the two values of the feedback form that change with every page (plain letters:
+#: escaping leaves them alone, and nothing else on a page contains them)
+_TOKEN_HOLE = "tbHoleCsrfToken5a1f"
+_URL_HOLE = "tbHolePageUrl7c3e"
+FORMS_KEPT = 1024
+
+
+class PreparedForm:
+    """The feedback form as `_feedback_form.html` renders it with no input and no errors (every
+    page but the feedback page itself): rendered once per set of hidden fields (what the page is
+    about: matter, home, county) with stand-ins for the CSRF token and the page's URL, which are
+    escaped and put in per page. It renders to what the template renders (a test compares them);
+    `base.html` falls back to the template when there is none."""
+
+    __slots__ = ("_parts", "_token", "_url")
+
+    def __init__(self, parts: tuple[str, str, str], token: str, url: str) -> None:
+        self._parts = parts
+        self._token = token
+        self._url = url
+
+    def __html__(self) -> str:
+        head, middle, tail = self._parts
+        return "".join((head, str(escape(self._token)), middle, str(escape(self._url)), tail))
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_form_parts: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[str, str, str] | None] = {}
+_form_text: dict[str, str] = {}
+
+
+def prepared_feedback_form(
+    env: Environment, token: str, page: str, hidden: Mapping[str, Any]
+) -> PreparedForm | None:
+    """The feedback form of a page without feedback input (see `PreparedForm`), or None when the
+    hidden fields are not plain strings (then the template renders it)."""
+    if not all(type(v) is str and type(k) is str for k, v in hidden.items()):
+        return None
+    key = (id(env), tuple(hidden.items()))
+    parts = _form_parts.get(key, False)
+    if parts is False:
+        text = env.get_template("_feedback_form.html").render(
+            feedback=None,
+            feedback_open=False,
+            feedback_context=dict(hidden),
+            csrf_token=_TOKEN_HOLE,
+            page_url=_URL_HOLE,
+        )
+        head, token_hole, rest = text.partition(_TOKEN_HOLE)
+        middle, url_hole, tail = rest.partition(_URL_HOLE)
+        # the form's 4 KB around the hidden fields are the same for every page: kept once, not
+        # once per set of hidden fields (2,000 homes held ~12 MB)
+        found = (_form_text.setdefault(head, head), middle, _form_text.setdefault(tail, tail))
+        if not token_hole or not url_hole or any(_TOKEN_HOLE in p or _URL_HOLE in p for p in found):
+            parts = None
+        else:
+            parts = found
+        if len(_form_parts) >= FORMS_KEPT:
+            _form_parts.clear()
+            _form_text.clear()
+        _form_parts[key] = parts
+    return None if parts is None else PreparedForm(parts, token, page)
 
 
 def render(
@@ -280,6 +359,15 @@ def render(
         "home_city_code": _home_city(request),
     }
     base.update(context or {})
+    if (
+        base["feedback"] is None
+        and not base["feedback_open"]
+        and "prepared_feedback_form" not in base
+        and not shared.env.auto_reload  # debug: edited templates show at once
+    ):
+        base["prepared_feedback_form"] = prepared_feedback_form(
+            shared.env, base["csrf_token"], here, base["feedback_context"]
+        )
     # Any page may be fetched by htmx (hx-select), so caches must key on HX-Request everywhere.
     all_headers = {"Vary": "HX-Request", **(headers or {})}
     response = shared.TemplateResponse(request, name, base, status_code=status_code, headers=all_headers)

@@ -74,6 +74,8 @@ class PartnerIndices:
 MEMO_LIMIT = 10_000
 #: qualifying hall lists kept per snapshot (per matter and reach; a few per matter at most)
 QUALIFYING_KEPT = 20_000
+#: points whose distances to every hall are kept per snapshot (~26 KB each at 300 halls)
+POINTS_KEPT = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +100,13 @@ class Catalog:
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
     _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
+        default_factory=dict, repr=False
+    )
+    _qualifying_marks: dict[tuple[str, frozenset[str] | None], bytes] = field(
+        default_factory=dict, repr=False
+    )
+    _placed_sites: tuple[rules.HallSite, ...] = field(default=(), repr=False)
+    _by_distance: dict[tuple[float, float], tuple[tuple[rules.HallSite, float | None], ...]] = field(
         default_factory=dict, repr=False
     )
     hall_rows: Mapping[int | str, Any] = field(default_factory=dict, repr=False)
@@ -134,7 +143,9 @@ class Catalog:
         # An index, not a rule: every hall that might handle a matter (those with a cross-region
         # window, and those listing it), placed in its county once (`rules.place_halls`), so §5.7
         # looks at a few dozen halls per question and works out none of their counties.
-        sites = {site.hall: site for site in rules.place_halls(self.tree, self.home_city, self.halls)}
+        placed = rules.place_halls(self.tree, self.home_city, self.halls)
+        object.__setattr__(self, "_placed_sites", placed)
+        sites = {site.hall: site for site in placed}
         listing: dict[str, list[rules.HallSite]] = {}
         for hall, site in sites.items():
             if not hall.has_cross_region_window:
@@ -271,6 +282,16 @@ class Catalog:
         matter = self.matter(matter_code) if matter_code is not None else None
         return rules.is_covered(self.standing(home_code, day or today()), matter, self._cross_codes)
 
+    def covered_each(
+        self, home_code: str, matter_codes: Iterable[str], day: dt.date | None = None
+    ) -> dict[str, bool]:
+        """`covered(home_code, code, day)` for each code (the home looked up once: a results page
+        ranks its fifty hits with it)."""
+        self.region(home_code)
+        standing = self.standing(home_code, day or today())
+        cross = self._cross_codes
+        return {code: rules.is_covered(standing, self.matter(code), cross) for code in matter_codes}
+
     def standing(self, home_code: str, day: dt.date) -> rules.HomeStanding:
         """The home's matter-independent half of §5.6 (`rules.home_standing`), once per (home, day)."""
         key = (home_code, day)
@@ -319,16 +340,16 @@ class Catalog:
         if coverage is None:
             coverage = self.coverage(home_code, matter_code, day)
         matter = self.matter(matter_code)
+        qualifying = self.qualifying_sites(coverage, matter)
+        nearest_first = None
+        if lat is not None and lon is not None and first is not None and qualifying:
+            # the point's distances to every hall once per snapshot, not per result
+            nearest_first = rules.nearest_qualifying(
+                self.sites_by_distance(lat, lon), self._marks_of(coverage, matter, qualifying), first
+            )
         try:
             return rules.hall_options_ordered(
-                self.tree,
-                self.home_city,
-                coverage,
-                matter,
-                self.qualifying_sites(coverage, matter),
-                lat,
-                lon,
-                first,
+                self.tree, self.home_city, coverage, matter, qualifying, lat, lon, first, nearest_first
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
@@ -346,6 +367,28 @@ class Catalog:
                 self.tree, self.home_city, coverage, matter, self.sites_for(matter.code)
             )
             _remember(self._qualifying, key, found, QUALIFYING_KEPT)
+        return found
+
+    def _marks_of(
+        self, coverage: CoverageResult, matter: MatterFacts, qualifying: tuple[rules.HallSite, ...]
+    ) -> bytes:
+        """`rules.qualifying_marks` of `qualifying_sites(coverage, matter)` (given), kept beside it."""
+        key = (matter.code, rules.coverage_reach(coverage))
+        found = self._qualifying_marks.get(key)
+        if found is None:
+            found = rules.qualifying_marks(qualifying, len(self._placed_sites))
+            _remember(self._qualifying_marks, key, found, QUALIFYING_KEPT)
+        return found
+
+    def sites_by_distance(self, lat: float, lon: float) -> tuple[tuple[rules.HallSite, float | None], ...]:
+        """`rules.sites_by_distance` of this snapshot's placed halls from the point, kept per point
+        (a results page asks for the nearest hall of ten matters from one point; the points are
+        the few places `near` names, or typed coordinates: bounded)."""
+        key = (lat, lon)
+        found = self._by_distance.get(key)
+        if found is None:
+            found = rules.sites_by_distance(self._placed_sites, lat, lon)
+            _remember(self._by_distance, key, found, POINTS_KEPT)
         return found
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:

@@ -1,0 +1,239 @@
+"""The results page's shortcuts give what the plain paths give, byte for byte (issue 15, speed).
+
+Each shortcut replaces a general mechanism on every page (a template include, itsdangerous'
+serializer, Starlette's cookie writer, building the request's URL, logging's time format) with
+work done once; each is compared here with the mechanism it replaces, over a table of inputs
+that includes the awkward ones (characters to escape, Secure cookies, odd paths). The whole
+pages are compared with the code before the shortcuts by `bench/page_cost.py --same-as REV`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+from markupsafe import escape
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.observability import TEXT_FORMAT, TextFormatter
+from search_index.query import MAX_QUERY_CHARS
+from web import csrf
+from web.templating import MAX_ECHOED_PARAMS, build_environment, page_url, prepared_feedback_form
+
+HIDDEN = [
+    {},
+    {"homeRegionCode": "511302"},
+    {"homeRegionCode": "511302", "countyCode": "331081"},
+    {"matterCode": 'A&B"<x>', "homeRegionCode": "1", "countyCode": "331081"},
+    {"pageUrl": "/elsewhere", "matterCode": "M-1"},  # the template never repeats pageUrl
+]
+TOKENS = ["InR5cCI6IkpXVCJ9.a0nSAA.sig", "a\"<&>'b"]
+URLS = ["/search?q=%E7%A4%BE%E4%BF%9D&home=511302&near=331081", "", '/x?a=<b>&c="d"']
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_prepared_feedback_form_is_what_the_template_renders(hidden: dict[str, str]) -> None:
+    env = build_environment()
+    template = env.get_template("_feedback_form.html")
+    for token in TOKENS:
+        for url in URLS:
+            expected = template.render(
+                feedback=None, feedback_open=False, feedback_context=hidden, csrf_token=token, page_url=url
+            )
+            prepared = prepared_feedback_form(env, token, url, hidden)
+            assert prepared is not None
+            assert str(escape(prepared)) == expected
+
+
+def test_a_form_with_unusual_hidden_values_is_left_to_the_template() -> None:
+    assert prepared_feedback_form(build_environment(), "t", "/", {"homeRegionCode": None}) is None
+
+
+def test_base_layout_shows_the_prepared_form_as_it_shows_the_include() -> None:
+    env = build_environment()
+    context = {
+        "prefs": frozenset(),
+        "body_classes": "",
+        "page_url": "/lists?a=<b>",
+        "csrf_token": 'tok"en',
+        "feedback": None,
+        "feedback_open": False,
+        "feedback_context": {"homeRegionCode": "511302"},
+        "nav_current": "",
+        "sample_notice": False,
+        "home_city_code": "331000",
+        "title": "标题",
+    }
+    plain = env.get_template("base.html").render(context)
+    prepared = prepared_feedback_form(env, 'tok"en', "/lists?a=<b>", {"homeRegionCode": "511302"})
+    assert env.get_template("base.html").render(context, prepared_feedback_form=prepared) == plain
+    assert 'value="tok&#34;en"' in plain
+
+
+SECRET = "a-test-secret-key-of-some-length"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [["A" * 43, "nonce-1234567890"], ["x", "y"], ["é中文", "\"'<>"], ["A" * 200, "B" * 100]],
+)
+def test_csrf_tokens_are_itsdangerous_tokens(monkeypatch: pytest.MonkeyPatch, payload: list[str]) -> None:
+    serializer = URLSafeTimedSerializer(SECRET, salt=csrf.SALT)
+    assert serializer.loads(csrf._signing_for(SECRET).dumps(payload), max_age=60) == payload
+    for stamp in (0, 1_800_000_000, 2**40):
+        monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self, stamp=stamp: stamp)
+        assert csrf._signing_for(SECRET).dumps(payload) == serializer.dumps(payload)
+
+
+def _request_with(https_only: bool) -> SimpleNamespace:
+    settings = SimpleNamespace(https_only=https_only, secret_key=SECRET)
+    return SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(tongban=SimpleNamespace(settings=settings)))
+    )
+
+
+@pytest.mark.parametrize("https_only", [False, True])
+def test_csrf_cookie_header_is_the_one_starlette_writes(https_only: bool) -> None:
+    value = "Abc_-" + "x" * 38
+    ours, theirs = Response("page"), Response("page")
+    csrf.set_cookie(_request_with(https_only), ours, value)  # type: ignore[arg-type]
+    theirs.set_cookie(
+        csrf.COOKIE,
+        value,
+        max_age=csrf.MAX_AGE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=https_only,
+    )
+    assert ours.raw_headers == theirs.raw_headers
+
+
+def test_log_lines_keep_their_time_format() -> None:
+    plain, ours = logging.Formatter(TEXT_FORMAT), TextFormatter(TEXT_FORMAT)
+    for created in (
+        1_800_000_000.0,
+        1_800_000_000.999,
+        1_800_000_001.0005,
+        1_800_000_001.5,
+        1_700_000_000.25,
+    ):
+        record = logging.LogRecord("tongban.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+        record.created = created
+        record.msecs = (created - int(created)) * 1000
+        record.request_id = "abc"
+        assert ours.format(record) == plain.format(record)
+
+
+def _plain_page_url(request: Request) -> str:
+    """page_url as it was: the path from Starlette's URL."""
+    items = request.query_params.multi_items()[:MAX_ECHOED_PARAMS]
+    query = urlencode([(k[:40], v[:MAX_QUERY_CHARS]) for k, v in items])
+    return request.url.path + ("?" + query if query else "")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/search",
+        "/",
+        "/matters/S-1",
+        "/matters/中文 名",
+        "/a?b",
+        "/a#b",
+        "/a\\b",
+        "//evil.example/x",
+        "/a\tb\r\n",
+        "",
+    ],
+)
+@pytest.mark.parametrize("query", [b"", b"q=%E7%A4%BE&home=511302", b"a=1&a=2&b=%3C"])
+def test_page_url_is_what_the_request_url_gives(path: str, query: bytes) -> None:
+    for headers in ([(b"host", b"example.org")], []):
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "query_string": query,
+            "headers": headers,
+            "server": ("127.0.0.1", 8000) if headers else None,
+        }
+        assert page_url(Request(scope)) == _plain_page_url(Request(scope))
+
+
+# The card as `_results.html` wrote it before `web.views.result_card` (kept here as the reference).
+CARD_TEMPLATE = """{% for r in results %}
+<li class="result{% if r.covered is not none %}{{ ' yes' if r.covered else ' no' }}{% endif %}">
+<h2><a href="{{ r.link }}">{{ r.title }}</a></h2>
+<p><span class="tag">{{ r.matter.scope|label }}</span>{% if r.matter.sample %} <span class="tag tag-sample">示例数据</span>{% endif %}{% if r.matched %} <small>匹配：{{ r.matched }}</small>{% endif %}</p>
+{% if r.covered is none %}
+<p>选择户籍地后，告诉你能不能在{{ city_short }}办。</p>
+{% else %}
+<p><b>{{ r.verdict }}</b><small>：{{ r.why }}</small></p>
+{% for reason in r.exceptions %}<p><em>未全市共享的原因：{{ reason }}</em></p>{% endfor %}
+{% if r.halls %}{% set o = r.halls[0] %}
+<p>最近可办：{{ o.line.link }}{% if o.distance_km is not none %} {{ o.distance_km|distance }}{% endif %}{% if r.more_halls %}<small>（共{{ r.more_halls + 1 }}个）</small>{% endif %}</p>
+{% elif r.consult %}{% set o = r.consult %}
+<p>可异地咨询：{{ o.line.link }}{% if o.distance_km is not none %} {{ o.distance_km|distance }}{% endif %}</p>
+{% endif %}
+{% if r.presumed %}<p><em>{{ PRESUMED_SHORT }}</em></p>{% endif %}
+{% endif %}
+</li>
+{% endfor %}
+"""
+
+
+def _cards() -> list[SimpleNamespace]:
+    from markupsafe import Markup
+
+    hall = SimpleNamespace(line=SimpleNamespace(link=Markup('<a href="/halls/1">椒江&amp;中心</a>')))
+    options = [
+        SimpleNamespace(distance_km=None, **vars(hall)),
+        SimpleNamespace(distance_km=0.4, **vars(hall)),
+        SimpleNamespace(distance_km=12.345, **vars(hall)),
+        SimpleNamespace(distance_km=250.0, **vars(hall)),
+    ]
+    cards = []
+    for covered in (None, True, False):
+        for sample in (False, True):
+            for matched in ("", Markup("落户、<b>x</b>"), "a<b"):
+                for option in options:
+                    for halls, consult in (([option], None), ([], option), ([], None)):
+                        for more, exceptions, presumed in ((0, (), False), (3, ("理由<1>", "理由2"), True)):
+                            cards.append(
+                                SimpleNamespace(
+                                    covered=covered,
+                                    link="/matters/S-1?home=511302&s=ab",
+                                    title=Markup("<mark>社保</mark>卡&amp;"),
+                                    matter=SimpleNamespace(scope="CROSS_PROVINCE", sample=sample),
+                                    matched=matched,
+                                    verdict="可以在台州任一县(市、区)办理",
+                                    why="依据南充—椒江协议（一地签约、全市共享）<&>",
+                                    exceptions=exceptions,
+                                    halls=halls,
+                                    consult=consult,
+                                    more_halls=more,
+                                    presumed=presumed,
+                                )
+                            )
+    return cards
+
+
+def test_result_cards_are_what_the_template_wrote() -> None:
+    from web.views import result_card
+
+    env = build_environment()
+    assert env.globals["result_card"] is result_card
+    cards = _cards()
+    expected = env.from_string(CARD_TEMPLATE).render(results=cards, city_short="台&州")
+    got = env.from_string("{% for r in results %}\n{{ result_card(r, city_short) }}\n{% endfor %}\n").render(
+        results=cards, city_short="台&州"
+    )
+    assert got == expected
+    assert got.count("<li") == len(cards) == 3 * 2 * 3 * 4 * 3 * 2
