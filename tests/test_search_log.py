@@ -204,3 +204,44 @@ async def test_search_click_gap_and_teach_end_to_end(app: Any, client: Any, sett
     await app.state.tongban.search.catch_up()  # what the one-second outbox poll does on every instance
     answer = await client.get("/search", params={"q": NONSENSE})
     assert 'href="/matters/M-012?s=' in answer.text
+
+
+async def test_a_direct_flush_waits_for_the_one_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush (at close, or a test's) while the scheduled one is still writing writes after it:
+    the search goes in before the click on it, whichever flush took which event."""
+    import asyncio
+    import contextlib
+
+    from api.services import search_log
+
+    written: list[tuple[list[str], list[str]]] = []
+    first_started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_write(session: Any, searches: Any, clicks: Any) -> None:
+        if not written and not first_started.is_set():
+            first_started.set()
+            await release.wait()  # the first batch is slow to commit
+        written.append(([s["query"] for s in searches], [code for _token, code in clicks]))
+
+    class FakeDb:
+        @contextlib.asynccontextmanager
+        async def write(self) -> Any:
+            yield None
+
+    async def no_prune(session: Any) -> None:
+        return None
+
+    monkeypatch.setattr(search_log, "write_events", slow_write)
+    monkeypatch.setattr(search_log, "prune", no_prune)
+    monkeypatch.setattr(search_log, "FLUSH_SECONDS", 0.0)
+    log = search_log.SearchLog(FakeDb())
+    token = log.search("社保卡", ["M-008"], 1)
+    await asyncio.wait_for(first_started.wait(), 5)  # the scheduled flush holds the search
+    log.click(token, "M-008")
+    direct = asyncio.create_task(log.flush())
+    await asyncio.sleep(0.05)
+    assert written == []  # waits for the one in flight instead of writing the click first
+    release.set()
+    await asyncio.wait_for(direct, 5)
+    assert written == [(["社保卡"], []), ([], ["M-008"])]
+    await log.close()

@@ -73,6 +73,10 @@ class SearchLog:
         self._lock = threading.Lock()
         self._pending = _Pending()
         self._flushing: asyncio.Task[None] | None = None
+        # One flush writes at a time, in the order they took their events: a click is written
+        # after the search it belongs to (a direct `flush()`, e.g. at close or in a test, while the
+        # scheduled one is still writing, once wrote its newer events first and lost the click)
+        self._writing = asyncio.Lock()
         self._last_flush = 0.0
         self._last_prune = -PRUNE_SECONDS
 
@@ -126,6 +130,10 @@ class SearchLog:
 
     async def flush(self) -> None:
         """Write everything buffered (searches first, then the clicks on them)."""
+        async with self._writing:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, _Pending()
         if not pending.searches and not pending.clicks:
