@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from api.db import Database
-from api.models import Feedback, Hall
+from api.enums import label, value_of
+from api.models import Feedback, Hall, Matter
 from api.settings import Settings
 
 COVERED = "可以在台州任一县(市、区)办理"
@@ -277,9 +278,20 @@ async def test_matter_page_with_home_says_where_to_handle(client: httpx.AsyncCli
     assert "示例数据" in text  # its guide is illustrative
 
 
-async def test_matter_lists_by_scope(client: httpx.AsyncClient) -> None:
+async def test_matter_lists_by_scope(client: httpx.AsyncClient, settings: Settings) -> None:
     index = (await get(client, "/lists")).text
     assert "/lists/cross-province" in index and "/lists/province-wide" in index and "/lists/citywide" in index
+    # each list's count is its published matters (counted from the snapshot, not per request)
+    database = Database(settings.database_url)
+    try:
+        async with database.read() as session:
+            rows = (await session.execute(select(Matter.scope, Matter.published))).all()
+    finally:
+        await database.dispose()
+    for scope in ("CROSS_PROVINCE", "PROVINCE_WIDE", "CITYWIDE"):
+        published = sum(1 for s, p in rows if value_of(s) == scope and p)
+        heading = index.split(f"{label(scope)}事项清单", 1)[1]
+        assert f"共 {published} 项" in heading.split("</p>", 1)[0], scope
     cross = (await get(client, "/lists/cross-province")).text
     assert "企业等各类市场主体登记注册" in cross and "国办发〔2020〕35号" in cross
     citywide = (await get(client, "/lists/citywide")).text

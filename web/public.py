@@ -451,8 +451,8 @@ async def matter_page(request: Request) -> Response:
 
 @page
 async def lists_index(request: Request) -> Response:
-    async with _state(request).db.read() as session:
-        counts = await data.scope_counts(session)
+    catalog = await _state(request).catalog.get()
+    counts = data.scope_counts(catalog)
     lists = [(slug, scope, counts.get(scope, 0)) for slug, scope in SCOPE_SLUGS.items()]
     return render(request, "lists.html", {"title": "通办事项清单", "nav_current": "lists", "lists": lists})
 
