@@ -262,70 +262,98 @@ def page_url(request: Request) -> str:
 
 # ------------------------------------------------------------------ the feedback form, prepared
 
-#: stand-ins for the two values of the feedback form that change with every page (plain letters:
-#: escaping leaves them alone, and nothing else on a page contains them)
+#: stand-ins for the values of the feedback form that change with every page (plain letters and
+#: digits: escaping leaves them alone, and nothing else on a page contains them); the hidden
+#: fields' stand-ins are `_hidden_hole(i)`
 _TOKEN_HOLE = "tbHoleCsrfToken5a1f"
 _URL_HOLE = "tbHolePageUrl7c3e"
-FORMS_KEPT = 1024
+FORMS_KEPT = 64  # sets of hidden-field names (a handful in practice): a bound all the same
 
 
 class PreparedForm:
     """The feedback form as `_feedback_form.html` renders it with no input and no errors (every
-    page but the feedback page itself): rendered once per set of hidden fields (what the page is
-    about: matter, home, county) with stand-ins for the CSRF token and the page's URL, which are
-    escaped and put in per page. It renders to what the template renders (a test compares them);
-    `base.html` falls back to the template when there is none."""
+    page but the feedback page itself): rendered once per set of hidden-field *names* with
+    stand-ins for the values that change from page to page (the CSRF token, each hidden field's
+    value, the page's URL), which are escaped and put in per page. It renders to what the template
+    renders (a test compares them); `base.html` falls back to the template when there is none."""
 
-    __slots__ = ("_parts", "_token", "_url")
+    __slots__ = ("_parts", "_values")
 
-    def __init__(self, parts: tuple[str, str, str], token: str, url: str) -> None:
-        self._parts = parts
-        self._token = token
-        self._url = url
+    def __init__(self, parts: tuple[str, ...], values: tuple[str, ...]) -> None:
+        self._parts = parts  # text, hole, text, hole, …, text: len(values) + 1 pieces
+        self._values = values
 
     def __html__(self) -> str:
-        head, middle, tail = self._parts
-        return "".join((head, str(escape(self._token)), middle, str(escape(self._url)), tail))
+        parts = self._parts
+        out = [parts[0]]
+        for value, text in zip(self._values, parts[1:], strict=True):
+            out.append(str(escape(value)))
+            out.append(text)
+        return "".join(out)
 
     def __bool__(self) -> bool:
         return True
 
 
-_form_parts: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[str, str, str] | None] = {}
-_form_text: dict[str, str] = {}
+#: how each prepared form's holes are filled: ("token",), ("url",) or ("hidden", name)
+_Slots = tuple[tuple[str, ...], ...]
+_form_parts: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], _Slots] | None] = {}
+
+
+def _hidden_hole(index: int) -> str:
+    return f"tbHoleHidden{index}q9d2"
 
 
 def prepared_feedback_form(
     env: Environment, token: str, page: str, hidden: Mapping[str, Any]
 ) -> PreparedForm | None:
     """The feedback form of a page without feedback input (see `PreparedForm`), or None when the
-    hidden fields are not plain strings (then the template renders it)."""
+    hidden fields are not plain strings (then the template renders it). Kept per set of hidden
+    field names (a handful: matter, home, county), so 2,000 homes no longer re-render it."""
     if not all(type(v) is str and type(k) is str for k, v in hidden.items()):
         return None
-    key = (id(env), tuple(hidden.items()))
-    parts = _form_parts.get(key, False)
-    if parts is False:
-        text = env.get_template("_feedback_form.html").render(
-            feedback=None,
-            feedback_open=False,
-            feedback_context=dict(hidden),
-            csrf_token=_TOKEN_HOLE,
-            page_url=_URL_HOLE,
-        )
-        head, token_hole, rest = text.partition(_TOKEN_HOLE)
-        middle, url_hole, tail = rest.partition(_URL_HOLE)
-        # the form's 4 KB around the hidden fields are the same for every page: kept once, not
-        # once per set of hidden fields (2,000 homes held ~12 MB)
-        found = (_form_text.setdefault(head, head), middle, _form_text.setdefault(tail, tail))
-        if not token_hole or not url_hole or any(_TOKEN_HOLE in p or _URL_HOLE in p for p in found):
-            parts = None
-        else:
-            parts = found
+    names = tuple(hidden)
+    key = (id(env), names)
+    found = _form_parts.get(key, False)
+    if found is False:
+        found = _prepare_form(env, names)
         if len(_form_parts) >= FORMS_KEPT:
             _form_parts.clear()
-            _form_text.clear()
-        _form_parts[key] = parts
-    return None if parts is None else PreparedForm(parts, token, page)
+        _form_parts[key] = found
+    if found is None:
+        return None
+    parts, slots = found
+    values = tuple(token if s[0] == "token" else page if s[0] == "url" else hidden[s[1]] for s in slots)
+    return PreparedForm(parts, values)
+
+
+def _prepare_form(env: Environment, names: tuple[str, ...]) -> tuple[tuple[str, ...], _Slots] | None:
+    """The form rendered with stand-ins, cut at each one; None (the template renders it then) when
+    a stand-in shows more than once, or the token or URL not at all."""
+    holes: dict[str, tuple[str, ...]] = {_TOKEN_HOLE: ("token",), _URL_HOLE: ("url",)}
+    for index, name in enumerate(names):
+        holes[_hidden_hole(index)] = ("hidden", name)
+    text = env.get_template("_feedback_form.html").render(
+        feedback=None,
+        feedback_open=False,
+        feedback_context={name: _hidden_hole(index) for index, name in enumerate(names)},
+        csrf_token=_TOKEN_HOLE,
+        page_url=_URL_HOLE,
+    )
+    for hole in list(holes):
+        seen = text.count(hole)
+        if seen == 0 and holes[hole][0] == "hidden":
+            del holes[hole]  # a field the template leaves out (pageUrl): its value never shows
+        elif seen != 1:
+            return None
+    order = sorted(holes, key=text.index)
+    parts: list[str] = []
+    rest = text
+    for hole in order:
+        before, _, rest = rest.partition(hole)
+        parts.append(before)
+    parts.append(rest)
+    return tuple(parts), tuple(holes[hole] for hole in order)
 
 
 def render(
