@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -45,6 +47,28 @@ async def _signed_in_as(app: Any, name: str) -> Any:
     response = await sign_in(client, name)
     assert response.status_code == 303, response.text
     return client
+
+
+@dataclass
+class Clerk:
+    """A county clerk of 路桥 (331004), signed in, with the database and their service context."""
+
+    name: str
+    client: Any
+    database: Database
+    ctx: ServiceContext
+
+
+@pytest.fixture
+async def clerk(app: Any, settings: Settings) -> AsyncIterator[Clerk]:
+    name = await add_staff(settings, "county", "331004")
+    database = Database(settings.database_url)
+    client = await _signed_in_as(app, name)
+    try:
+        yield Clerk(name, client, database, await _context(database, name))
+    finally:
+        await client.aclose()
+        await database.dispose()
 
 
 async def test_progress_is_written_as_it_advances_and_any_request_reads_it(
@@ -128,101 +152,75 @@ async def test_a_job_is_seen_only_by_its_account_and_the_admins(app: Any, settin
             await client.aclose()
 
 
-async def test_a_job_whose_process_died_reads_as_failed_not_running(app: Any, settings: Settings) -> None:
-    name = await add_staff(settings, "county", "331004")
-    database = Database(settings.database_url)
-    client = await _signed_in_as(app, name)
-    try:
-        ctx = await _context(database, name)
-        job_id = await import_jobs.start_job(database, ctx, "apply", "大厅.json")
-        url = f"/staff/import/jobs/{job_id}"
-        running = await client.get(url)
-        assert 'id="import-job"' in running.text and "正在导入" in _text(running.text)
+async def test_a_job_whose_process_died_reads_as_failed_not_running(clerk: Clerk) -> None:
+    job_id = await import_jobs.start_job(clerk.database, clerk.ctx, "apply", "大厅.json")
+    url = f"/staff/import/jobs/{job_id}"
+    running = await clerk.client.get(url)
+    assert 'id="import-job"' in running.text and "正在导入" in _text(running.text)
 
-        async with database.write() as session:  # the server stopped a minute and more ago
-            await session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(
-                    stage="writing:halls", done=300, total=900, updated_at=now() - dt.timedelta(minutes=2)
-                )
-            )
-        died = await client.get(url)
-        text = _text(died.text)
-        assert 'id="import-job"' not in died.text and 'hx-trigger="every' not in died.text
-        assert "导入任务中断" in text and "未写入任何数据" in text and 'role="alert"' in died.text
-        fragment = await client.get(url + "/progress")  # htmx stops polling: the page reloads once
-        assert fragment.headers.get("HX-Refresh") == "true"
-        assert await import_jobs.running_job_of(database, ctx) is None  # a new upload is not blocked
+    async with clerk.database.write() as session:  # the server stopped a minute and more ago
+        await session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(stage="writing:halls", done=300, total=900, updated_at=now() - dt.timedelta(minutes=2))
+        )
+    died = await clerk.client.get(url)
+    text = _text(died.text)
+    assert 'id="import-job"' not in died.text and 'hx-trigger="every' not in died.text
+    assert "导入任务中断" in text and "未写入任何数据" in text and 'role="alert"' in died.text
+    fragment = await clerk.client.get(url + "/progress")  # htmx stops polling: the page reloads once
+    assert fragment.headers.get("HX-Refresh") == "true"
+    assert await import_jobs.running_job_of(clerk.database, clerk.ctx) is None  # a new upload is not blocked
 
-        # it had committed (the result is written in the import's own transaction): it says so
-        async with database.write() as session:
-            await session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(result={"applied": True, "sections": {"halls": [1, 1, 0, 0]}, "changesTotal": 1})
-            )
-        written = _text((await client.get(url)).text)
-        assert "已导入" in written and "索引更新被中断" in written and "导入任务中断" not in written
-    finally:
-        await client.aclose()
-        await database.dispose()
+    # it had committed (the result is written in the import's own transaction): it says so
+    async with clerk.database.write() as session:
+        await session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(result={"applied": True, "sections": {"halls": [1, 1, 0, 0]}, "changesTotal": 1})
+        )
+    written = _text((await clerk.client.get(url)).text)
+    assert "已导入" in written and "索引更新被中断" in written and "导入任务中断" not in written
 
 
-async def test_the_job_page_works_without_javascript(app: Any, settings: Settings) -> None:
+async def test_the_job_page_works_without_javascript(clerk: Clerk) -> None:
     """A running job's page is complete HTML: the stage, a <progress> with its numbers in text, a
     role=status region and a plain 刷新进度 link to the same page; nothing refreshes by itself (no
     meta refresh, no inline script); the result arrives on the same address."""
-    name = await add_staff(settings, "county", "331004")
-    database = Database(settings.database_url)
-    client = await _signed_in_as(app, name)
-    try:
-        ctx = await _context(database, name)
-        job_id = await import_jobs.start_job(database, ctx, "check", "大厅.json")
-        url = f"/staff/import/jobs/{job_id}"
-        await import_jobs.update_job(database, job_id, stage="comparing:halls", done=2000, total=5000)
-        page = await client.get(url)
-        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
-        text = _text(page.text)
-        assert "已比对 2,000 / 5,000 行" in text and "与现有数据比对: 服务大厅" in text
-        assert re.search(r'<progress class="import-bar" max="5000" value="2000"', page.text)
-        assert re.search(rf'<a class="button" href="{url}" id="refresh-progress">刷新进度</a>', page.text)
-        assert 'role="status"' in page.text
-        assert 'http-equiv="refresh"' not in page.text and "<script>" not in page.text
-        assert re.search(rf'hx-get="{url}/progress" hx-trigger="every 1s"', page.text)  # with JS: polled
-        fragment = await client.get(url + "/progress")
-        assert "已比对 2,000 / 5,000 行" in _text(fragment.text) and "HX-Refresh" not in fragment.headers
-        assert "<html" not in fragment.text
-    finally:
-        await client.aclose()
-        await database.dispose()
+    job_id = await import_jobs.start_job(clerk.database, clerk.ctx, "check", "大厅.json")
+    url = f"/staff/import/jobs/{job_id}"
+    await import_jobs.update_job(clerk.database, job_id, stage="comparing:halls", done=2000, total=5000)
+    page = await clerk.client.get(url)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    text = _text(page.text)
+    assert "已比对 2,000 / 5,000 行" in text and "与现有数据比对: 服务大厅" in text
+    assert re.search(r'<progress class="import-bar" max="5000" value="2000"', page.text)
+    assert re.search(rf'<a class="button" href="{url}" id="refresh-progress">刷新进度</a>', page.text)
+    assert 'role="status"' in page.text
+    assert 'http-equiv="refresh"' not in page.text and "<script>" not in page.text
+    assert re.search(rf'hx-get="{url}/progress" hx-trigger="every 1s"', page.text)  # with JS: polled
+    fragment = await clerk.client.get(url + "/progress")
+    assert "已比对 2,000 / 5,000 行" in _text(fragment.text) and "HX-Refresh" not in fragment.headers
+    assert "<html" not in fragment.text
 
 
 @pytest.mark.parametrize("mode", ["check", "apply"])
 async def test_one_running_job_per_account_and_a_bad_apply_writes_nothing(
-    mode: str, app: Any, settings: Settings
+    mode: str, clerk: Clerk, settings: Settings
 ) -> None:
-    name = await add_staff(settings, "county", "331004")
-    database = Database(settings.database_url)
-    client = await _signed_in_as(app, name)
-    try:
-        ctx = await _context(database, name)
-        busy = await import_jobs.start_job(database, ctx, "check", "另一个.json")
-        refused = await start(client, mode, as_json([NEW_HALL]))
-        assert refused.status_code == 409 and f"/staff/import/jobs/{busy}" in refused.text
-        await import_jobs.update_job(database, busy, state="done")
+    busy = await import_jobs.start_job(clerk.database, clerk.ctx, "check", "另一个.json")
+    refused = await start(clerk.client, mode, as_json([NEW_HALL]))
+    assert refused.status_code == 409 and f"/staff/import/jobs/{busy}" in refused.text
+    await import_jobs.update_job(clerk.database, busy, state="done")
 
-        logs = await count(settings, ChangeLog)
-        bad = [*_halls(300), {**NEW_HALL, "regionCode": "331083"}]  # the last row is another county's
-        started = await start(client, mode, as_json(bad))
-        page = await finished(client, started.headers["location"])
-        text = _text(page.text)
-        assert "有 1 处错误, 未写入任何数据" in text and "第301条" in text
-        assert await count(settings, ChangeLog) == logs
-        assert await count(settings, Hall, Hall.key.like("t-job-%")) == 0
-    finally:
-        await client.aclose()
-        await database.dispose()
+    logs = await count(settings, ChangeLog)
+    bad = [*_halls(300), {**NEW_HALL, "regionCode": "331083"}]  # the last row is another county's
+    started = await start(clerk.client, mode, as_json(bad))
+    page = await finished(clerk.client, started.headers["location"])
+    text = _text(page.text)
+    assert "有 1 处错误, 未写入任何数据" in text and "第301条" in text
+    assert await count(settings, ChangeLog) == logs
+    assert await count(settings, Hall, Hall.key.like("t-job-%")) == 0
 
 
 async def test_the_cli_bar_hears_the_same_stages(demo_db: Database, settings: Settings) -> None:
