@@ -189,6 +189,18 @@ def test_admin_creates_an_account_and_the_clerk_imports_a_sheet(
     assert "电话(phone)" in result and "0576-82400000" in result
     clerk.screenshot(path=str(artifacts / "staff-data-02-import-check.png"), full_page=True)
     _axe_clean(clerk, axe_source)
+    # the result the clerk waited for comes before the form to upload again, and each choice's
+    # radio sits beside its label (on one line, also at 390 px), not above it
+    result_top = clerk.locator("#result-heading").bounding_box()
+    form_top = clerk.locator("#import-file").bounding_box()
+    assert result_top and form_top and result_top["y"] < form_top["y"]
+    for mode in ("check", "apply"):
+        radio = clerk.locator(f"#mode-{mode}").bounding_box()
+        label = clerk.locator(f"label[for=mode-{mode}]").bounding_box()
+        assert radio and label and label["x"] > radio["x"] + radio["width"], mode
+        assert (
+            abs((label["y"] + label["height"] / 2) - (radio["y"] + radio["height"] / 2)) < label["height"]
+        ), mode
     clerk.goto(data_server + "/staff/halls")
     assert NEW_HALL["name"] not in _text(clerk)  # the check wrote nothing
 
