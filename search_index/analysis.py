@@ -697,16 +697,32 @@ class SynonymTable:
         return table
 
     def pinyin_lexicon(self) -> dict[str, list[str]]:
-        """Full pinyin and initials of dictionary words -> the words (``sbk`` -> 社保卡)."""
-        lex: dict[str, list[str]] = {}
-        for w in sorted(self.all_words()):
-            p = _word_pinyin(w)
-            if not p:
-                continue
-            for key in {p[0], p[1]} if len(w) >= 2 else {p[0]}:
-                if len(key) >= 2:
-                    lex.setdefault(key, []).append(w)
-        return lex
+        """Full pinyin and initials of dictionary words -> the words (``sbk`` -> 社保卡). Read only:
+        the same words give the same table (see `_lexicon_of`)."""
+        return _lexicon_of(frozenset(self.all_words()))
+
+
+# The last lexicon made and its words. Every index opened in a process (one per app; the tests
+# open one per test) asks for the same ~1,800 words, and making it again costs ~70 ms whenever
+# searches have pushed those words out of `char_pinyin`'s cache in between.
+_last_lexicon: tuple[frozenset[str], dict[str, list[str]]] | None = None
+
+
+def _lexicon_of(words: frozenset[str]) -> dict[str, list[str]]:
+    global _last_lexicon
+    last = _last_lexicon
+    if last is not None and last[0] == words:
+        return last[1]
+    lex: dict[str, list[str]] = {}
+    for w in sorted(words):
+        p = _word_pinyin(w)
+        if not p:
+            continue
+        for key in {p[0], p[1]} if len(w) >= 2 else {p[0]}:
+            if len(key) >= 2:
+                lex.setdefault(key, []).append(w)
+    _last_lexicon = (words, lex)
+    return lex
 
 
 def parse_synonyms(lines: Iterable[str]) -> SynonymTable:

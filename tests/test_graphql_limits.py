@@ -8,6 +8,7 @@ internal errors masked for the client and logged in full; introspection switchab
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -257,8 +258,11 @@ async def test_parser_and_validation_caches_are_used(
 ) -> None:
     """The same query text is parsed once and validated once (the validation cache keys on the parsed
     document the parser cache hands back); another text is validated afresh, and a refused query's
-    errors come from the cache just the same."""
+    errors come from the cache just the same. Both caches live as long as the process (apps share
+    one schema), so the texts are this test's own."""
     from api.schema import complexity
+
+    tag = uuid.uuid4().hex[:8]
 
     validated: list[str] = []
     real_validate = complexity.validate
@@ -268,16 +272,16 @@ async def test_parser_and_validation_caches_are_used(
         return real_validate(schema, document, rules)
 
     monkeypatch.setattr(complexity, "validate", counting)
-    query = '{ cacheProbe: region(code: "511303") { code } }'
+    query = f'{{ cacheProbe{tag}: region(code: "511303") {{ code }} }}'
     parse_cache = _get_parse_cache(CACHE_SIZE)
     await post(client, query)
     parse_hits = parse_cache.cache_info().hits
-    assert (await post(client, query))["data"]["cacheProbe"]["code"] == "511303"
+    assert (await post(client, query))["data"][f"cacheProbe{tag}"]["code"] == "511303"
     assert parse_cache.cache_info().hits == parse_hits + 1
     assert validated == [query]
-    other = '{ cacheProbe2: region(code: "511303") { code } }'
+    other = f'{{ cacheProbe2{tag}: region(code: "511303") {{ code }} }}'
     await post(client, other)
     assert validated == [query, other]
-    wrong = '{ cacheProbe3: region(code: "511303") { nope } }'
+    wrong = f'{{ cacheProbe3{tag}: region(code: "511303") {{ nope }} }}'
     first, second = await post(client, wrong), await post(client, wrong)
     assert validated == [query, other, wrong] and first == second and first["errors"]

@@ -26,6 +26,7 @@ from api.app import create_app
 from api.db import Database
 from api.enums import Role
 from api.models import Webhook, WebhookDelivery
+from api.services import webhooks
 from api.services.base import Actor, queue
 from api.services.catalog import CatalogCache
 from api.services.webhooks import WebhookWorker, create_webhook
@@ -254,7 +255,19 @@ async def test_registration_bad_input(
                 )
 
 
-async def test_retries_back_off_then_deliver_with_the_same_delivery_id(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("attempts", "seconds"), [(0, 2), (1, 2), (2, 4), (3, 8), (4, 16), (11, 2048), (12, 3600), (40, 3600)]
+)
+def test_backoff_doubles_from_two_seconds_to_at_most_an_hour(attempts: int, seconds: int) -> None:
+    assert webhooks.backoff(attempts) == dt.timedelta(seconds=seconds)
+
+
+async def test_retries_back_off_then_deliver_with_the_same_delivery_id(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retries as a partner sees them, with the schedule (2 s, 4 s, … the test above) scaled to
+    a quarter so the test waits 1.5 s instead of 6 s."""
+    monkeypatch.setattr(webhooks, "FIRST_RETRY_SECONDS", webhooks.FIRST_RETRY_SECONDS / 4)
     allowed = ("127.0.0.1",)
     with receiver() as target:
         target.failures_left["/flaky"] = 2

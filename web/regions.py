@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from api.place_names import NameTable, Reading, build_name_table, normalise, read_place, stem
 from api.rules import RegionTree
@@ -159,34 +159,54 @@ class PinyinIndex:
         return [entry for _, _, entry in ranked[:limit]]
 
 
-_built: tuple[RegionTree, PinyinIndex] | None = None
+_T = TypeVar("_T")
+
+
+class _PerTree(Generic[_T]):
+    """What was built from the last few trees (and a key), found by the tree's identity: each entry
+    holds its tree, so an identity check is safe. A few, not one: `load_tree` keeps a tree per
+    distinct row order, and the tests alternate SQLite and PostgreSQL, which read the regions in
+    different orders; with one entry every switch built the table again."""
+
+    SIZE = 4
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[RegionTree, Any, _T]] = []
+
+    def get(self, tree: RegionTree, key: Any = None) -> _T | None:
+        for kept_tree, kept_key, value in reversed(self._entries):
+            if kept_tree is tree and kept_key == key:
+                return value
+        return None
+
+    def put(self, tree: RegionTree, value: _T, key: Any = None) -> _T:
+        self._entries.append((tree, key, value))
+        del self._entries[: -self.SIZE]
+        return value
+
+
+_built: _PerTree[PinyinIndex] = _PerTree()
 
 
 async def pinyin_index(tree: RegionTree) -> PinyinIndex:
     """The type-ahead index for this tree, built once (in a worker thread) and kept while the tree
-    lives (the cache holds the tree itself, so an identity check is safe)."""
-    global _built
-    found = _built
-    if found is not None and found[0] is tree:
-        return found[1]
-    index = await asyncio.to_thread(PinyinIndex.build, tree)
-    _built = (tree, index)
-    return index
+    lives."""
+    found = _built.get(tree)
+    if found is not None:
+        return found
+    return _built.put(tree, await asyncio.to_thread(PinyinIndex.build, tree))
 
 
-_table_built: tuple[RegionTree, NameTable] | None = None
+_table_built: _PerTree[NameTable] = _PerTree()
 
 
 async def name_table(tree: RegionTree) -> NameTable:
     """`api.place_names`' table for this tree, built once (in a worker thread, ~0.2 s) and kept while
-    the tree lives (the cache holds the tree itself, so an identity check is safe)."""
-    global _table_built
-    found = _table_built
-    if found is not None and found[0] is tree:
-        return found[1]
-    table = await asyncio.to_thread(build_name_table, tree, name_syllables)
-    _table_built = (tree, table)
-    return table
+    the tree lives."""
+    found = _table_built.get(tree)
+    if found is not None:
+        return found
+    return _table_built.put(tree, await asyncio.to_thread(build_name_table, tree, name_syllables))
 
 
 async def read_home(tree: RegionTree, text: str) -> Reading:
@@ -227,24 +247,22 @@ class NearGroup:
     towns: tuple[Option, ...]
 
 
-_near_built: tuple[RegionTree, str, tuple[NearGroup, ...]] | None = None
+_near_built: _PerTree[tuple[NearGroup, ...]] = _PerTree()
 
 
 def near_options(tree: RegionTree, home_city: str) -> tuple[NearGroup, ...]:
     """The home city's counties, each with its towns (for the "where are you now" select); built
-    once per tree (the cache holds the tree itself, so the identity check is safe)."""
-    global _near_built
-    found = _near_built
-    if found is not None and found[0] is tree and found[1] == home_city:
-        return found[2]
+    once per tree and home city."""
+    found = _near_built.get(tree, home_city)
+    if found is not None:
+        return found
     groups = []
     for county in tree.local_counties(home_city):
         towns = tuple(
             Option(c, tree.name(c)) for c in tree.children(county) if (p := tree.get(c)) and p.level == "TOWN"
         )
         groups.append(NearGroup(Option(county, tree.name(county)), towns))
-    _near_built = (tree, home_city, tuple(groups))
-    return _near_built[2]
+    return _near_built.put(tree, tuple(groups), home_city)
 
 
 def _mean_point(points: Iterable[tuple[float, float]]) -> tuple[float, float] | None:

@@ -36,13 +36,28 @@ def build_schema(settings: Settings | None = None) -> TongbanSchema:
     return schema
 
 
+_schemas: dict[bool, TongbanSchema] = {}
+
+
+def _shared_schema(settings: Settings) -> TongbanSchema:
+    """The schema for an app: built once per process for each `graphql_introspection` value (the
+    only setting it reads). Building one walks every type (~10 ms); it holds no request state,
+    only caches of answers that depend on the query text alone (parsed and validated documents),
+    so apps made in one process (the tests make one per test) share it."""
+    introspection = settings.graphql_introspection
+    schema = _schemas.get(introspection)
+    if schema is None:
+        schema = _schemas[introspection] = build_schema(settings)
+    return schema
+
+
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
     """`/graphql`: GET (queries only) and POST; no WebSocket route. A browser's GET (Accept: text/html,
     no query) gets the API docs with GraphiQL (web/api_docs.py); `/graphql/schema.graphql` the SDL."""
     from web.api_docs import schema_sdl
 
     view = TongbanGraphQL(
-        build_schema(settings),
+        _shared_schema(settings),
         graphql_ide="graphiql",  # rendered by TongbanGraphQL.render_graphql_ide, not strawberry's page
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
