@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from api.words import AGREEMENT_STATUS_WORDS
 
@@ -145,7 +145,15 @@ class RegionTree:
     (an unknown region contains nothing and lies in nothing).
     """
 
-    __slots__ = ("_places", "_children", "_ancestors", "_counties_memo", "_county_of_memo", "_full_names")
+    __slots__ = (
+        "_places",
+        "_children",
+        "_ancestors",
+        "_counties_memo",
+        "_county_of_memo",
+        "_full_names",
+        "views",
+    )
 
     _places: Mapping[str, Place]
     _children: Mapping[str, tuple[str, ...]]
@@ -154,6 +162,10 @@ class RegionTree:
     _counties_memo: dict[str, tuple[str, ...]]  # home city → its local counties (`local_counties`)
     _county_of_memo: dict[tuple[str, str], str | None]  # (home city, code) → local county (`local_county_of`)
     _full_names: dict[str, str]  # code → full name (`full_name`)
+    views: dict[str, Any]
+    """What an adapter derives from this tree alone (the place-name table, the type-ahead index,
+    the "where are you" options), kept with it like `Catalog.views`: built at most once per tree,
+    dropped with it. Never holds per-request state."""
 
     def __init__(self, places: Iterable[Place]) -> None:
         by_code: dict[str, Place] = {}
@@ -187,6 +199,7 @@ class RegionTree:
         object.__setattr__(self, "_counties_memo", {})
         object.__setattr__(self, "_county_of_memo", {})
         object.__setattr__(self, "_full_names", {})
+        object.__setattr__(self, "views", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("RegionTree is immutable")

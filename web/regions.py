@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from api.place_names import NameTable, Reading, build_name_table, normalise, read_place, stem
 from api.rules import RegionTree
@@ -159,54 +159,29 @@ class PinyinIndex:
         return [entry for _, _, entry in ranked[:limit]]
 
 
-_T = TypeVar("_T")
-
-
-class _PerTree(Generic[_T]):
-    """What was built from the last few trees (and a key), found by the tree's identity: each entry
-    holds its tree, so an identity check is safe. A few, not one: `load_tree` keeps a tree per
-    distinct row order, and the tests alternate SQLite and PostgreSQL, which read the regions in
-    different orders; with one entry every switch built the table again."""
-
-    SIZE = 4
-
-    def __init__(self) -> None:
-        self._entries: list[tuple[RegionTree, Any, _T]] = []
-
-    def get(self, tree: RegionTree, key: Any = None) -> _T | None:
-        for kept_tree, kept_key, value in reversed(self._entries):
-            if kept_tree is tree and kept_key == key:
-                return value
-        return None
-
-    def put(self, tree: RegionTree, value: _T, key: Any = None) -> _T:
-        self._entries.append((tree, key, value))
-        del self._entries[: -self.SIZE]
-        return value
-
-
-_built: _PerTree[PinyinIndex] = _PerTree()
+# What is built from a region tree is kept on it (`RegionTree.views`), so it lives exactly as long
+# as the tree (`api.services.regions.load_tree` hands back the same tree while the rows are the same)
+_PINYIN_KEY = "web.regions.pinyin_index"
+_NAMES_KEY = "web.regions.name_table"
+_NEAR_KEY = "web.regions.near_options"
 
 
 async def pinyin_index(tree: RegionTree) -> PinyinIndex:
     """The type-ahead index for this tree, built once (in a worker thread) and kept while the tree
     lives."""
-    found = _built.get(tree)
-    if found is not None:
-        return found
-    return _built.put(tree, await asyncio.to_thread(PinyinIndex.build, tree))
-
-
-_table_built: _PerTree[NameTable] = _PerTree()
+    found: PinyinIndex | None = tree.views.get(_PINYIN_KEY)
+    if found is None:
+        found = tree.views[_PINYIN_KEY] = await asyncio.to_thread(PinyinIndex.build, tree)
+    return found
 
 
 async def name_table(tree: RegionTree) -> NameTable:
     """`api.place_names`' table for this tree, built once (in a worker thread, ~0.2 s) and kept while
     the tree lives."""
-    found = _table_built.get(tree)
-    if found is not None:
-        return found
-    return _table_built.put(tree, await asyncio.to_thread(build_name_table, tree, name_syllables))
+    found: NameTable | None = tree.views.get(_NAMES_KEY)
+    if found is None:
+        found = tree.views[_NAMES_KEY] = await asyncio.to_thread(build_name_table, tree, name_syllables)
+    return found
 
 
 async def read_home(tree: RegionTree, text: str) -> Reading:
@@ -247,13 +222,11 @@ class NearGroup:
     towns: tuple[Option, ...]
 
 
-_near_built: _PerTree[tuple[NearGroup, ...]] = _PerTree()
-
-
 def near_options(tree: RegionTree, home_city: str) -> tuple[NearGroup, ...]:
     """The home city's counties, each with its towns (for the "where are you now" select); built
     once per tree and home city."""
-    found = _near_built.get(tree, home_city)
+    kept: dict[str, tuple[NearGroup, ...]] = tree.views.setdefault(_NEAR_KEY, {})
+    found = kept.get(home_city)
     if found is not None:
         return found
     groups = []
@@ -262,7 +235,8 @@ def near_options(tree: RegionTree, home_city: str) -> tuple[NearGroup, ...]:
             Option(c, tree.name(c)) for c in tree.children(county) if (p := tree.get(c)) and p.level == "TOWN"
         )
         groups.append(NearGroup(Option(county, tree.name(county)), towns))
-    return _near_built.put(tree, tuple(groups), home_city)
+    found = kept[home_city] = tuple(groups)
+    return found
 
 
 def _mean_point(points: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
