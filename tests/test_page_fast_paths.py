@@ -14,6 +14,8 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 from markupsafe import escape
@@ -60,6 +62,7 @@ def test_base_layout_shows_the_prepared_form_as_it_shows_the_include() -> None:
         "prefs": frozenset(),
         "body_classes": "",
         "page_url": "/lists?a=<b>",
+        "page_url_q": "%2Flists%3Fa%3D%3Cb%3E",
         "csrf_token": 'tok"en',
         "feedback": None,
         "feedback_open": False,
@@ -237,3 +240,99 @@ def test_result_cards_are_what_the_template_wrote() -> None:
     )
     assert got == expected
     assert got.count("<li") == len(cards) == 3 * 2 * 3 * 4 * 3 * 2
+
+
+# ------------------------------------------------------------------ pages prepared with holes
+
+PAGE_TEXT = st.text(alphabet=st.sampled_from(list("ab中 <>&\"'%+/?#=;\n")), max_size=8)
+
+
+def _page_context(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object]]:
+    """A search page's shape and holes as `web.public.search` passes them, plus the shared ones."""
+    from markupsafe import Markup
+
+    prefs = draw(st.sampled_from([frozenset(), frozenset({"large"}), frozenset({"large", "contrast"})]))
+    shape = {
+        "prefs": prefs,
+        "body_classes": " ".join(sorted(f"pref-{p}" for p in prefs)),
+        "feedback": None,
+        "feedback_open": False,
+        "nav_current": "lookup",
+        "sample_notice": draw(st.booleans()),
+        "home_city_code": "331000",
+        "fragment": draw(st.booleans()),
+        "degraded": draw(st.booleans()),
+        "home_level_hint": draw(st.booleans()),
+        "summary_covered": draw(st.booleans()),
+        "paged": draw(st.booleans()),
+    }
+    names = [
+        "page_url",
+        "page_url_q",
+        "csrf_token",
+        "title",
+        "q",
+        "home",
+        "home_name",
+        "near_raw",
+        "near_description",
+        "home_problem",
+        "near_problem",
+        "status_text",
+        "city_short",
+        "summary_headline",
+        "summary_explanation",
+        "page",
+        "pages",
+        "home_pick_href",
+        "near_change_href",
+        "near_pick_href",
+        "cross_list_href",
+        "prev_href",
+        "next_href",
+    ]
+    holes: dict[str, object] = {name: draw(PAGE_TEXT) for name in names}
+    holes["cards"] = Markup(draw(st.sampled_from(["", '<li class="result">&amp;</li>\n<li>2</li>'])))
+    holes["prepared_feedback_form"] = Markup('<form id="fb"><input value="t&amp;"></form>')
+    return shape, holes
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_prepared_page_is_what_the_template_renders(data: st.DataObject) -> None:
+    """`render_page`'s shortcut: the search page (and its htmx fragment) made once per shape with
+    stand-ins, filled per page, is what Jinja renders from the same context, for any strings in
+    the holes (characters to escape or quote, empty or not) and every shape."""
+    from web.templating import PreparedPage, _prepared_page
+
+    env = build_environment()
+    shape, holes = data.draw(st.composite(lambda draw: _page_context(draw))())
+    name = "_results.html" if shape["fragment"] else "search.html"
+    prepared = _prepared_page(env, name, shape, holes)
+    assert prepared is not None
+    assert prepared.fill(holes) == env.get_template(name).render({**shape, **holes})
+    assert isinstance(prepared, PreparedPage)
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        ("<p>{{ x }} and again {{ x }}</p>", True),
+        ("<a href='/?x={{ x|urlencode }}'>{{ x }}</a>", False),  # quoted, not escaped
+        ("{% if x|length > 3 %}long{% endif %}{{ x }}", False),  # measured
+        ("{{ x[:2] }}", False),  # cut
+        ("{{ x|safe }}", False),  # not escaped at all
+        ("{% if x %}some{% else %}none{% endif %}", True),  # tested for being empty: part of the shape
+    ],
+)
+def test_a_template_that_does_more_than_print_a_hole_is_left_to_jinja(source: str, kept: bool) -> None:
+    from jinja2 import DictLoader, Environment, StrictUndefined
+
+    from web.templating import PreparedPage
+
+    env = Environment(loader=DictLoader({"t.html": source}), autoescape=True, undefined=StrictUndefined)
+    prepared = PreparedPage.prepare(env, "t.html", {}, {"x": "value"})
+    assert (prepared is not None) is kept
+    if prepared is not None:
+        for value in ("value", "<&\"'>", "中 文"):
+            assert prepared.fill({"x": value}) == env.get_template("t.html").render(x=value)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -31,15 +32,23 @@ from api.services.feedback import CATEGORIES, submit_feedback
 from api.state import AppState, state_of
 from search_index.query import MAX_QUERY_CHARS
 from web import csrf, data, regions, search_tracking
-from web.templating import PREFS_COOKIE, page_url, prefs_cookie_value, prefs_of, query_string, render
+from web.templating import (
+    PREFS_COOKIE,
+    page_url,
+    prefs_cookie_value,
+    prefs_of,
+    query_string,
+    render,
+    render_page,
+)
 from web.views import (
     NATIONAL_PLATFORM_NAME,
     NATIONAL_PLATFORM_URL,
     SCOPE_SLUGS,
     SLUG_OF_SCOPE,
     Presenter,
-    ResultView,
     details_links,
+    result_card,
 )
 
 log = logging.getLogger("tongban.web")
@@ -311,7 +320,7 @@ async def search(request: Request) -> Response:
     near_raw = near.raw if near else None
 
     page_number = _page_number(request)
-    results: list[ResultView] = []
+    cards: list[Markup] = []  # web.views.result_card of each shown result
     search_id: str | None = None
     degraded = False
     found = covered = 0
@@ -336,20 +345,19 @@ async def search(request: Request) -> Response:
         )
         link = details_links(home, near_raw, search_id)
         for code, score in shown:
-            results.append(
-                presenter.result(
-                    matters[code],
-                    marked[code],
-                    score,
-                    home,
-                    lat,
-                    lon,
-                    halls_shown=1,
-                    near=near_raw,
-                    compact=True,
-                    link=link(code),
-                )
+            view = presenter.result(
+                matters[code],
+                marked[code],
+                score,
+                home,
+                lat,
+                lon,
+                halls_shown=1,
+                near=near_raw,
+                compact=True,
+                link=link(code),
             )
+            cards.append(result_card(view, presenter.city_short))
     pages = max(1, -(-found // RESULTS_PER_PAGE))
 
     summary = presenter.summary(catalog.coverage(home, None, presenter.day)) if home and not text else None
@@ -371,30 +379,54 @@ async def search(request: Request) -> Response:
     if pages > 1:
         status_text += f"（第 {page_number}/{pages} 页）"
     title = f"“{text}”的查询结果" if text else "查询结果"
-    context = {
-        "title": title,
+    fragment = is_fragment_request(request)
+    # search.html and _results.html are rendered with holes (render_page): the flags choose what
+    # they write, the strings (links made here) are only printed
+    shape = {
         "nav_current": "lookup",
-        "q": text,
-        "search_id": search_id,
-        "results": results,
-        "page": page_number,
-        "pages": pages,
+        "fragment": fragment,
         "degraded": degraded,
-        "summary": summary,
         "home_level_hint": home_level_hint,
-        "status_text": status_text,
-        "home_problem": home_problem,
-        "near_problem": near_problem,
-        "city_short": presenter.city_short,
-        "platform_url": NATIONAL_PLATFORM_URL,
-        "platform_name": NATIONAL_PLATFORM_NAME,
-        "fragment": is_fragment_request(request),
-        **_home_context(catalog, home),
-        **_near_context(tree, catalog.home_city, near),
-        "feedback_context": _feedback_context(home=home, near=near),
+        "summary_covered": summary.covered if summary else False,
+        "paged": pages > 1,
     }
-    template = "_results.html" if context["fragment"] else "search.html"
-    return render(request, template, context, status_code=404 if home_problem else 200, headers=VARY)
+    home_code = home or ""
+    holes = {
+        "title": title,
+        "q": text,
+        "home": home_code,
+        "home_name": tree.full_name(home) if home else "",
+        "near_raw": near_raw or "",
+        "near_description": near.description if near else "",
+        "home_problem": home_problem or "",
+        "near_problem": near_problem or "",
+        "status_text": status_text,
+        "city_short": presenter.city_short,
+        "summary_headline": summary.headline if summary else "",
+        "summary_explanation": summary.explanation if summary else "",
+        "cards": Markup("\n").join(cards),
+        "page": str(page_number),
+        "pages": str(pages),
+        "home_pick_href": "/" + query_string({"q": text, "near": near_raw}),
+        "near_change_href": "/" + query_string({"q": text, "home": home, "near": near_raw}),
+        "near_pick_href": "/" + query_string({"q": text, "home": home}),
+        "cross_list_href": "/lists/cross-province" + query_string({"home": home}),
+        "prev_href": _page_href(text, home, near_raw, page_number - 1) if page_number > 1 else "",
+        "next_href": _page_href(text, home, near_raw, page_number + 1) if page_number < pages else "",
+    }
+    return render_page(
+        request,
+        "_results.html" if fragment else "search.html",
+        shape,
+        holes,
+        feedback_context=_feedback_context(home=home, near=near),
+        status_code=404 if home_problem else 200,
+        headers=VARY,
+    )
+
+
+def _page_href(text: str, home: str | None, near: str | None, page_number: int) -> str:
+    return "/search" + query_string({"q": text, "home": home, "near": near, "page": page_number})
 
 
 # ------------------------------------------------------------------ matters and lists

@@ -11,16 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from api.enums import label
@@ -356,6 +357,28 @@ def _prepare_form(env: Environment, names: tuple[str, ...]) -> tuple[tuple[str, 
     return tuple(parts), tuple(holes[hole] for hole in order)
 
 
+def _shared_context(request: Request) -> tuple[dict[str, Any], str, bool]:
+    """What every page's context holds (`render`, `render_page`), the CSRF cookie's value and
+    whether it is new (then the response sets it)."""
+    cookie_value, is_new = csrf.cookie_value(request)
+    prefs = prefs_of(request)
+    here = page_url(request)
+    base: dict[str, Any] = {
+        "prefs": prefs,
+        "body_classes": " ".join(sorted(f"pref-{p}" for p in prefs)),
+        "page_url": here,
+        "page_url_q": do_urlencode(here),  # the preference links' `back=`
+        "csrf_token": csrf.token_for(request, cookie_value),
+        "feedback": None,
+        "feedback_open": False,
+        "feedback_context": {},
+        "nav_current": "",
+        "sample_notice": False,
+        "home_city_code": _home_city(request),
+    }
+    return base, cookie_value, is_new
+
+
 def render(
     request: Request,
     name: str,
@@ -371,21 +394,7 @@ def render(
     nor forge a token for it).
     """
     shared = attach(request)
-    cookie_value, is_new = csrf.cookie_value(request)
-    prefs = prefs_of(request)
-    here = page_url(request)
-    base: dict[str, Any] = {
-        "prefs": prefs,
-        "body_classes": " ".join(sorted(f"pref-{p}" for p in prefs)),
-        "page_url": here,
-        "csrf_token": csrf.token_for(request, cookie_value),
-        "feedback": None,
-        "feedback_open": False,
-        "feedback_context": {},
-        "nav_current": "",
-        "sample_notice": False,
-        "home_city_code": _home_city(request),
-    }
+    base, cookie_value, is_new = _shared_context(request)
     base.update(context or {})
     if (
         base["feedback"] is None
@@ -394,11 +403,144 @@ def render(
         and not shared.env.auto_reload  # debug: edited templates show at once
     ):
         base["prepared_feedback_form"] = prepared_feedback_form(
-            shared.env, base["csrf_token"], here, base["feedback_context"]
+            shared.env, base["csrf_token"], base["page_url"], base["feedback_context"]
         )
     # Any page may be fetched by htmx (hx-select), so caches must key on HX-Request everywhere.
     all_headers = {"Vary": "HX-Request", **(headers or {})}
     response = shared.TemplateResponse(request, name, base, status_code=status_code, headers=all_headers)
+    if is_new:
+        csrf.set_cookie(request, response, cookie_value)
+    return response
+
+
+# ------------------------------------------------------------------ pages prepared with holes
+
+#: (environment, template, shape, holes with a value) → the page cut at its holes; a bound all
+#: the same (a page has a few dozen shapes: its flags, the reader's preferences)
+PAGES_KEPT = 512
+_prepared_pages: dict[tuple[Any, ...], PreparedPage | None] = {}
+#: what every probe value holds: each character escaping or URL-quoting would change
+_PROBE = "<&\"'%+ /?#=中>"
+
+
+class PreparedPage:
+    """A template rendered once for a *shape* (the context values that choose what it writes:
+    flags, the navigation tab, the reader's preferences) with a stand-in for each *hole* (a value
+    it prints, escaped, wherever it shows), cut at the stand-ins. A page is then the parts with
+    each hole's value escaped in between: no template runs per request.
+
+    Preparing checks itself: the template is also rendered with two sets of probe values (long ones
+    with the characters escaping and URL-quoting treat differently, and one-character ones) and
+    must equal the parts filled with them, so a template that does anything with a hole but print
+    it escaped (quote it, cut it, measure it, test more than its emptiness) is left to Jinja for
+    that shape (`None` is kept). `tests/test_page_fast_paths.py` holds the search page's prepared
+    shapes equal to Jinja's for any strings."""
+
+    __slots__ = ("_names", "_parts")
+
+    def __init__(self, parts: tuple[str, ...], names: tuple[str, ...]) -> None:
+        self._parts = parts  # text, hole, text, …, text: len(names) + 1 pieces
+        self._names = names
+
+    def fill(self, holes: Mapping[str, Any]) -> str:
+        parts = self._parts
+        out = [parts[0]]
+        for name, text in zip(self._names, parts[1:], strict=True):
+            out.append(escape(holes[name]))
+            out.append(text)
+        return "".join(out)
+
+    @classmethod
+    def prepare(
+        cls, env: Environment, name: str, shape: Mapping[str, Any], holes: Mapping[str, Any]
+    ) -> PreparedPage | None:
+        template = env.get_template(name)
+        stand_ins = {hole: f"tbHolePage{index}w7k" for index, hole in enumerate(holes)}
+        text = template.render({**shape, **stand_ins})
+        found = re.compile("|".join(stand_ins.values()))
+        hole_of = {stand_in: hole for hole, stand_in in stand_ins.items()}
+        parts: list[str] = []
+        names: list[str] = []
+        start = 0
+        for match in found.finditer(text):
+            parts.append(text[start : match.start()])
+            names.append(hole_of[match.group(0)])
+            start = match.end()
+        parts.append(text[start:])
+        prepared = cls(tuple(parts), tuple(names))
+        for probes in (
+            {hole: f"{_PROBE}{index}" for index, hole in enumerate(holes)},
+            dict.fromkeys(holes, "<"),  # short, where the stand-ins and the first probes are long
+        ):
+            if prepared.fill(probes) != template.render({**shape, **probes}):
+                return None
+        return prepared
+
+
+def _prepared_page(
+    env: Environment, name: str, shape: Mapping[str, Any], holes: Mapping[str, Any]
+) -> PreparedPage | None:
+    key = (id(env), name, tuple(shape.items()), tuple(hole for hole, value in holes.items() if value != ""))
+    found = _prepared_pages.get(key, False)
+    if found is False:
+        empty = {hole: "" for hole, value in holes.items() if value == ""}
+        found = PreparedPage.prepare(
+            env, name, {**shape, **empty}, {hole: value for hole, value in holes.items() if value != ""}
+        )
+        if len(_prepared_pages) >= PAGES_KEPT:
+            _prepared_pages.clear()
+        _prepared_pages[key] = found
+    return found
+
+
+def render_page(
+    request: Request,
+    name: str,
+    shape: Mapping[str, Hashable],
+    holes: Mapping[str, str],
+    *,
+    feedback_context: Mapping[str, str] | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """`render(request, name, {**shape, **holes, "feedback_context": …})`, the same bytes, for a busy page whose context
+    splits into `shape` (hashable values that choose what the template writes) and `holes`
+    (strings, or `Markup`, it only prints, or tests for being empty): the template runs once per
+    shape (`PreparedPage`), each page fills in its holes. The shared context splits the same way
+    (the page's URL, its quoted form and the feedback form are holes). Falls back to `render` in
+    debug mode, with feedback input, or when the shape cannot be prepared."""
+    shared = attach(request)
+    env = shared.env
+    base, cookie_value, is_new = _shared_context(request)
+    hidden = dict(feedback_context or {})
+    form = (
+        None if env.auto_reload else prepared_feedback_form(env, base["csrf_token"], base["page_url"], hidden)
+    )
+    page_shape = {
+        "prefs": base["prefs"],
+        "body_classes": base["body_classes"],
+        "feedback": None,
+        "feedback_open": False,
+        "nav_current": base["nav_current"],
+        "sample_notice": False,
+        "home_city_code": base["home_city_code"],
+        **shape,
+    }
+    page_holes = {
+        "page_url": base["page_url"],
+        "page_url_q": base["page_url_q"],
+        "csrf_token": base["csrf_token"],
+        **holes,
+    }
+    prepared = None
+    if form is not None:
+        page_holes["prepared_feedback_form"] = form
+        prepared = _prepared_page(env, name, page_shape, page_holes)
+    if prepared is None:
+        context = {**shape, **holes, "feedback_context": hidden}
+        return render(request, name, context, status_code=status_code, headers=headers)
+    all_headers = {"Vary": "HX-Request", **(headers or {})}
+    response = HTMLResponse(prepared.fill(page_holes), status_code=status_code, headers=all_headers)
     if is_new:
         csrf.set_cookie(request, response, cookie_value)
     return response
