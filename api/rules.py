@@ -869,6 +869,7 @@ def hall_options_ordered(
     lon: float | None = None,
     first: int | None = None,
     nearest_first: Sequence[tuple[HallSite, float | None]] | None = None,
+    explain: bool = True,
 ) -> tuple[list[HallOption], int]:
     """§5.7's second half, for the halls :func:`qualifying_sites` gave for the same coverage and
     matter: nearest first with a location (by name among equals, halls without coordinates last),
@@ -877,7 +878,8 @@ def hall_options_ordered(
 
     ``nearest_first``: the qualifying halls nearest first with their distances, when the caller has
     them already (:func:`nearest_qualifying`, from one :func:`sites_by_distance` per point): at
-    least ``first`` of them, or all."""
+    least ``first`` of them, or all. ``explain`` False: the halls, counties and distances alone,
+    with no agreements and an empty sentence (a compact result card shows neither)."""
     _check_point(lat, lon, first)
     if not coverage.covered:
         return [], 0
@@ -907,6 +909,10 @@ def hall_options_ordered(
     else:
         located = [(site, None) for site in qualifying[:first]]
 
+    if not explain:
+        return [
+            HallOption(site.hall, site.county or home_city, distance, (), "") for site, distance in located
+        ], total
     all_counties = frozenset(tree.local_counties(home_city))
     cross_province = matter.scope == "CROSS_PROVINCE"
     reach = [(a, frozenset(local_reach(tree, home_city, a))) for a in coverage.agreements]

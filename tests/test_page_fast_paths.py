@@ -336,3 +336,30 @@ def test_a_template_that_does_more_than_print_a_hole_is_left_to_jinja(source: st
     if prepared is not None:
         for value in ("value", "<&\"'>", "中 文"):
             assert prepared.fill({"x": value}) == env.get_template("t.html").render(x=value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    PAGE_TEXT,
+    st.one_of(st.none(), st.sampled_from(["511302", "a b&c"])),
+    st.one_of(st.none(), PAGE_TEXT),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_search_links_are_what_query_string_makes(
+    text: str, home: str | None, near: str | None, page_number: int, pages: int
+) -> None:
+    from web.public import search_links
+    from web.templating import query_string as qs
+
+    def page(n: int) -> str:
+        return "/search" + qs({"q": text, "home": home, "near": near, "page": n})
+
+    assert search_links(text, home, near, page_number, pages) == {
+        "home_pick_href": "/" + qs({"q": text, "near": near}),
+        "near_change_href": "/" + qs({"q": text, "home": home, "near": near}),
+        "near_pick_href": "/" + qs({"q": text, "home": home}),
+        "cross_list_href": "/lists/cross-province" + qs({"home": home}),
+        "prev_href": page(page_number - 1) if page_number > 1 else "",
+        "next_href": page(page_number + 1) if page_number < pages else "",
+    }

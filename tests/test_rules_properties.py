@@ -230,6 +230,15 @@ def test_nearest_halls_from_one_ordering_per_point_are_the_same(
     assert fast == plain
     got = [(o.hall.id, o.county_code, o.distance_km, o.agreements) for o in fast[0]]
     assert (got, fast[1]) == reference_halls(result, matter, halls, lat, lon, first)
+    # a compact card's halls (explain=False): the same halls, counties, distances and count
+    bare = hall_options_ordered(
+        TREE, HOME, result, matter, qualifying, lat, lon, first, nearest, explain=False
+    )
+    assert [(o.hall, o.county_code, o.distance_km) for o in bare[0]] == [
+        (o.hall, o.county_code, o.distance_km) for o in fast[0]
+    ]
+    assert bare[1] == fast[1]
+    assert all(o.agreements == () and o.explanation == "" for o in bare[0])
 
 
 LISTING_M1 = AgreementFacts(

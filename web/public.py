@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -407,12 +407,7 @@ async def search(request: Request) -> Response:
         "cards": Markup("\n").join(cards),
         "page": str(page_number),
         "pages": str(pages),
-        "home_pick_href": "/" + query_string({"q": text, "near": near_raw}),
-        "near_change_href": "/" + query_string({"q": text, "home": home, "near": near_raw}),
-        "near_pick_href": "/" + query_string({"q": text, "home": home}),
-        "cross_list_href": "/lists/cross-province" + query_string({"home": home}),
-        "prev_href": _page_href(text, home, near_raw, page_number - 1) if page_number > 1 else "",
-        "next_href": _page_href(text, home, near_raw, page_number + 1) if page_number < pages else "",
+        **search_links(text, home, near_raw, page_number, pages),
     }
     return render_page(
         request,
@@ -425,8 +420,28 @@ async def search(request: Request) -> Response:
     )
 
 
-def _page_href(text: str, home: str | None, near: str | None, page_number: int) -> str:
-    return "/search" + query_string({"q": text, "home": home, "near": near, "page": page_number})
+def search_links(
+    text: str, home: str | None, near: str | None, page_number: int, pages: int
+) -> dict[str, str]:
+    """The results page's links, each `"/…" + query_string({...})` of its values, with each value
+    quoted once (the question was quoted five times a page; a test holds them equal)."""
+    q, h, n = (quote_plus(v) if v else "" for v in (text, home, near))
+
+    def query(*pairs: tuple[str, str]) -> str:
+        found = "&".join(f"{name}={value}" for name, value in pairs if value)
+        return "?" + found if found else ""
+
+    def page_href(number: int) -> str:
+        return "/search" + query(("q", q), ("home", h), ("near", n), ("page", str(number)))
+
+    return {
+        "home_pick_href": "/" + query(("q", q), ("near", n)),
+        "near_change_href": "/" + query(("q", q), ("home", h), ("near", n)),
+        "near_pick_href": "/" + query(("q", q), ("home", h)),
+        "cross_list_href": "/lists/cross-province" + query(("home", h)),
+        "prev_href": page_href(page_number - 1) if page_number > 1 else "",
+        "next_href": page_href(page_number + 1) if page_number < pages else "",
+    }
 
 
 # ------------------------------------------------------------------ matters and lists

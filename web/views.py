@@ -494,8 +494,9 @@ class Presenter:
         if not compact:
             view.coverage = self.coverage(coverage)
         if coverage.covered:
+            # a compact card names the nearest hall and its distance, not why that hall can do it
             options, total = self.catalog.where_to_handle_counted(
-                home, matter.code, lat, lon, self.day, halls_shown, coverage
+                home, matter.code, lat, lon, self.day, halls_shown, coverage, explain=not compact
             )
             shown = [v for o in options if (v := self.hall_option(o)) is not None]
             view.halls = shown

@@ -327,10 +327,12 @@ class Catalog:
         day: dt.date | None = None,
         first: int | None = None,
         coverage: CoverageResult | None = None,
+        explain: bool = True,
     ) -> tuple[list[HallOption], int]:
         """`where_to_handle` cut to `first`, and how many halls qualify in all (one pass): a results
         page shows the nearest few and links to the rest. `coverage`: this home's answer for the
-        matter when the caller has it already (e.g. from `decision`)."""
+        matter when the caller has it already (e.g. from `decision`); `explain` False: without the
+        agreements and sentence per hall (`rules.hall_options_ordered`)."""
         if (lat is None) != (lon is None):
             raise BadInput("纬度和经度应同时提供或同时省略")
         if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -349,7 +351,16 @@ class Catalog:
             )
         try:
             return rules.hall_options_ordered(
-                self.tree, self.home_city, coverage, matter, qualifying, lat, lon, first, nearest_first
+                self.tree,
+                self.home_city,
+                coverage,
+                matter,
+                qualifying,
+                lat,
+                lon,
+                first,
+                nearest_first,
+                explain,
             )
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
