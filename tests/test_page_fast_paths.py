@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
-from markupsafe import escape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -363,3 +363,12 @@ def test_search_links_are_what_query_string_makes(
         "prev_href": page(page_number - 1) if page_number > 1 else "",
         "next_href": page(page_number + 1) if page_number < pages else "",
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.text().map(lambda t: Markup(escape(t)) + Markup("<b>x</b>"))))
+def test_html_text_is_markupsafes_escape(value: object) -> None:
+    from web.templating import html_text
+
+    assert html_text(value) == str(escape(value))
+    assert type(html_text(value)) is str

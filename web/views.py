@@ -19,7 +19,7 @@ from api import metrics, rules
 from api.enums import label
 from api.words import MODE_WORDS
 from web.data import AgreementDetails, HallDirectory, HallView, MatterView
-from web.templating import HOTLINE, PRESUMED_SHORT, distance_cn, tel_href
+from web.templating import HOTLINE, PRESUMED_SHORT, distance_cn, html_text, tel_href
 
 NATIONAL_PLATFORM_URL = "https://www.gjzwfw.gov.cn/"
 NATIONAL_PLATFORM_NAME = "国家政务服务平台“跨省通办”专区"
@@ -514,7 +514,8 @@ def result_card(r: ResultView, city_short: str) -> Markup:
     the verdict and its reason in one line, the nearest hall (or consulting window), a presumption
     note. Written here rather than in the template: ten cards were a third of the results
     fragment's render, each a dozen attribute look-ups and filters through Jinja; as with the hall
-    lines, every value goes through `escape` (`Markup` values, already safe, pass unchanged).
+    lines, every value goes through `html_text` (markupsafe's escaping; `Markup` values, already
+    safe, pass unchanged).
     `tests/test_page_fast_paths.py` holds it equal to the template it replaced."""
     if r.covered is None:
         opening = '<li class="result">\n'
@@ -523,30 +524,30 @@ def result_card(r: ResultView, city_short: str) -> Markup:
     matter = r.matter
     parts = [
         opening,
-        f'<h2><a href="{escape(r.link)}">{escape(r.title)}</a></h2>\n',
-        f'<p><span class="tag">{escape(label(matter.scope))}</span>',
+        f'<h2><a href="{html_text(r.link)}">{html_text(r.title)}</a></h2>\n',
+        f'<p><span class="tag">{html_text(label(matter.scope))}</span>',
     ]
     if matter.sample:
         parts.append(' <span class="tag tag-sample">示例数据</span>')
     if r.matched:
-        parts.append(f" <small>匹配：{escape(r.matched)}</small>")
+        parts.append(f" <small>匹配：{html_text(r.matched)}</small>")
     parts.append("</p>\n")
     if r.covered is None:
-        parts.append(f"<p>选择户籍地后，告诉你能不能在{escape(city_short)}办。</p>\n")
+        parts.append(f"<p>选择户籍地后，告诉你能不能在{html_text(city_short)}办。</p>\n")
     else:
-        parts.append(f"<p><b>{escape(r.verdict)}</b><small>：{escape(r.why)}</small></p>\n")
+        parts.append(f"<p><b>{html_text(r.verdict)}</b><small>：{html_text(r.why)}</small></p>\n")
         for reason in r.exceptions:
-            parts.append(f"<p><em>未全市共享的原因：{escape(reason)}</em></p>")
+            parts.append(f"<p><em>未全市共享的原因：{html_text(reason)}</em></p>")
         option = r.halls[0] if r.halls else r.consult
         if option is not None:
             parts.append("<p>最近可办：" if r.halls else "<p>可异地咨询：")
-            parts.append(str(escape(option.line.link)))
+            parts.append(html_text(option.line.link))
             if option.distance_km is not None:
-                parts.append(f" {escape(distance_cn(option.distance_km))}")
+                parts.append(f" {html_text(distance_cn(option.distance_km))}")
             if r.halls and r.more_halls:
-                parts.append(f"<small>（共{escape(r.more_halls + 1)}个）</small>")
+                parts.append(f"<small>（共{html_text(r.more_halls + 1)}个）</small>")
             parts.append("</p>\n")
         if r.presumed:
-            parts.append(f"<p><em>{escape(PRESUMED_SHORT)}</em></p>")
+            parts.append(f"<p><em>{html_text(PRESUMED_SHORT)}</em></p>")
     parts.append("</li>")
     return Markup("".join(parts))
