@@ -85,14 +85,19 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self, notify_caches: bool = True) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on any error.
-        After a commit the write listeners run (in-process caches mark themselves stale)."""
+        After a commit the write listeners run (in-process caches mark themselves stale: the
+        catalog rereads the outbox mark before the next page, the index follower catches up).
+        `notify_caches=False` for a write nothing cached can show (the search log's events): under
+        load the log commits every second, and each commit made the next page wait for a mark
+        query and woke the index follower for nothing."""
         async with self._writer() as session:
             async with session.begin():
                 yield session
-            for listener in self.write_listeners:
-                listener()
+            if notify_caches:
+                for listener in self.write_listeners:
+                    listener()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

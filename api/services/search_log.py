@@ -42,6 +42,7 @@ MAX_SHOWN = 10
 FLUSH_SECONDS = 1.0
 KEEP_DAYS = 180  # older events are deleted (at most once an hour per process)
 PRUNE_SECONDS = 3600.0
+INSERT_ROWS = 1_000  # rows per INSERT of a flush (each holds the event loop ~10 ms)
 MAX_BUFFER = 5_000  # events kept while the database does not answer; older ones are dropped
 TOKEN_RE = re.compile(r"^[0-9a-f]{16}$")
 _KEYWORD_MAX = 40
@@ -139,7 +140,7 @@ class SearchLog:
         if not pending.searches and not pending.clicks:
             return
         try:
-            async with self._db.write() as session:
+            async with self._db.write(notify_caches=False) as session:  # nothing cached shows events
                 await write_events(session, pending.searches, pending.clicks)
                 loop_time = asyncio.get_running_loop().time()
                 if loop_time - self._last_prune >= PRUNE_SECONDS:
@@ -178,10 +179,13 @@ async def write_events(
     session: AsyncSession, searches: list[dict[str, Any]], clicks: list[tuple[str, str]]
 ) -> None:
     """Insert searches; mark each click on its search when the code was shown and none was recorded."""
-    if searches:
-        # one bulk INSERT, no ORM objects: a busy results page logs ~1,000 searches a second, and
-        # making and flushing an object for each cost more than the rest of the log's work
-        await session.execute(insert(SearchEvent), [dict(event) for event in searches])
+    # bulk INSERTs, no ORM objects: a busy results page logs ~1,000 searches a second, and an
+    # object (and a statement) each made the log fall behind; in slices, so the event loop serves
+    # pages between them (preparing 1,000 rows' values holds it for ~10 ms)
+    for start in range(0, len(searches), INSERT_ROWS):
+        await session.execute(
+            insert(SearchEvent), [dict(event) for event in searches[start : start + INSERT_ROWS]]
+        )
     for token, code in clicks:
         row = (
             await session.execute(select(SearchEvent).where(SearchEvent.token == token))
