@@ -372,3 +372,11 @@ def test_html_text_is_markupsafes_escape(value: object) -> None:
 
     assert html_text(value) == str(escape(value))
     assert type(html_text(value)) is str
+
+
+def test_a_hole_that_is_not_text_is_left_to_jinja() -> None:
+    from web.templating import _prepared_page
+
+    env = build_environment()
+    assert _prepared_page(env, "search.html", {}, {"q": None}) is None
+    assert _prepared_page(env, "search.html", {}, {"page": 2}) is None

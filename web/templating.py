@@ -499,6 +499,8 @@ class PreparedPage:
 def _prepared_page(
     env: Environment, name: str, shape: Mapping[str, Any], holes: Mapping[str, Any]
 ) -> PreparedPage | None:
+    if not all(isinstance(value, str) or hasattr(value, "__html__") for value in holes.values()):
+        return None  # a hole is text (or safe HTML): anything else (None, a number) is Jinja's to write
     key = (id(env), name, tuple(shape.items()), tuple(hole for hole, value in holes.items() if value != ""))
     found = _prepared_pages.get(key, False)
     if found is False:
@@ -522,12 +524,13 @@ def render_page(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """`render(request, name, {**shape, **holes, "feedback_context": …})`, the same bytes, for a busy page whose context
-    splits into `shape` (hashable values that choose what the template writes) and `holes`
-    (strings, or `Markup`, it only prints, or tests for being empty): the template runs once per
-    shape (`PreparedPage`), each page fills in its holes. The shared context splits the same way
-    (the page's URL, its quoted form and the feedback form are holes). Falls back to `render` in
-    debug mode, with feedback input, or when the shape cannot be prepared."""
+    """`render(request, name, {**shape, **holes, "feedback_context": …})`, the same bytes, for a
+    busy page whose context splits into `shape` (hashable values that choose what the template
+    writes) and `holes` (strings, or `Markup`, it only prints or tests for being empty): the
+    template runs once per shape (`PreparedPage`), each page fills in its holes. The shared
+    context splits the same way (the page's URL, its quoted form and the feedback form are holes).
+    Falls back to `render` in debug mode, for hidden feedback fields that are not plain strings,
+    and when the shape cannot be prepared."""
     shared = attach(request)
     env = shared.env
     base, cookie_value, is_new = _shared_context(request)

@@ -67,8 +67,10 @@ def test_answer_on_first_screen_after_search(
         page.goto(server.url + "/")
         choose_nanchong_shunqing_and_search(page, js)
         if js:  # htmx settles, then app.js scrolls the summary into view and focuses it (not a fixed
-            # sleep: on a busy machine 300 ms was sometimes too short)
-            page.wait_for_function("document.activeElement && document.activeElement.id === 'search-status'")
+            # sleep: on a busy machine 300 ms was sometimes too short). A selector, not
+            # wait_for_function: when it has to poll, Playwright compiles a string predicate in the
+            # page, which the site's CSP (no unsafe-eval) refuses
+            page.locator("#search-status:focus").wait_for()
         page.wait_for_timeout(100)
         label = f"glance-phone-{'js' if js else 'nojs'}-{'large' if large else 'normal'}"
         page.screenshot(path=str(artifacts / f"{label}.png"))  # the first screen only
