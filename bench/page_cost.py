@@ -317,6 +317,31 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) seconds of each thread of `pid`, by thread id."""
+    found = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        tick = os.sysconf("SC_CLK_TCK")
+        found[tid] = (int(fields[11]) / tick, int(fields[12]) / tick)
+    return found
+
+
+def _split(
+    pid: int, before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> tuple[float, float, float]:
+    """(main thread user, main thread system, every other thread) seconds between two readings:
+    the event loop's own work apart from the database's and the search log's threads."""
+    main = str(pid)
+    user = after.get(main, (0.0, 0.0))[0] - before.get(main, (0.0, 0.0))[0]
+    system = after.get(main, (0.0, 0.0))[1] - before.get(main, (0.0, 0.0))[1]
+    other = sum(sum(after[t]) - sum(before.get(t, (0.0, 0.0))) for t in after if t != main)
+    return user, system, other
+
+
 def served(args: argparse.Namespace) -> int:
     """`tongban serve --workers 1` on the same data under wrk: the worker's CPU ms per answer
     (from /proc, so it holds on a shared machine) beside req/s and latencies (which do not).
@@ -340,19 +365,24 @@ def served(args: argparse.Namespace) -> int:
                 # warm-up: every request once (the caches a running server has), then the load
                 bench_run.run_wrk("warm", server.base, requests, args.connections, 4, folder)
                 before = sum(_cpu_seconds(p) for p in pids)
+                threads_before = _thread_cpu(pids[0])
                 result = bench_run.run_wrk(
                     args.endpoint, server.base, requests, args.connections, args.seconds, folder
                 )
                 used = sum(_cpu_seconds(p) for p in pids) - before
+                user, system, other = _split(pids[0], threads_before, _thread_cpu(pids[0]))
             finally:
                 server.stop()
             per = used * 1000 / max(1, result.requests)
             cpu[name].append(per)
             rps[name].append(result.rps)
+            answers = max(1, result.requests)
             print(
                 f"served run {run + 1} {name}: {result.requests} answers, {result.rps:.0f} req/s, "
-                f"worker CPU {per:.3f} ms/answer, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
-                f"load {os.getloadavg()[0]:.2f}",
+                f"worker CPU {per:.3f} ms/answer (main thread {user * 1000 / answers:.3f} user + "
+                f"{system * 1000 / answers:.3f} sys, other threads {other * 1000 / answers:.3f}), "
+                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
+                f"(x{result.p99_ms / max(result.p50_ms, 1e-9):.1f}), load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
     for name, _ in trees:
