@@ -71,6 +71,28 @@ async def test_catalog_holds_the_facts_of_the_demo_data(demo_db: Database) -> No
     assert catalog.agreement(nanchong.id) is nanchong
 
 
+async def test_a_decision_is_the_coverage_answer_without_its_sentence(demo_db: Database) -> None:
+    """`Catalog.decision` (a compact card's verdict) against `coverage` for homes of every kind, every
+    published matter, asked twice: homes no agreement reaches share a decision per (where, scope)."""
+    catalog = await CatalogCache(demo_db, TAIZHOU).get()
+    homes = ["331004", "330100", "511302", "511300", "520500", "361100", "110105", "650100"]
+    for home in homes:
+        for code in catalog.matters:
+            for _ in range(2):
+                got = catalog.decision(home, code, DAY)
+                full = catalog.coverage(home, code, DAY)
+                assert (got.covered, got.kind, got.agreements, tuple(got.local_regions)) == (
+                    full.covered,
+                    full.kind,
+                    full.agreements,
+                    tuple(full.local_regions),
+                ), (home, code)
+    assert {kind for (_where, _scope), kind in ((k, v.kind) for k, v in catalog._plain.items())} >= {
+        "LOCAL",
+        "PROVINCE",
+    }
+
+
 async def test_coverage_and_where_to_handle_call_the_rules(demo_db: Database) -> None:
     catalog = await CatalogCache(demo_db, TAIZHOU).get()
     result = catalog.coverage("511302", "M-008", DAY)

@@ -264,3 +264,21 @@ def test_is_covered_is_the_decisions_answer(items, home, matter, day) -> None:  
         == decide(standing, matter, cross).covered
         == coverage(home, matter, items, day).covered
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    agreement_lists,
+    st.sampled_from([*HOMES, "331081", "331081001", "330000"]),
+    st.sampled_from(["CROSS_PROVINCE", "PROVINCE_WIDE", "CITYWIDE"]),
+    days,
+)
+def test_without_agreements_a_decision_reads_only_where_and_the_scope(items, home, scope, day) -> None:  # type: ignore[no-untyped-def]
+    """What `Catalog.decision` keeps per (where, scope) for homes no agreement reaches (and local or
+    same-province homes): two matters of one scope get the same decision, whatever their codes."""
+    standing = home_standing(TREE, HOME, home, items, day)
+    if standing.agreements:
+        return
+    first = decide(standing, MatterFacts("M-1", "社会保障卡申领", scope), frozenset({"M-1", "M-2"}))
+    second = decide(standing, MatterFacts("M-9", "别的事项", scope), frozenset({"M-1", "M-2"}))
+    assert first == second

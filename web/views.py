@@ -37,6 +37,8 @@ HALL_LINES_KEY = "web.views.hall_lines"
 # `Catalog.views` key of the nearest consulting window per point (lat, lon), and how many are kept.
 CONSULTS_KEY = "web.views.consults"
 CONSULTS_KEPT = 256
+# `Catalog.views` key of the verdicts of answers without agreements, by (covered, kind, reach, scope).
+VERDICTS_KEY = "web.views.verdicts"
 
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
@@ -238,6 +240,8 @@ class Presenter:
             catalog.views.setdefault(CONSULTS_KEY, {})
         )
         self._hall_lines: dict[int, HallLine] = catalog.views.setdefault(HALL_LINES_KEY, {})
+        # the verdicts of answers without agreements (a handful per snapshot)
+        self._verdicts: dict[tuple[Any, ...], tuple[str, str]] = catalog.views.setdefault(VERDICTS_KEY, {})
 
     # -------------------------------------------------------------- names
 
@@ -309,7 +313,17 @@ class Presenter:
 
     def verdict(self, result: rules.CoverageResult, scope: str | None = None) -> tuple[str, str]:
         """(verdict, why): the answer in one line and the reason in one short clause, for a
-        compact result card; the matter page carries the full explanation."""
+        compact result card; the matter page carries the full explanation. Without agreements
+        the words depend on the kind, the reach and the scope alone: kept per snapshot."""
+        if result.agreements:
+            return self._verdict(result, scope)
+        key = (result.covered, result.kind, tuple(result.local_regions), scope)
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._verdicts[key] = self._verdict(result, scope)
+        return found
+
+    def _verdict(self, result: rules.CoverageResult, scope: str | None) -> tuple[str, str]:
         city = self.city_short
         regions = tuple(result.local_regions)
         if result.covered:

@@ -99,6 +99,8 @@ class Catalog:
     _cross_codes: frozenset[str] = field(default=frozenset(), repr=False)
     _memo: dict[tuple[str, str | None, dt.date], CoverageResult] = field(default_factory=dict, repr=False)
     _standings: dict[tuple[str, dt.date], rules.HomeStanding] = field(default_factory=dict, repr=False)
+    # the few decisions of homes no agreement reaches, by (where, scope): `decision`
+    _plain: dict[tuple[str, str], CoverageResult] = field(default_factory=dict, repr=False)
     _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
         default_factory=dict, repr=False
     )
@@ -273,8 +275,22 @@ class Catalog:
         if cached is not None:
             return cached
         self.region(home_code)
-        decided = rules.decide(self.standing(home_code, day), self.matter(matter_code), self._cross_codes)
-        return CoverageResult(decided.covered, decided.kind, decided.agreements, decided.local_regions, "")
+        standing = self.standing(home_code, day)
+        matter = self.matter(matter_code)
+        plain = None
+        if not standing.agreements:
+            # a local home, one in the province, or one no agreement reaches (most of China):
+            # the decision reads only where it is and the matter's scope (`rules.decide`; a
+            # property test holds it), so a page's ten cards share one of a handful
+            plain = (standing.where, matter.scope)
+            found = self._plain.get(plain)
+            if found is not None:
+                return found
+        decided = rules.decide(standing, matter, self._cross_codes)
+        result = CoverageResult(decided.covered, decided.kind, decided.agreements, decided.local_regions, "")
+        if plain is not None:
+            self._plain[plain] = result
+        return result
 
     def covered(self, home_code: str, matter_code: str | None, day: dt.date | None = None) -> bool:
         """`coverage(...).covered` without the explanation: what ranking a page of hits needs."""
