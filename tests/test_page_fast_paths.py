@@ -170,7 +170,7 @@ def test_page_url_is_what_the_request_url_gives(path: str, query: bytes) -> None
         assert page_url(Request(scope)) == _plain_page_url(Request(scope))
 
 
-# The card as `_results.html` wrote it before `web.views.result_card` (kept here as the reference).
+# The card as `_results.html` wrote it before `web.views.card_html` (kept here as the reference).
 CARD_TEMPLATE = """{% for r in results %}
 <li class="result{% if r.covered is not none %}{{ ' yes' if r.covered else ' no' }}{% endif %}">
 <h2><a href="{{ r.link }}">{{ r.title }}</a></h2>
@@ -228,15 +228,38 @@ def _cards() -> list[SimpleNamespace]:
     return cards
 
 
-def test_result_cards_are_what_the_template_wrote() -> None:
-    from web.views import result_card
+def result_card(r: object, city_short: str) -> Markup:
+    """A compact card from a `ResultView` (or anything shaped like one): `card_html` of its parts."""
+    from web.views import card_html
 
+    option = r.halls[0] if r.halls else r.consult  # type: ignore[attr-defined]
+    return Markup(
+        card_html(
+            r.covered,  # type: ignore[attr-defined]
+            r.link,  # type: ignore[attr-defined]
+            r.title,  # type: ignore[attr-defined]
+            r.matter.scope,  # type: ignore[attr-defined]
+            r.matter.sample,  # type: ignore[attr-defined]
+            r.matched,  # type: ignore[attr-defined]
+            city_short,
+            r.verdict,  # type: ignore[attr-defined]
+            r.why,  # type: ignore[attr-defined]
+            r.exceptions,  # type: ignore[attr-defined]
+            bool(r.halls),  # type: ignore[attr-defined]
+            option.line.link if option is not None else None,
+            option.distance_km if option is not None else None,
+            r.more_halls,  # type: ignore[attr-defined]
+            r.presumed,  # type: ignore[attr-defined]
+        )
+    )
+
+
+def test_result_cards_are_what_the_template_wrote() -> None:
     env = build_environment()
-    assert env.globals["result_card"] is result_card
     cards = _cards()
     expected = env.from_string(CARD_TEMPLATE).render(results=cards, city_short="台&州")
     got = env.from_string("{% for r in results %}\n{{ result_card(r, city_short) }}\n{% endfor %}\n").render(
-        results=cards, city_short="台&州"
+        results=cards, city_short="台&州", result_card=result_card
     )
     assert got == expected
     assert got.count("<li") == len(cards) == 3 * 2 * 3 * 4 * 3 * 2
@@ -380,3 +403,43 @@ def test_a_hole_that_is_not_text_is_left_to_jinja() -> None:
     env = build_environment()
     assert _prepared_page(env, "search.html", {}, {"q": None}) is None
     assert _prepared_page(env, "search.html", {}, {"page": 2}) is None
+
+
+async def test_a_card_is_the_result_view_written_as_a_card(demo_db: object) -> None:
+    """`Presenter.card` (what the results page writes) against `result_card` of the compact
+    `Presenter.result` it stands for: homes of every kind (none, local, in the province, a partner
+    and its county, an agreement with three matters, an unshared one, none at all), every matter,
+    with and without a point and a highlight."""
+    import datetime as dt
+
+    from api.services.catalog import CatalogCache
+    from web import data
+    from web.views import Presenter
+
+    catalog = await CatalogCache(demo_db, "331000").get()  # type: ignore[arg-type]
+    directory = data.hall_directory(catalog)
+    presenter = Presenter(catalog, directory, dt.date(2026, 6, 1))
+    matters = data.result_matters(catalog, sorted(catalog.matters))
+    homes = [None, "331004", "330100", "511302", "511300", "520500", "361100", "650100"]
+    points = [(None, None), (28.37, 121.38), (28.66, 121.42)]
+    checked = 0
+    for code, matter in matters.items():
+        for home in homes:
+            for lat, lon in points:
+                for highlight in (
+                    None,
+                    f"<mark>{matter.name[:2]}</mark>{matter.name[2:]}",
+                    "<mark>落户</mark>",
+                ):
+                    link = f"/matters/{code}?home={home}&s=ab"
+                    view = presenter.result(
+                        matter, highlight, 0.0, home, lat, lon, halls_shown=1, compact=True, link=link
+                    )
+                    expected = str(result_card(view, presenter.city_short))
+                    assert presenter.card(matter, highlight, home, lat, lon, link) == expected, (
+                        code,
+                        home,
+                        lat,
+                    )
+                    checked += 1
+    assert checked > 500

@@ -48,7 +48,6 @@ from web.views import (
     SLUG_OF_SCOPE,
     Presenter,
     details_links,
-    result_card,
 )
 
 log = logging.getLogger("tongban.web")
@@ -320,7 +319,7 @@ async def search(request: Request) -> Response:
     near_raw = near.raw if near else None
 
     page_number = _page_number(request)
-    cards: list[Markup] = []  # web.views.result_card of each shown result
+    cards: list[Markup] = []  # each shown result's compact card (Presenter.card)
     search_id: str | None = None
     degraded = False
     found = covered = 0
@@ -344,20 +343,8 @@ async def search(request: Request) -> Response:
             else None
         )
         link = details_links(home, near_raw, search_id)
-        for code, score in shown:
-            view = presenter.result(
-                matters[code],
-                marked[code],
-                score,
-                home,
-                lat,
-                lon,
-                halls_shown=1,
-                near=near_raw,
-                compact=True,
-                link=link(code),
-            )
-            cards.append(result_card(view, presenter.city_short))
+        for code, _score in shown:
+            cards.append(Markup(presenter.card(matters[code], marked[code], home, lat, lon, link(code))))
     pages = max(1, -(-found // RESULTS_PER_PAGE))
 
     summary = presenter.summary(catalog.coverage(home, None, presenter.day)) if home and not text else None

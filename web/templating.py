@@ -211,9 +211,6 @@ def build_environment(reload: bool = False) -> Environment:
         feedback_categories=PUBLIC_CATEGORIES,
         fields=RECORDS,  # each record's field names: {{ fields.agreement.label("signedOn") }}
     )
-    from web.views import result_card  # (web.views builds on this module's filters)
-
-    env.globals["result_card"] = result_card
     return env
 
 

@@ -519,49 +519,128 @@ class Presenter:
             view.consult = self.nearest_consult(lat, lon)
         return view
 
+    def card(
+        self,
+        matter: MatterView,
+        highlight: str | None,
+        home: str | None,
+        lat: float | None,
+        lon: float | None,
+        link: str,
+    ) -> str:
+        """The compact card of `self.result(..., halls_shown=1, compact=True, link=link)`, written
+        by `card_html` without the view objects in between: a results page writes ten, and making
+        a `ResultView`, its modes and hall views for each cost about as much as deciding it.
+        `tests/test_page_fast_paths.py` holds the two equal for homes of every kind."""
+        title, matched = result_title(highlight, matter.name)
+        if home is None:
+            return card_html(
+                None,
+                link,
+                title,
+                matter.scope,
+                matter.sample,
+                matched,
+                self.city_short,
+                "",
+                "",
+                (),
+                False,
+                None,
+                None,
+                0,
+                False,
+            )
+        coverage = self.catalog.decision(home, matter.code, self.day)
+        verdict, why = self.verdict(coverage, matter.scope)
+        place = distance = None
+        more = 0
+        is_hall = False
+        if coverage.covered:
+            options, total = self.catalog.where_to_handle_counted(
+                home, matter.code, lat, lon, self.day, 1, coverage, explain=False
+            )
+            hall = self.directory.by_id.get(int(options[0].hall.id)) if options else None
+            if hall is not None:
+                is_hall = True
+                place, distance, more = self.hall_line(hall).link, options[0].distance_km, max(0, total - 1)
+        else:
+            consult = self.nearest_consult(lat, lon)
+            if consult is not None:
+                place, distance = consult.line.link, consult.distance_km
+        return card_html(
+            coverage.covered,
+            link,
+            title,
+            matter.scope,
+            matter.sample,
+            matched,
+            self.city_short,
+            verdict,
+            why,
+            self.exceptions(coverage),
+            is_hall,
+            place,
+            distance,
+            more,
+            rules.is_presumed(coverage),
+        )
+
 
 # ------------------------------------------------------------------ the compact result card
 
 
-def result_card(r: ResultView, city_short: str) -> Markup:
-    """One compact result card of `_results.html`: the name linked to the matter page, the scope,
-    the verdict and its reason in one line, the nearest hall (or consulting window), a presumption
-    note. Written here rather than in the template: ten cards were a third of the results
-    fragment's render, each a dozen attribute look-ups and filters through Jinja; as with the hall
-    lines, every value goes through `html_text` (markupsafe's escaping; `Markup` values, already
-    safe, pass unchanged).
-    `tests/test_page_fast_paths.py` holds it equal to the template it replaced."""
-    if r.covered is None:
+def card_html(
+    covered: bool | None,
+    link: str,
+    title: str,
+    scope: str,
+    sample: bool,
+    matched: str,
+    city_short: str,
+    verdict: str,
+    why: str,
+    exceptions: tuple[str, ...],
+    is_hall: bool,
+    place: str | None,
+    distance_km: float | None,
+    more_halls: int,
+    presumed: bool,
+) -> str:
+    """The compact card's HTML, the one place it is written: the name linked to the matter page,
+    the scope, the verdict and its reason in one line, the nearest hall (`is_hall`) or consulting
+    window (`place`, its linked name), a presumption note. Written here rather than in the
+    template: ten cards were a third of the results fragment's render; every value goes through
+    `html_text` (markupsafe's escaping; `Markup` values, already safe, pass unchanged)."""
+    if covered is None:
         opening = '<li class="result">\n'
     else:
-        opening = '<li class="result yes">\n' if r.covered else '<li class="result no">\n'
-    matter = r.matter
+        opening = '<li class="result yes">\n' if covered else '<li class="result no">\n'
     parts = [
         opening,
-        f'<h2><a href="{html_text(r.link)}">{html_text(r.title)}</a></h2>\n',
-        f'<p><span class="tag">{html_text(label(matter.scope))}</span>',
+        f'<h2><a href="{html_text(link)}">{html_text(title)}</a></h2>\n',
+        f'<p><span class="tag">{html_text(label(scope))}</span>',
     ]
-    if matter.sample:
+    if sample:
         parts.append(' <span class="tag tag-sample">示例数据</span>')
-    if r.matched:
-        parts.append(f" <small>匹配：{html_text(r.matched)}</small>")
+    if matched:
+        parts.append(f" <small>匹配：{html_text(matched)}</small>")
     parts.append("</p>\n")
-    if r.covered is None:
+    if covered is None:
         parts.append(f"<p>选择户籍地后，告诉你能不能在{html_text(city_short)}办。</p>\n")
     else:
-        parts.append(f"<p><b>{html_text(r.verdict)}</b><small>：{html_text(r.why)}</small></p>\n")
-        for reason in r.exceptions:
+        parts.append(f"<p><b>{html_text(verdict)}</b><small>：{html_text(why)}</small></p>\n")
+        for reason in exceptions:
             parts.append(f"<p><em>未全市共享的原因：{html_text(reason)}</em></p>")
-        option = r.halls[0] if r.halls else r.consult
-        if option is not None:
-            parts.append("<p>最近可办：" if r.halls else "<p>可异地咨询：")
-            parts.append(html_text(option.line.link))
-            if option.distance_km is not None:
-                parts.append(f" {html_text(distance_cn(option.distance_km))}")
-            if r.halls and r.more_halls:
-                parts.append(f"<small>（共{html_text(r.more_halls + 1)}个）</small>")
+        if place is not None:
+            parts.append("<p>最近可办：" if is_hall else "<p>可异地咨询：")
+            parts.append(html_text(place))
+            if distance_km is not None:
+                parts.append(f" {html_text(distance_cn(distance_km))}")
+            if is_hall and more_halls:
+                parts.append(f"<small>（共{html_text(more_halls + 1)}个）</small>")
             parts.append("</p>\n")
-        if r.presumed:
+        if presumed:
             parts.append(f"<p><em>{html_text(PRESUMED_SHORT)}</em></p>")
     parts.append("</li>")
-    return Markup("".join(parts))
+    return "".join(parts)
