@@ -242,14 +242,14 @@ def result_card(r: object, city_short: str) -> Markup:
             r.matter.sample,  # type: ignore[attr-defined]
             r.matched,  # type: ignore[attr-defined]
             city_short,
-            r.verdict,  # type: ignore[attr-defined]
-            r.why,  # type: ignore[attr-defined]
-            r.exceptions,  # type: ignore[attr-defined]
-            bool(r.halls),  # type: ignore[attr-defined]
-            option.line.link if option is not None else None,
-            option.distance_km if option is not None else None,
-            r.more_halls,  # type: ignore[attr-defined]
-            r.presumed,  # type: ignore[attr-defined]
+            verdict=r.verdict,  # type: ignore[attr-defined]
+            why=r.why,  # type: ignore[attr-defined]
+            exceptions=r.exceptions,  # type: ignore[attr-defined]
+            is_hall=bool(r.halls),  # type: ignore[attr-defined]
+            place=option.line.link if option is not None else None,
+            distance_km=option.distance_km if option is not None else None,
+            more_halls=r.more_halls,  # type: ignore[attr-defined]
+            presumed=r.presumed,  # type: ignore[attr-defined]
         )
     )
 

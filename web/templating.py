@@ -289,32 +289,26 @@ FORMS_KEPT = 64  # sets of hidden-field names (a handful in practice): a bound a
 
 class PreparedForm:
     """The feedback form as `_feedback_form.html` renders it with no input and no errors (every
-    page but the feedback page itself): rendered once per set of hidden-field *names* with
-    stand-ins for the values that change from page to page (the CSRF token, each hidden field's
-    value, the page's URL), which are escaped and put in per page. It renders to what the template
-    renders (a test compares them); `base.html` falls back to the template when there is none."""
+    page but the feedback page itself): a `PreparedPage` made once per set of hidden-field *names*
+    (`_prepare_form`), whose holes (the CSRF token, the page's URL, each hidden field's value) are
+    filled per page. It renders to what the template renders (a test compares them); `base.html`
+    falls back to the template when there is none."""
 
-    __slots__ = ("_parts", "_values")
+    __slots__ = ("_page", "_values")
 
-    def __init__(self, parts: tuple[str, ...], values: tuple[str, ...]) -> None:
-        self._parts = parts  # text, hole, text, hole, …, text: len(values) + 1 pieces
+    def __init__(self, page: PreparedPage, values: Mapping[str, str]) -> None:
+        self._page = page
         self._values = values
 
     def __html__(self) -> str:
-        parts = self._parts
-        out = [parts[0]]
-        for value, text in zip(self._values, parts[1:], strict=True):
-            out.append(html_text(value))
-            out.append(text)
-        return "".join(out)
+        return self._page.fill(self._values)
 
     def __bool__(self) -> bool:
         return True
 
 
-#: how each prepared form's holes are filled: ("token",), ("url",) or ("hidden", name)
-_Slots = tuple[tuple[str, ...], ...]
-_form_parts: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], _Slots] | None] = {}
+#: the form's holes: "token", "url", and "field:<name>" for each hidden field
+_form_pages: dict[tuple[int, tuple[str, ...]], PreparedPage | None] = {}
 
 
 def _hidden_hole(index: int) -> str:
@@ -331,25 +325,26 @@ def prepared_feedback_form(
         return None
     names = tuple(hidden)
     key = (id(env), names)
-    found = _form_parts.get(key, False)
+    found = _form_pages.get(key, False)
     if found is False:
         found = _prepare_form(env, names)
-        if len(_form_parts) >= FORMS_KEPT:
-            _form_parts.clear()
-        _form_parts[key] = found
+        if len(_form_pages) >= FORMS_KEPT:
+            _form_pages.clear()
+        _form_pages[key] = found
     if found is None:
         return None
-    parts, slots = found
-    values = tuple(token if s[0] == "token" else page if s[0] == "url" else hidden[s[1]] for s in slots)
-    return PreparedForm(parts, values)
+    values = {"token": token, "url": page}
+    for name, value in hidden.items():
+        values["field:" + name] = value
+    return PreparedForm(found, values)
 
 
-def _prepare_form(env: Environment, names: tuple[str, ...]) -> tuple[tuple[str, ...], _Slots] | None:
+def _prepare_form(env: Environment, names: tuple[str, ...]) -> PreparedPage | None:
     """The form rendered with stand-ins, cut at each one; None (the template renders it then) when
     a stand-in shows more than once, or the token or URL not at all."""
-    holes: dict[str, tuple[str, ...]] = {_TOKEN_HOLE: ("token",), _URL_HOLE: ("url",)}
+    holes = {_TOKEN_HOLE: "token", _URL_HOLE: "url"}
     for index, name in enumerate(names):
-        holes[_hidden_hole(index)] = ("hidden", name)
+        holes[_hidden_hole(index)] = "field:" + name
     text = env.get_template("_feedback_form.html").render(
         feedback=None,
         feedback_open=False,
@@ -357,20 +352,12 @@ def _prepare_form(env: Environment, names: tuple[str, ...]) -> tuple[tuple[str, 
         csrf_token=_TOKEN_HOLE,
         page_url=_URL_HOLE,
     )
-    for hole in list(holes):
-        seen = text.count(hole)
-        if seen == 0 and holes[hole][0] == "hidden":
-            del holes[hole]  # a field the template leaves out (pageUrl): its value never shows
-        elif seen != 1:
+    for stand_in, hole in holes.items():
+        seen = text.count(stand_in)
+        # a hidden field the template leaves out (pageUrl) never shows; anything else shows once
+        if seen != 1 and not (seen == 0 and hole.startswith("field:")):
             return None
-    order = sorted(holes, key=text.index)
-    parts: list[str] = []
-    rest = text
-    for hole in order:
-        before, _, rest = rest.partition(hole)
-        parts.append(before)
-    parts.append(rest)
-    return tuple(parts), tuple(holes[hole] for hole in order)
+    return PreparedPage.cut(text, holes)
 
 
 def _shared_context(request: Request) -> tuple[dict[str, Any], str, bool]:
@@ -467,23 +454,28 @@ class PreparedPage:
         return "".join(out)
 
     @classmethod
+    def cut(cls, text: str, hole_of: Mapping[str, str]) -> PreparedPage:
+        """`text` cut at each stand-in (a key of `hole_of`, which names its hole), wherever and
+        however often it shows."""
+        parts: list[str] = []
+        names: list[str] = []
+        start = 0
+        if hole_of:
+            for match in re.finditer("|".join(map(re.escape, hole_of)), text):
+                parts.append(text[start : match.start()])
+                names.append(hole_of[match.group(0)])
+                start = match.end()
+        parts.append(text[start:])
+        return cls(tuple(parts), tuple(names))
+
+    @classmethod
     def prepare(
         cls, env: Environment, name: str, shape: Mapping[str, Any], holes: Mapping[str, Any]
     ) -> PreparedPage | None:
         template = env.get_template(name)
         stand_ins = {hole: f"tbHolePage{index}w7k" for index, hole in enumerate(holes)}
         text = template.render({**shape, **stand_ins})
-        found = re.compile("|".join(stand_ins.values()))
-        hole_of = {stand_in: hole for hole, stand_in in stand_ins.items()}
-        parts: list[str] = []
-        names: list[str] = []
-        start = 0
-        for match in found.finditer(text):
-            parts.append(text[start : match.start()])
-            names.append(hole_of[match.group(0)])
-            start = match.end()
-        parts.append(text[start:])
-        prepared = cls(tuple(parts), tuple(names))
+        prepared = cls.cut(text, {stand_in: hole for hole, stand_in in stand_ins.items()})
         for probes in (
             {hole: f"{_PROBE}{index}" for index, hole in enumerate(holes)},
             dict.fromkeys(holes, "<"),  # short, where the stand-ins and the first probes are long

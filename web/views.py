@@ -533,24 +533,8 @@ class Presenter:
         a `ResultView`, its modes and hall views for each cost about as much as deciding it.
         `tests/test_page_fast_paths.py` holds the two equal for homes of every kind."""
         title, matched = result_title(highlight, matter.name)
-        if home is None:
-            return card_html(
-                None,
-                link,
-                title,
-                matter.scope,
-                matter.sample,
-                matched,
-                self.city_short,
-                "",
-                "",
-                (),
-                False,
-                None,
-                None,
-                0,
-                False,
-            )
+        if home is None:  # no verdict without a home: the card says to choose one
+            return card_html(None, link, title, matter.scope, matter.sample, matched, self.city_short)
         coverage = self.catalog.decision(home, matter.code, self.day)
         verdict, why = self.verdict(coverage, matter.scope)
         place = distance = None
@@ -576,14 +560,14 @@ class Presenter:
             matter.sample,
             matched,
             self.city_short,
-            verdict,
-            why,
-            self.exceptions(coverage),
-            is_hall,
-            place,
-            distance,
-            more,
-            rules.is_presumed(coverage),
+            verdict=verdict,
+            why=why,
+            exceptions=self.exceptions(coverage),
+            is_hall=is_hall,
+            place=place,
+            distance_km=distance,
+            more_halls=more,
+            presumed=rules.is_presumed(coverage),
         )
 
 
@@ -598,14 +582,15 @@ def card_html(
     sample: bool,
     matched: str,
     city_short: str,
-    verdict: str,
-    why: str,
-    exceptions: tuple[str, ...],
-    is_hall: bool,
-    place: str | None,
-    distance_km: float | None,
-    more_halls: int,
-    presumed: bool,
+    *,
+    verdict: str = "",
+    why: str = "",
+    exceptions: tuple[str, ...] = (),
+    is_hall: bool = False,
+    place: str | None = None,
+    distance_km: float | None = None,
+    more_halls: int = 0,
+    presumed: bool = False,
 ) -> str:
     """The compact card's HTML, the one place it is written: the name linked to the matter page,
     the scope, the verdict and its reason in one line, the nearest hall (`is_hall`) or consulting
