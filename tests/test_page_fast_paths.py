@@ -83,7 +83,15 @@ SECRET = "a-test-secret-key-of-some-length"
 
 @pytest.mark.parametrize(
     "payload",
-    [["A" * 43, "nonce-1234567890"], ["x", "y"], ["é中文", "\"'<>"], ["A" * 200, "B" * 100]],
+    [
+        ["A" * 43, "nonce-1234567890"],
+        ["x", "y"],
+        ["é中文", "\"'<>"],
+        ["A" * 200, "B" * 100],  # URL-safe and compressed
+        ["Zm9vYmFy_-0123456789abcdefghijklmnopqrstuvwxy", "AbCdEfGh_-123456"],  # URL-safe, as a page's
+        [],
+        ["x\n", "y"],  # not URL-safe: the serializer's JSON
+    ],
 )
 def test_csrf_tokens_are_itsdangerous_tokens(monkeypatch: pytest.MonkeyPatch, payload: list[str]) -> None:
     serializer = URLSafeTimedSerializer(SECRET, salt=csrf.SALT)

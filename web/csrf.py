@@ -13,6 +13,7 @@ import functools
 import hmac
 import re
 import secrets
+import zlib
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes
@@ -73,10 +74,27 @@ class _Signing:
         self.digest = self.signer.digest_method
 
     def dumps(self, obj: object) -> str:
-        value = self.serializer.dump_payload(obj) + self.sep
+        value = self._payload(obj) + self.sep
         value += base64_encode(int_to_bytes(self.signer.get_timestamp()))
         signature = base64_encode(hmac.new(self.key, value, self.digest).digest())
         return (value + self.sep + signature).decode("utf-8")
+
+
+    def _payload(self, obj: object) -> bytes:
+        """`serializer.dump_payload(obj)`; a list of URL-safe strings (a token's cookie value and
+        nonce) is written here: its compact JSON needs no escaping, and the serializer's JSON
+        encoder was half of a token's cost. The same zlib rule (compressed when shorter by two
+        bytes or more, marked with a leading dot)."""
+        if not (isinstance(obj, list) and all(type(part) is str and _URL_SAFE.match(part) for part in obj)):
+            return self.serializer.dump_payload(obj)
+        json = ("[" + ",".join(f'"{part}"' for part in obj) + "]").encode("ascii")
+        compressed = zlib.compress(json)
+        if len(compressed) < len(json) - 1:
+            return b"." + base64_encode(compressed)
+        return base64_encode(json)
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*\Z")
 
 
 @functools.lru_cache(maxsize=4)
