@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -87,14 +87,18 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503, headers={"cache-control": "no-store"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, on_catalog_load: Callable[[], None] | None = None
+) -> Starlette:
+    """The application; `on_catalog_load` is called after each catalog snapshot loads
+    (`create_served_app`: `exempt_long_lived`)."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         metrics.watch_pool(db.engine)
-        catalog = CatalogCache(db, settings.home_region)
+        catalog = CatalogCache(db, settings.home_region, on_load=on_catalog_load)
         search = SearchService(db, settings.index_dir)
         webhooks = WebhookWorker(db, catalog, settings.webhook_allowed_hosts)
         app.state.tongban = AppState(
@@ -133,15 +137,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
 SERVING_GC_THRESHOLDS = (2000, 20, 100)
 
 
+def exempt_long_lived() -> None:
+    """(served processes, after each catalog snapshot loads) Move every object alive now to the
+    collector's permanent generation (`gc.freeze`): the snapshot (~120,000 objects at 5,000
+    matters), the modules, the index's caches. A full collection walked them all for 64 - 93 ms
+    while every request in flight waited, once every few thousand pages, and found nothing: in
+    a bench run of 8,000 results pages the collector freed 366 objects, none of them old. Frozen
+    objects are still freed when their last reference goes (a replaced snapshot holds no
+    cycles: dropping one leaves 4 objects to the collector), so only cyclic garbage alive at
+    this moment is kept for good; the young generations are collected first to make that
+    little."""
+    gc.collect(1)
+    gc.freeze()
+
+
 def create_served_app() -> Starlette:
-    """`create_app()` for `tongban serve`'s workers: the collector tuned for a long-lived server.
+    """`create_app()` for `tongban serve`'s workers: the collector tuned for a long-lived server
+    (thresholds, and the snapshot exempted: `exempt_long_lived`).
 
     Only served processes change it (it is process-wide): tests and embedders of `create_app` keep
     their interpreter's settings."""
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
     settings = load_settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, on_catalog_load=exempt_long_lived)
 
 
 def run_sync(coro: Any) -> Any:

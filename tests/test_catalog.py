@@ -181,10 +181,11 @@ async def test_catalog_errors_are_coded(demo_db: Database, call: Any, error: typ
 
 
 async def test_cache_reloads_only_when_the_outbox_moves(demo_db: Database) -> None:
-    cache = CatalogCache(demo_db, TAIZHOU)
+    loaded: list[int] = []
+    cache = CatalogCache(demo_db, TAIZHOU, on_load=lambda: loaded.append(cache.loads))
     first = await cache.get()
     assert await cache.get() is first
-    assert cache.loads == 1
+    assert cache.loads == 1 and loaded == [1]  # the hook runs after each load, not on a hit
 
     await touch_outbox(demo_db)
     second = await cache.get()
@@ -194,7 +195,7 @@ async def test_cache_reloads_only_when_the_outbox_moves(demo_db: Database) -> No
 
     cache.invalidate()
     assert await cache.get() is not second
-    assert cache.loads == 3
+    assert cache.loads == 3 and loaded == [1, 2, 3]
 
 
 async def test_concurrent_readers_of_a_stale_cache_reload_once(demo_db: Database) -> None:

@@ -79,7 +79,6 @@ class _Signing:
         signature = base64_encode(hmac.new(self.key, value, self.digest).digest())
         return (value + self.sep + signature).decode("utf-8")
 
-
     def _payload(self, obj: object) -> bytes:
         """`serializer.dump_payload(obj)`; a list of URL-safe strings (a token's cookie value and
         nonce) is written here: its compact JSON needs no escaping, and the serializer's JSON

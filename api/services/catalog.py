@@ -24,7 +24,7 @@ import asyncio
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -576,10 +576,17 @@ class CatalogCache:
     #: how long a mark check waits for in-flight outbox writers (requests may wait on it)
     SETTLE_SECONDS = 0.25
 
-    def __init__(self, db: Database, home_city: str, recheck_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        home_city: str,
+        recheck_seconds: float = 0.5,
+        on_load: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.home_city = home_city
         self.recheck_seconds = recheck_seconds
+        self.on_load = on_load  # called after each load (a served process exempts it from the GC)
         self._catalog: Catalog | None = None
         self._tree: RegionTree | None = None
         self._lock = asyncio.Lock()
@@ -623,6 +630,8 @@ class CatalogCache:
                 self._tree = catalog.tree
             self._catalog = catalog
             self.loads += 1
+            if self.on_load is not None:
+                self.on_load()
             return catalog
 
     async def _mark(self, writes: int) -> tuple[int | None, float]:
