@@ -59,12 +59,6 @@ def safe_highlight(highlight: str | None, fallback: str) -> Markup:
     return Markup(escape(fallback))
 
 
-#: card parts remembered (`_card_head`, `_card_verdict`): a page's ten cards repeat what other
-#: pages of the same question or home wrote (the popular questions come back all day); each
-#: entry is a few hundred bytes
-CARD_PARTS_KEPT = 8192
-
-
 @lru_cache(maxsize=4096)
 def result_title(highlight: str | None, name: str) -> tuple[Markup, str]:
     """(heading, matched): a result's heading is always the matter's official name, highlighted
@@ -607,11 +601,22 @@ def card_html(
         opening = '<li class="result">\n'
     else:
         opening = '<li class="result yes">\n' if covered else '<li class="result no">\n'
-    parts = [opening, f'<h2><a href="{html_text(link)}">', _card_head(title, matched, scope, sample)]
+    parts = [
+        opening,
+        f'<h2><a href="{html_text(link)}">{html_text(title)}</a></h2>\n',
+        f'<p><span class="tag">{html_text(label(scope))}</span>',
+    ]
+    if sample:
+        parts.append(' <span class="tag tag-sample">示例数据</span>')
+    if matched:
+        parts.append(f" <small>匹配：{html_text(matched)}</small>")
+    parts.append("</p>\n")
     if covered is None:
         parts.append(f"<p>选择户籍地后，告诉你能不能在{html_text(city_short)}办。</p>\n")
     else:
-        parts.append(_card_verdict(verdict, why, exceptions))
+        parts.append(f"<p><b>{html_text(verdict)}</b><small>：{html_text(why)}</small></p>\n")
+        for reason in exceptions:
+            parts.append(f"<p><em>未全市共享的原因：{html_text(reason)}</em></p>")
         if place is not None:
             parts.append("<p>最近可办：" if is_hall else "<p>可异地咨询：")
             parts.append(html_text(place))
@@ -621,29 +626,6 @@ def card_html(
                 parts.append(f"<small>（共{html_text(more_halls + 1)}个）</small>")
             parts.append("</p>\n")
         if presumed:
-            parts.append(_PRESUMED_LINE)
+            parts.append(f"<p><em>{html_text(PRESUMED_SHORT)}</em></p>")
     parts.append("</li>")
     return "".join(parts)
-
-
-_PRESUMED_LINE = f"<p><em>{html_text(PRESUMED_SHORT)}</em></p>"
-
-
-@lru_cache(maxsize=CARD_PARTS_KEPT, typed=True)  # a Markup title is not the same key as its str
-def _card_head(title: str, matched: str, scope: str, sample: bool) -> str:
-    """(`card_html`) The heading after the link's address, the scope tag, the small print: the
-    same on every page that shows this matter for this question, so remembered."""
-    parts = [f'{html_text(title)}</a></h2>\n<p><span class="tag">{html_text(label(scope))}</span>']
-    if sample:
-        parts.append(' <span class="tag tag-sample">示例数据</span>')
-    if matched:
-        parts.append(f" <small>匹配：{html_text(matched)}</small>")
-    parts.append("</p>\n")
-    return "".join(parts)
-
-
-@lru_cache(maxsize=CARD_PARTS_KEPT, typed=True)
-def _card_verdict(verdict: str, why: str, exceptions: tuple[str, ...]) -> str:
-    """(`card_html`) The verdict line and any recorded exception (a few hundred different ones)."""
-    line = f"<p><b>{html_text(verdict)}</b><small>：{html_text(why)}</small></p>\n"
-    return line + "".join(f"<p><em>未全市共享的原因：{html_text(reason)}</em></p>" for reason in exceptions)
