@@ -622,6 +622,14 @@ class CoverageDecision:
     excluded: tuple[AgreementFacts, ...] = ()
 
 
+def agreement_pattern(standing: HomeStanding, matter: MatterFacts) -> tuple[bool, ...]:
+    """Which of the home's agreements cover the matter (:func:`covers_matter`), in their order.
+    :func:`decide` reads the matter only through this and its scope: two matters with the same
+    scope and pattern get the same decision for the home (a page of results for one home has
+    one or two patterns: an agreement without an item list covers every cross-province matter)."""
+    return tuple(covers_matter(a, matter) for a in standing.agreements)
+
+
 def decide(
     standing: HomeStanding, matter: MatterFacts | None, cross_province_codes: frozenset[str] = frozenset()
 ) -> CoverageDecision:
@@ -635,9 +643,9 @@ def decide(
     if matter is not None and matter.scope != "CROSS_PROVINCE":
         return CoverageDecision(False, "SCOPE_EXCLUDED")
     if matter is None:
-        covers = [_covers_any(a, cross_province_codes) for a in standing.agreements]
+        covers: Sequence[bool] = [_covers_any(a, cross_province_codes) for a in standing.agreements]
     else:
-        covers = [covers_matter(a, matter) for a in standing.agreements]
+        covers = agreement_pattern(standing, matter)
     covering = tuple(
         a for a, live, yes in zip(standing.agreements, standing.in_force, covers, strict=True) if live and yes
     )

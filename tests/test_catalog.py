@@ -91,6 +91,10 @@ async def test_a_decision_is_the_coverage_answer_without_its_sentence(demo_db: D
         "LOCAL",
         "PROVINCE",
     }
+    # homes agreements reach: one decision per (home, day, scope, agreement pattern), not per matter
+    reached = {key[0] for key in catalog._patterns}
+    assert {"511302", "511300"} <= reached
+    assert len(catalog._patterns) < len(reached) * len(catalog.matters)
 
 
 async def test_coverage_and_where_to_handle_call_the_rules(demo_db: Database) -> None:

@@ -451,3 +451,28 @@ async def test_a_card_is_the_result_view_written_as_a_card(demo_db: object) -> N
                     )
                     checked += 1
     assert checked > 500
+
+
+async def test_kept_verdicts_are_the_words_of_their_own_decision(demo_db: object) -> None:
+    """`Presenter.verdict` keeps the words per decision (by identity for decisions with agreements,
+    by kind/reach/scope without): for every home kind and demo matter, asked twice and after the
+    keep was emptied, they are what `_verdict` says of that very decision."""
+    import datetime as dt
+
+    from api.services.catalog import CatalogCache
+    from web import data
+    from web.views import Presenter
+
+    catalog = await CatalogCache(demo_db, "331000").get()  # type: ignore[arg-type]
+    presenter = Presenter(catalog, data.hall_directory(catalog), dt.date(2026, 6, 1))
+    homes = ["331004", "330100", "511302", "511300", "520500", "361100", "650100", "310110"]
+    with_agreements = 0
+    for round_ in range(3):
+        if round_ == 2:
+            presenter._verdicts_by_decision.clear()
+        for home in homes:
+            for code, matter in catalog.matters.items():
+                decision = catalog.decision(home, code, presenter.day)
+                with_agreements += bool(decision.agreements)
+                assert presenter.verdict(decision, matter.scope) == presenter._verdict(decision, matter.scope)
+    assert with_agreements > 50

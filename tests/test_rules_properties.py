@@ -14,6 +14,7 @@ from api.rules import (
     MatterFacts,
     Place,
     RegionTree,
+    agreement_pattern,
     coverage_for,
     decide,
     great_circle_km,
@@ -282,3 +283,36 @@ def test_without_agreements_a_decision_reads_only_where_and_the_scope(items, hom
     first = decide(standing, MatterFacts("M-1", "社会保障卡申领", scope), frozenset({"M-1", "M-2"}))
     second = decide(standing, MatterFacts("M-9", "别的事项", scope), frozenset({"M-1", "M-2"}))
     assert first == second
+
+
+MATTERS_3 = [
+    *MATTERS,
+    MatterFacts("M-3", "别的跨省事项", "CROSS_PROVINCE"),
+    MatterFacts("M-4", "本市事项", "CITYWIDE"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    agreement_lists,
+    st.sampled_from([*HOMES, "331081", "330000"]),
+    st.sampled_from(MATTERS_3),
+    st.sampled_from(MATTERS_3),
+    days,
+)
+def test_a_decision_reads_the_matter_only_through_its_scope_and_agreement_pattern(
+    items, home, first, second, day
+) -> None:  # type: ignore[no-untyped-def]
+    """What `Catalog.decision` keeps per (home, day, scope, pattern) for homes agreements reach: two
+    matters with the same scope and the same covering agreements get the same decision."""
+    standing = home_standing(TREE, HOME, home, items, day)
+    cross = frozenset(m.code for m in MATTERS_3 if m.scope == "CROSS_PROVINCE")
+    same = first.scope == second.scope and agreement_pattern(standing, first) == agreement_pattern(
+        standing, second
+    )
+    if same:
+        assert decide(standing, first, cross) == decide(standing, second, cross)
+    assert agreement_pattern(standing, first) == tuple(
+        first.scope == "CROSS_PROVINCE" and (a.matter_codes is None or first.code in a.matter_codes)
+        for a in standing.agreements
+    )

@@ -39,6 +39,10 @@ CONSULTS_KEY = "web.views.consults"
 CONSULTS_KEPT = 256
 # `Catalog.views` key of the verdicts of answers without agreements, by (covered, kind, reach, scope).
 VERDICTS_KEY = "web.views.verdicts"
+# `Catalog.views` key of the verdicts of answers with agreements, by the decision's identity, and
+# how many are kept (each holds its decision: bounded like the catalog's own memo of them)
+DECISION_VERDICTS_KEY = "web.views.decision_verdicts"
+VERDICTS_KEPT = 10_000
 
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
@@ -242,6 +246,9 @@ class Presenter:
         self._hall_lines: dict[int, HallLine] = catalog.views.setdefault(HALL_LINES_KEY, {})
         # the verdicts of answers without agreements (a handful per snapshot)
         self._verdicts: dict[tuple[Any, ...], tuple[str, str]] = catalog.views.setdefault(VERDICTS_KEY, {})
+        self._verdicts_by_decision: dict[
+            tuple[int, str | None], tuple[rules.CoverageResult, tuple[str, str]]
+        ] = catalog.views.setdefault(DECISION_VERDICTS_KEY, {})
 
     # -------------------------------------------------------------- names
 
@@ -314,9 +321,18 @@ class Presenter:
     def verdict(self, result: rules.CoverageResult, scope: str | None = None) -> tuple[str, str]:
         """(verdict, why): the answer in one line and the reason in one short clause, for a
         compact result card; the matter page carries the full explanation. Without agreements
-        the words depend on the kind, the reach and the scope alone: kept per snapshot."""
+        the words depend on the kind, the reach and the scope alone; with them, on the decision
+        (`Catalog.decision` hands one object to every matter of a home's agreement pattern, so
+        the words are kept with it, by identity): kept per snapshot."""
         if result.agreements:
-            return self._verdict(result, scope)
+            entry = self._verdicts_by_decision.get((id(result), scope))
+            if entry is not None and entry[0] is result:  # the entry holds it: its id is not reused
+                return entry[1]
+            words = self._verdict(result, scope)
+            if len(self._verdicts_by_decision) >= VERDICTS_KEPT:
+                self._verdicts_by_decision.clear()
+            self._verdicts_by_decision[(id(result), scope)] = (result, words)
+            return words
         key = (result.covered, result.kind, tuple(result.local_regions), scope)
         found = self._verdicts.get(key)
         if found is None:
