@@ -43,6 +43,9 @@ VERDICTS_KEY = "web.views.verdicts"
 # how many are kept (each holds its decision: bounded like the catalog's own memo of them)
 DECISION_VERDICTS_KEY = "web.views.decision_verdicts"
 VERDICTS_KEPT = 10_000
+# `Catalog.views` key of a covered card's nearest hall by (matter, reach, point), and how many kept
+NEAREST_HALLS_KEY = "web.views.nearest_halls"
+NEAREST_HALLS_KEPT = 20_000
 
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
@@ -246,6 +249,9 @@ class Presenter:
         self._hall_lines: dict[int, HallLine] = catalog.views.setdefault(HALL_LINES_KEY, {})
         # the verdicts of answers without agreements (a handful per snapshot)
         self._verdicts: dict[tuple[Any, ...], tuple[str, str]] = catalog.views.setdefault(VERDICTS_KEY, {})
+        self._nearest_halls: dict[tuple[Any, ...], tuple[bool, str | None, float | None, int]] = (
+            catalog.views.setdefault(NEAREST_HALLS_KEY, {})
+        )
         self._verdicts_by_decision: dict[
             tuple[int, str | None], tuple[rules.CoverageResult, tuple[str, str]]
         ] = catalog.views.setdefault(DECISION_VERDICTS_KEY, {})
@@ -535,6 +541,29 @@ class Presenter:
             view.consult = self.nearest_consult(lat, lon)
         return view
 
+    def nearest_hall(
+        self, home: str, code: str, coverage: rules.CoverageResult, lat: float | None, lon: float | None
+    ) -> tuple[bool, str | None, float | None, int]:
+        """(found, its linked name, distance, how many more halls): a covered card's nearest hall.
+        It depends on the matter, where the answer reaches and the point alone (every home covered
+        citywide shares it): kept per snapshot by those (half of a bench pass's covered cards
+        found theirs made)."""
+        key = (code, rules.coverage_reach(coverage), lat, lon)
+        found = self._nearest_halls.get(key)
+        if found is None:
+            options, total = self.catalog.where_to_handle_counted(
+                home, code, lat, lon, self.day, 1, coverage, explain=False
+            )
+            hall = self.directory.by_id.get(int(options[0].hall.id)) if options else None
+            if hall is None:
+                found = (False, None, None, 0)
+            else:
+                found = (True, self.hall_line(hall).link, options[0].distance_km, max(0, total - 1))
+            if len(self._nearest_halls) >= NEAREST_HALLS_KEPT:
+                self._nearest_halls.clear()
+            self._nearest_halls[key] = found
+        return found
+
     def card(
         self,
         matter: MatterView,
@@ -557,13 +586,7 @@ class Presenter:
         more = 0
         is_hall = False
         if coverage.covered:
-            options, total = self.catalog.where_to_handle_counted(
-                home, matter.code, lat, lon, self.day, 1, coverage, explain=False
-            )
-            hall = self.directory.by_id.get(int(options[0].hall.id)) if options else None
-            if hall is not None:
-                is_hall = True
-                place, distance, more = self.hall_line(hall).link, options[0].distance_km, max(0, total - 1)
+            is_hall, place, distance, more = self.nearest_hall(home, matter.code, coverage, lat, lon)
         else:
             consult = self.nearest_consult(lat, lon)
             if consult is not None:
