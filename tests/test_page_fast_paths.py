@@ -10,6 +10,8 @@ pages are compared with the code before the shortcuts by `bench/page_cost.py --s
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -96,9 +98,21 @@ SECRET = "a-test-secret-key-of-some-length"
 def test_csrf_tokens_are_itsdangerous_tokens(monkeypatch: pytest.MonkeyPatch, payload: list[str]) -> None:
     serializer = URLSafeTimedSerializer(SECRET, salt=csrf.SALT)
     assert serializer.loads(csrf._signing_for(SECRET).dumps(payload), max_age=60) == payload
+    # the serializer's own token, except that URL-safe text is never compressed
+    url_safe = all(re.fullmatch(r"[A-Za-z0-9_-]*", part) for part in payload)
+    same = not (url_safe and serializer.dump_payload(payload).startswith(b"."))
     for stamp in (0, 1_800_000_000, 2**40):
         monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self, stamp=stamp: stamp)
-        assert csrf._signing_for(SECRET).dumps(payload) == serializer.dumps(payload)
+        assert (csrf._signing_for(SECRET).dumps(payload) == serializer.dumps(payload)) is same
+
+
+def test_page_tokens_are_never_compressed_by_the_serializer_either() -> None:
+    """A page's token signs [cookie value, nonce], both random URL-safe text: the serializer would
+    not compress them either, so the tokens are byte for byte its own."""
+    serializer = URLSafeTimedSerializer(SECRET, salt=csrf.SALT)
+    for _ in range(2000):
+        payload = [secrets.token_urlsafe(32), secrets.token_urlsafe(12)]
+        assert not serializer.dump_payload(payload).startswith(b".")
 
 
 def _request_with(https_only: bool) -> SimpleNamespace:

@@ -13,7 +13,6 @@ import functools
 import hmac
 import re
 import secrets
-import zlib
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes
@@ -80,17 +79,14 @@ class _Signing:
         return (value + self.sep + signature).decode("utf-8")
 
     def _payload(self, obj: object) -> bytes:
-        """`serializer.dump_payload(obj)`; a list of URL-safe strings (a token's cookie value and
-        nonce) is written here: its compact JSON needs no escaping, and the serializer's JSON
-        encoder was half of a token's cost. The same zlib rule (compressed when shorter by two
-        bytes or more, marked with a leading dot)."""
+        """`serializer.dump_payload(obj)`, except that a list of URL-safe strings (a token's cookie
+        value and nonce) is written here, never compressed: its compact JSON needs no escaping
+        (the serializer's JSON encoder was half of a token's cost), and random text never
+        compresses, while trying cost a 256 KB zlib state per page. `loads` reads a payload
+        compressed or not; the tokens are the serializer's whenever it would not compress."""
         if not (isinstance(obj, list) and all(type(part) is str and _URL_SAFE.match(part) for part in obj)):
             return self.serializer.dump_payload(obj)
-        json = ("[" + ",".join(f'"{part}"' for part in obj) + "]").encode("ascii")
-        compressed = zlib.compress(json)
-        if len(compressed) < len(json) - 1:
-            return b"." + base64_encode(compressed)
-        return base64_encode(json)
+        return base64_encode(("[" + ",".join(f'"{part}"' for part in obj) + "]").encode("ascii"))
 
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9_-]*\Z")
