@@ -42,7 +42,12 @@ MAX_SHOWN = 10
 FLUSH_SECONDS = 1.0
 KEEP_DAYS = 180  # older events are deleted (at most once an hour per process)
 PRUNE_SECONDS = 3600.0
-INSERT_ROWS = 1_000  # rows per INSERT of a flush (each holds the event loop ~10 ms)
+#: rows per INSERT of a flush: a quarter of the batch, within these bounds. 1,000 rows hold the
+#: event loop ~11 ms: at a few connections that stall was the p99; a busy worker's batch still
+#: goes in four statements (each waits a turn of the saturated loop: more fell behind)
+INSERT_ROWS = 1_000
+INSERT_ROWS_MIN = 200
+INSERT_STATEMENTS = 4
 SEARCH_EVENTS = cast(Table, SearchEvent.__table__)  # the table: its INSERT skips the ORM
 MAX_BUFFER = 5_000  # events kept while the database does not answer; older ones are dropped
 TOKEN_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -176,18 +181,24 @@ def log_for(app_state: Any, db: Any) -> SearchLog:
     return found
 
 
+def insert_rows(batch: int) -> int:
+    """Rows per INSERT for a batch of `batch` searches (see INSERT_ROWS)."""
+    return min(INSERT_ROWS, max(INSERT_ROWS_MIN, -(-batch // INSERT_STATEMENTS)))
+
+
 async def write_events(
     session: AsyncSession, searches: list[dict[str, Any]], clicks: list[tuple[str, str]]
 ) -> None:
     """Insert searches; mark each click on its search when the code was shown and none was recorded."""
     # bulk Core INSERTs, no ORM: a busy results page logs ~1,000 searches a second, and an object
     # (and a statement) each made the log fall behind; the ORM's bulk path still held the event
-    # loop 15 - 17 ms per 1,000 rows, the table's insert 11 ms. In slices, so the event loop
-    # serves pages between them.
+    # loop 15 - 17 ms per 1,000 rows, the table's insert 11 ms. In slices (`insert_rows`), so the
+    # event loop serves pages between them.
     connection = await session.connection()
-    for start in range(0, len(searches), INSERT_ROWS):
+    rows = insert_rows(len(searches))
+    for start in range(0, len(searches), rows):
         await connection.execute(
-            insert(SEARCH_EVENTS), [dict(event) for event in searches[start : start + INSERT_ROWS]]
+            insert(SEARCH_EVENTS), [dict(event) for event in searches[start : start + rows]]
         )
     for token, code in clicks:
         row = (
