@@ -160,7 +160,7 @@ async def test_search_click_gap_and_teach_end_to_end(app: Any, client: Any, sett
     log_of = lambda: app.state.search_log  # noqa: E731 - created by the first search
     found = await client.get("/search", params={"q": "社保卡"})
     assert found.status_code == 200
-    token = re.search(r'href="/matters/(M-\d+)\?s=([0-9a-f]{16})"', found.text)
+    token = re.search(r'href="/matters/(M-\d+)\?s=([0-9a-f]{24})"', found.text)
     assert token, "result links carry the search's token"
     code, search_id = token.groups()
     assert (await client.get(f"/matters/{code}", params={"s": search_id})).status_code == 200
@@ -298,3 +298,27 @@ def test_a_flush_writes_a_batch_in_a_few_slices(batch: int, rows: int, statement
 
     assert insert_rows(batch) == rows
     assert -(-batch // rows) == statements
+
+
+def test_tokens_are_time_ordered_and_links_with_older_tokens_still_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A search's token starts with its second (the unique index grows at its end, like a UUIDv7's)
+    and ends in 8 random bytes; the 16-digit random tokens of links made before still count."""
+    from api.services import search_log
+    from api.services.search_log import TOKEN_RE, SearchLog, new_token
+
+    made = []
+    for second in (1_800_000_000.9, 1_800_000_001.0, 1_800_000_001.5, 1_900_000_000.0):
+        monkeypatch.setattr(search_log.time, "time", lambda second=second: second)
+        made.append(new_token())
+    monkeypatch.undo()
+    assert all(re.fullmatch(r"[0-9a-f]{24}", token) for token in made)
+    assert made[0] < made[1] and made[1][:8] == made[2][:8] and made[2] < made[3]  # by second
+    assert made[1][8:] != made[2][8:]  # the random part
+    log = SearchLog(None)
+    fresh = new_token()
+    for token in (fresh, "0123456789abcdef", "0123456789abcdef0", "0123456789ABCDEF", "x" * 24):
+        log.click(token, "M-008")
+    assert [token for token, _code in log._pending.clicks] == [fresh, "0123456789abcdef"]
+    assert TOKEN_RE.match(fresh)

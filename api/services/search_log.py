@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -50,12 +51,24 @@ INSERT_ROWS_MIN = 200
 INSERT_STATEMENTS = 4
 SEARCH_EVENTS = cast(Table, SearchEvent.__table__)  # the table: its INSERT skips the ORM
 MAX_BUFFER = 5_000  # events kept while the database does not answer; older ones are dropped
-TOKEN_RE = re.compile(r"^[0-9a-f]{16}$")
+#: a search's token (`new_token`): 24 hex digits; 16 (random only) before 2026-12-03, still in
+#: links people keep
+TOKEN_RE = re.compile(r"^[0-9a-f]{16}(?:[0-9a-f]{8})?$")
 _KEYWORD_MAX = 40
 
 # Long digit runs are identity card, phone, social security or bank numbers: never stored.
 _NUMBER = re.compile(r"[0-9０-９]{5,}[0-9０-９xX]*")
 _EMAIL = re.compile(r"\S+@\S+")
+
+
+def new_token() -> str:
+    """A search's token, in its result links (`s=`): the second it was made, then 8 random bytes
+    (24 hex digits). Time first, as in a UUIDv7, so the log's unique index on it grows at its end:
+    random tokens put each new row on another page of the index (with the index on the question,
+    since dropped: ~9 page reads and writes per logged search under load, strace of a served
+    worker; a log of months does it on pages long out of the cache). Guessing another visitor's
+    token still means guessing 64 random bits."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
 
 
 def scrub_query(text: str) -> str:
@@ -92,7 +105,7 @@ class SearchLog:
         query = scrub_query(text)
         if not query:
             return None
-        token = secrets.token_hex(8)
+        token = new_token()
         event = {
             "token": token,
             "at": now(),
