@@ -68,6 +68,7 @@ __all__ = [
     "sites_by_distance",
     "qualifying_sites",
     "coverage_reach",
+    "reach_key",
     "home_standing",
     "in_force",
     "is_covered",
@@ -865,6 +866,15 @@ def coverage_reach(coverage: CoverageResult) -> frozenset[str] | None:
     if coverage.kind in ("LOCAL", "PROVINCE"):
         return None
     return frozenset(coverage.local_regions)
+
+
+def reach_key(coverage: CoverageResult) -> tuple[str, ...] | None:
+    """:func:`coverage_reach` as a key, without building a set: the covered counties
+    (``local_regions`` is sorted by code, so equal reaches give equal keys), None for every county.
+    The snapshot's and the pages' memos keep thousands of these."""
+    if coverage.kind in ("LOCAL", "PROVINCE"):
+        return None
+    return coverage.local_regions
 
 
 def hall_options_ordered(

@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 
 from api.rules import (
     AgreementFacts,
+    CoverageResult,
     HallFacts,
     MatterFacts,
     Place,
     RegionTree,
     agreement_pattern,
     coverage_for,
+    coverage_reach,
     decide,
     great_circle_km,
     hall_options_counted,
@@ -28,6 +30,7 @@ from api.rules import (
     place_halls,
     qualifying_marks,
     qualifying_sites,
+    reach_key,
     sites_by_distance,
 )
 
@@ -316,3 +319,22 @@ def test_a_decision_reads_the_matter_only_through_its_scope_and_agreement_patter
         first.scope == "CROSS_PROVINCE" and (a.matter_codes is None or first.code in a.matter_codes)
         for a in standing.agreements
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    agreement_lists,
+    st.sampled_from([*HOMES, "331081", "330000"]),
+    st.sampled_from([*HOMES, "331081", "330000"]),
+    st.sampled_from(MATTERS_3),
+    days,
+)
+def test_reach_keys_are_equal_exactly_when_the_reaches_are(items, home, other, matter, day) -> None:  # type: ignore[no-untyped-def]
+    """`reach_key` (the memos' key, no set built) tells two answers' reaches apart exactly as
+    `coverage_reach` does."""
+    cross = frozenset(m.code for m in MATTERS_3 if m.scope == "CROSS_PROVINCE")
+    first, second = (
+        decide(home_standing(TREE, HOME, place, items, day), matter, cross) for place in (home, other)
+    )
+    a, b = (CoverageResult(d.covered, d.kind, d.agreements, d.local_regions, "") for d in (first, second))
+    assert (reach_key(a) == reach_key(b)) == (coverage_reach(a) == coverage_reach(b))

@@ -548,7 +548,7 @@ class Presenter:
         It depends on the matter, where the answer reaches and the point alone (every home covered
         citywide shares it): kept per snapshot by those (half of a bench pass's covered cards
         found theirs made)."""
-        key = (code, rules.coverage_reach(coverage), lat, lon)
+        key = (code, rules.reach_key(coverage), lat, lon)
         found = self._nearest_halls.get(key)
         if found is None:
             options, total = self.catalog.where_to_handle_counted(

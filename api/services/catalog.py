@@ -105,10 +105,10 @@ class Catalog:
     _patterns: dict[tuple[str, dt.date, str, tuple[bool, ...]], CoverageResult] = field(
         default_factory=dict, repr=False
     )
-    _qualifying: dict[tuple[str, frozenset[str] | None], tuple[rules.HallSite, ...]] = field(
+    _qualifying: dict[tuple[str, tuple[str, ...] | None], tuple[rules.HallSite, ...]] = field(
         default_factory=dict, repr=False
     )
-    _qualifying_marks: dict[tuple[str, frozenset[str] | None], bytes] = field(
+    _qualifying_marks: dict[tuple[str, tuple[str, ...] | None], bytes] = field(
         default_factory=dict, repr=False
     )
     _placed_sites: tuple[rules.HallSite, ...] = field(default=(), repr=False)
@@ -398,7 +398,7 @@ class Catalog:
         question (filtering and ordering ~90 halls was half of `where_to_handle_counted`)."""
         if not coverage.covered:
             return ()
-        key = (matter.code, rules.coverage_reach(coverage))
+        key = (matter.code, rules.reach_key(coverage))
         found = self._qualifying.get(key)
         if found is None:
             found = rules.qualifying_sites(
@@ -411,7 +411,7 @@ class Catalog:
         self, coverage: CoverageResult, matter: MatterFacts, qualifying: tuple[rules.HallSite, ...]
     ) -> bytes:
         """`rules.qualifying_marks` of `qualifying_sites(coverage, matter)` (given), kept beside it."""
-        key = (matter.code, rules.coverage_reach(coverage))
+        key = (matter.code, rules.reach_key(coverage))
         found = self._qualifying_marks.get(key)
         if found is None:
             found = rules.qualifying_marks(qualifying, len(self._placed_sites))
