@@ -44,8 +44,8 @@ FLUSH_SECONDS = 1.0
 KEEP_DAYS = 180  # older events are deleted (at most once an hour per process)
 PRUNE_SECONDS = 3600.0
 #: rows per INSERT of a flush: a quarter of the batch, within these bounds. 1,000 rows hold the
-#: event loop ~11 ms: at a few connections that stall was the p99; a busy worker's batch still
-#: goes in four statements (each waits a turn of the saturated loop: more fell behind)
+#: event loop ~11 ms, which at a few connections (pages ~3 ms) lands in the p99; a busy worker's
+#: batch still goes in four statements (each waits a turn of the saturated loop: more fell behind)
 INSERT_ROWS = 1_000
 INSERT_ROWS_MIN = 200
 INSERT_STATEMENTS = 4
