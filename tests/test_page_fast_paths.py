@@ -468,9 +468,9 @@ async def test_a_card_is_the_result_view_written_as_a_card(demo_db: object) -> N
 
 
 async def test_kept_verdicts_are_the_words_of_their_own_decision(demo_db: object) -> None:
-    """`Presenter.verdict` keeps the words per decision (by identity for decisions with agreements,
-    by kind/reach/scope without): for every home kind and demo matter, asked twice and after the
-    keep was emptied, they are what `_verdict` says of that very decision."""
+    """`Presenter.verdict` keeps the words per decision, by identity: for every home kind and demo
+    matter, asked twice and after the keep was emptied, they are what `_verdict` says of that
+    very decision."""
     import datetime as dt
 
     from api.services.catalog import CatalogCache
@@ -483,7 +483,7 @@ async def test_kept_verdicts_are_the_words_of_their_own_decision(demo_db: object
     with_agreements = 0
     for round_ in range(3):
         if round_ == 2:
-            presenter._verdicts_by_decision.clear()
+            presenter._verdicts.clear()
         for home in homes:
             for code, matter in catalog.matters.items():
                 decision = catalog.decision(home, code, presenter.day)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
@@ -37,19 +37,27 @@ HALL_LINES_KEY = "web.views.hall_lines"
 # `Catalog.views` key of the nearest consulting window per point (lat, lon), and how many are kept.
 CONSULTS_KEY = "web.views.consults"
 CONSULTS_KEPT = 256
-# `Catalog.views` key of the verdicts of answers without agreements, by (covered, kind, reach, scope).
+# `Catalog.views` key of the verdicts by decision (its identity and the matter's scope), and how
+# many are kept (each holds its decision: bounded like the catalog's own memos of them)
 VERDICTS_KEY = "web.views.verdicts"
-# `Catalog.views` key of the verdicts of answers with agreements, by the decision's identity, and
-# how many are kept (each holds its decision: bounded like the catalog's own memo of them)
-DECISION_VERDICTS_KEY = "web.views.decision_verdicts"
 VERDICTS_KEPT = 10_000
 # `Catalog.views` key of a covered card's nearest hall by (matter, reach, point), and how many kept
 NEAREST_HALLS_KEY = "web.views.nearest_halls"
 NEAREST_HALLS_KEPT = 20_000
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
 _NOT_COVERED = metrics.COVERAGE_ANSWERS.labels("page", "false")
+
+
+def _keep(memo: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """Keep `value` in one of the snapshot's page memos, which starts afresh when full (bounded)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
 
 
 def city_short_name(name: str) -> str:
@@ -247,14 +255,12 @@ class Presenter:
             catalog.views.setdefault(CONSULTS_KEY, {})
         )
         self._hall_lines: dict[int, HallLine] = catalog.views.setdefault(HALL_LINES_KEY, {})
-        # the verdicts of answers without agreements (a handful per snapshot)
-        self._verdicts: dict[tuple[Any, ...], tuple[str, str]] = catalog.views.setdefault(VERDICTS_KEY, {})
+        self._verdicts: dict[tuple[int, str | None], tuple[rules.CoverageResult, tuple[str, str]]] = (
+            catalog.views.setdefault(VERDICTS_KEY, {})
+        )
         self._nearest_halls: dict[tuple[Any, ...], tuple[bool, str | None, float | None, int]] = (
             catalog.views.setdefault(NEAREST_HALLS_KEY, {})
         )
-        self._verdicts_by_decision: dict[
-            tuple[int, str | None], tuple[rules.CoverageResult, tuple[str, str]]
-        ] = catalog.views.setdefault(DECISION_VERDICTS_KEY, {})
 
     # -------------------------------------------------------------- names
 
@@ -326,24 +332,16 @@ class Presenter:
 
     def verdict(self, result: rules.CoverageResult, scope: str | None = None) -> tuple[str, str]:
         """(verdict, why): the answer in one line and the reason in one short clause, for a
-        compact result card; the matter page carries the full explanation. Without agreements
-        the words depend on the kind, the reach and the scope alone; with them, on the decision
-        (`Catalog.decision` hands one object to every matter of a home's agreement pattern, so
-        the words are kept with it, by identity): kept per snapshot."""
-        if result.agreements:
-            entry = self._verdicts_by_decision.get((id(result), scope))
-            if entry is not None and entry[0] is result:  # the entry holds it: its id is not reused
-                return entry[1]
-            words = self._verdict(result, scope)
-            if len(self._verdicts_by_decision) >= VERDICTS_KEPT:
-                self._verdicts_by_decision.clear()
-            self._verdicts_by_decision[(id(result), scope)] = (result, words)
-            return words
-        key = (result.covered, result.kind, tuple(result.local_regions), scope)
-        found = self._verdicts.get(key)
-        if found is None:
-            found = self._verdicts[key] = self._verdict(result, scope)
-        return found
+        compact result card; the matter page carries the full explanation. Kept per snapshot
+        with the decision, by identity: `Catalog.decision` hands one object to every matter of a
+        home's agreement pattern, and one per (where, scope) to homes no agreement reaches."""
+        key = (id(result), scope)
+        entry = self._verdicts.get(key)
+        if entry is not None and entry[0] is result:  # the entry holds it: its id is not reused
+            return entry[1]
+        words = self._verdict(result, scope)
+        _keep(self._verdicts, key, (result, words), VERDICTS_KEPT)
+        return words
 
     def _verdict(self, result: rules.CoverageResult, scope: str | None) -> tuple[str, str]:
         city = self.city_short
@@ -467,9 +465,7 @@ class Presenter:
         """
         key = (lat, lon)
         if key not in self._consult:
-            if len(self._consult) >= CONSULTS_KEPT:
-                self._consult.clear()
-            self._consult[key] = self._nearest_consult(lat, lon)
+            _keep(self._consult, key, self._nearest_consult(lat, lon), CONSULTS_KEPT)
         return self._consult[key]
 
     def _nearest_consult(self, lat: float | None, lon: float | None) -> HallOptionView | None:
@@ -559,9 +555,7 @@ class Presenter:
                 found = (False, None, None, 0)
             else:
                 found = (True, self.hall_line(hall).link, options[0].distance_km, max(0, total - 1))
-            if len(self._nearest_halls) >= NEAREST_HALLS_KEPT:
-                self._nearest_halls.clear()
-            self._nearest_halls[key] = found
+            _keep(self._nearest_halls, key, found, NEAREST_HALLS_KEPT)
         return found
 
     def card(
