@@ -10,13 +10,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
 from api import metrics, rules
 from api.enums import label
+from api.services.catalog import remember
 from api.words import MODE_WORDS
 from web.data import AgreementDetails, HallDirectory, HallView, MatterView
 from web.templating import HOTLINE, PRESUMED_SHORT, distance_cn, html_text, tel_href
@@ -45,19 +46,9 @@ VERDICTS_KEPT = 10_000
 NEAREST_HALLS_KEY = "web.views.nearest_halls"
 NEAREST_HALLS_KEPT = 20_000
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
 #: a coverage verdict shown on a page (each result with a home, the home's summary)
 _COVERED = metrics.COVERAGE_ANSWERS.labels("page", "true")
 _NOT_COVERED = metrics.COVERAGE_ANSWERS.labels("page", "false")
-
-
-def _keep(memo: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
-    """Keep `value` in one of the snapshot's page memos, which starts afresh when full (bounded)."""
-    if len(memo) >= limit:
-        memo.clear()
-    memo[key] = value
 
 
 def city_short_name(name: str) -> str:
@@ -340,7 +331,7 @@ class Presenter:
         if entry is not None and entry[0] is result:  # the entry holds it: its id is not reused
             return entry[1]
         words = self._verdict(result, scope)
-        _keep(self._verdicts, key, (result, words), VERDICTS_KEPT)
+        remember(self._verdicts, key, (result, words), VERDICTS_KEPT)
         return words
 
     def _verdict(self, result: rules.CoverageResult, scope: str | None) -> tuple[str, str]:
@@ -465,7 +456,7 @@ class Presenter:
         """
         key = (lat, lon)
         if key not in self._consult:
-            _keep(self._consult, key, self._nearest_consult(lat, lon), CONSULTS_KEPT)
+            remember(self._consult, key, self._nearest_consult(lat, lon), CONSULTS_KEPT)
         return self._consult[key]
 
     def _nearest_consult(self, lat: float | None, lon: float | None) -> HallOptionView | None:
@@ -555,7 +546,7 @@ class Presenter:
                 found = (False, None, None, 0)
             else:
                 found = (True, self.hall_line(hall).link, options[0].distance_km, max(0, total - 1))
-            _keep(self._nearest_halls, key, found, NEAREST_HALLS_KEPT)
+            remember(self._nearest_halls, key, found, NEAREST_HALLS_KEPT)
         return found
 
     def card(

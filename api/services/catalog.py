@@ -269,7 +269,7 @@ class Catalog:
             return cached
         standing = self.standing(home_code, day)
         result = rules.explain(self.tree, standing, matter, rules.decide(standing, matter, self._cross_codes))
-        return _remember(self._memo, key, result)
+        return remember(self._memo, key, result)
 
     def decision(self, home_code: str, matter_code: str, day: dt.date | None = None) -> CoverageResult:
         """`coverage(...)` without its explanation sentence (empty): what a compact results card
@@ -296,7 +296,7 @@ class Catalog:
         key = (home_code, day, matter.scope, rules.agreement_pattern(standing, matter))
         found = self._patterns.get(key)
         if found is None:
-            found = _remember(self._patterns, key, self._decided(standing, matter))
+            found = remember(self._patterns, key, self._decided(standing, matter))
         return found
 
     def _decided(self, standing: rules.HomeStanding, matter: MatterFacts) -> CoverageResult:
@@ -330,7 +330,7 @@ class Catalog:
                 )
             except rules.UnknownRegion as exc:
                 raise UnknownRegion(f"未知行政区划代码 {exc.code[:40]!r}") from exc
-            _remember(self._standings, key, found)
+            remember(self._standings, key, found)
         return found
 
     def where_to_handle(
@@ -404,7 +404,7 @@ class Catalog:
             found = rules.qualifying_sites(
                 self.tree, self.home_city, coverage, matter, self.sites_for(matter.code)
             )
-            _remember(self._qualifying, key, found, QUALIFYING_KEPT)
+            remember(self._qualifying, key, found, QUALIFYING_KEPT)
         return found
 
     def _marks_of(
@@ -415,7 +415,7 @@ class Catalog:
         found = self._qualifying_marks.get(key)
         if found is None:
             found = rules.qualifying_marks(qualifying, len(self._placed_sites))
-            _remember(self._qualifying_marks, key, found, QUALIFYING_KEPT)
+            remember(self._qualifying_marks, key, found, QUALIFYING_KEPT)
         return found
 
     def sites_by_distance(self, lat: float, lon: float) -> tuple[tuple[rules.HallSite, float | None], ...]:
@@ -426,7 +426,7 @@ class Catalog:
         found = self._by_distance.get(key)
         if found is None:
             found = rules.sites_by_distance(self._placed_sites, lat, lon)
-            _remember(self._by_distance, key, found, POINTS_KEPT)
+            remember(self._by_distance, key, found, POINTS_KEPT)
         return found
 
     def service_context(self, actor: Actor, day: dt.date | None = None) -> ServiceContext:
@@ -438,8 +438,9 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _remember(memo: dict[_K, _V], key: _K, value: _V, limit: int = MEMO_LIMIT) -> _V:
-    """Keep `value` in one of a snapshot's memos, which starts afresh when full (bounded memory)."""
+def remember(memo: dict[_K, _V], key: _K, value: _V, limit: int = MEMO_LIMIT) -> _V:
+    """Keep `value` in one of a snapshot's memos (its own, or an adapter's in `Catalog.views`),
+    which starts afresh when full (bounded memory)."""
     if len(memo) >= limit:
         memo.clear()
     memo[key] = value
